@@ -1,0 +1,33 @@
+"""Coordinates of the Kubernetes resources this project manages.
+
+Kept in one place so the client module, the manifest builders, the RBAC
+manifests' tests and the test stand-in for the KServe controller cannot drift
+apart on a group, version or plural.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CustomResource:
+    """A namespaced custom resource type, as the custom-objects API addresses it."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+
+    @property
+    def api_version(self) -> str:
+        """The ``apiVersion`` field of an object of this type."""
+        return f"{self.group}/{self.version}"
+
+
+INFERENCE_SERVICE = CustomResource(
+    group="serving.kserve.io",
+    version="v1beta1",
+    plural="inferenceservices",
+    kind="InferenceService",
+)

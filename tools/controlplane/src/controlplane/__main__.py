@@ -1,0 +1,7 @@
+"""``python -m controlplane``: see ``controlplane.cli``."""
+
+import sys
+
+from controlplane.cli import main
+
+sys.exit(main())

@@ -1,0 +1,253 @@
+"""Build the control-plane binaries from Go modules, once, and find them again.
+
+No Docker engine, no envtest download: etcd, kube-apiserver and the Knative
+``func`` CLI are compiled from their Go modules through the Go module proxy.
+Each has a wrapper module under ``tools/controlplane/gomod/<name>/`` whose
+committed ``go.mod``/``go.sum`` pin the exact version, so the version is read
+from there (one source of truth) and the binary is cached outside the repository
+as ``<cache>/<name>-<version>``: built when missing, reused afterwards.
+
+``KUBEBUILDER_ASSETS`` (the envtest convention: a folder holding
+``kube-apiserver`` and ``etcd``) replaces the build for those two when set.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from controlplane.errors import ControlPlaneError
+
+GOMOD_ROOT = Path(__file__).resolve().parents[2] / "gomod"
+MINIMUM_GO = (1, 26)
+
+# Lines of `go` output that mean the module proxy could not be reached (as
+# opposed to a compile error): DNS, TCP, TLS and HTTP failures of a download.
+_DOWNLOAD_FAILURE = re.compile(
+    r"dial tcp|no such host|connection refused|i/o timeout|proxyconnect|"
+    r"TLS handshake|server response|unexpected EOF|network is unreachable|"
+    r"reading https?://|\b40[34] (Forbidden|Not Found)\b",
+)
+
+
+@dataclass(frozen=True)
+class Component:
+    """One binary built from a wrapper module.
+
+    ``main_module`` is the module whose required version names the binary's
+    version; ``package`` is the main package to build; ``ldflags`` turns that
+    version into the linker flags that make ``--version`` print it.
+    """
+
+    name: str
+    main_module: str
+    package: str
+    ldflags: Callable[[str], list[str]]
+    kubebuilder_asset: bool
+
+    @property
+    def module_dir(self) -> Path:
+        """The committed wrapper module this component is built from."""
+        return GOMOD_ROOT / self.name
+
+    def version(self) -> str:
+        """The version pinned in the wrapper's ``go.mod``.
+
+        Raises:
+            ControlPlaneError: the wrapper module is missing or does not require
+                ``main_module``.
+        """
+        go_mod = self.module_dir / "go.mod"
+        try:
+            text = go_mod.read_text()
+        except OSError as e:
+            raise ControlPlaneError(
+                f"cannot read {go_mod} ({e.strerror}): restore it from the repository"
+            ) from e
+        match = re.search(rf"^\s*(?:require\s+)?{re.escape(self.main_module)}\s+(v\S+)", text, re.M)
+        if match is None:
+            raise ControlPlaneError(f"{go_mod} does not require {self.main_module}")
+        return match.group(1)
+
+
+def _kube_apiserver_ldflags(version: str) -> list[str]:
+    major, minor = version.removeprefix("v").split(".")[:2]
+    pkg = "k8s.io/component-base/version"
+    return [
+        f"-X {pkg}.gitVersion={version}",
+        f"-X {pkg}.gitMajor={major}",
+        f"-X {pkg}.gitMinor={minor}",
+        f"-X {pkg}.gitTreeState=clean",
+    ]
+
+
+def _etcd_ldflags(version: str) -> list[str]:
+    # etcd compiles its version number in; only the git hash is left to fill.
+    return [f"-X go.etcd.io/etcd/api/v3/version.GitSHA={version}"]
+
+
+def _func_ldflags(version: str) -> list[str]:
+    return [f"-X knative.dev/func/pkg/version.Vers={version}"]
+
+
+KUBE_APISERVER = Component(
+    name="kube-apiserver",
+    main_module="k8s.io/kubernetes",
+    package="k8s.io/kubernetes/cmd/kube-apiserver",
+    ldflags=_kube_apiserver_ldflags,
+    kubebuilder_asset=True,
+)
+ETCD = Component(
+    name="etcd",
+    main_module="go.etcd.io/etcd/server/v3",
+    package="go.etcd.io/etcd/server/v3",
+    ldflags=_etcd_ldflags,
+    kubebuilder_asset=True,
+)
+FUNC = Component(
+    name="func",
+    main_module="knative.dev/func",
+    package="knative.dev/func/cmd/func",
+    ldflags=_func_ldflags,
+    kubebuilder_asset=False,
+)
+COMPONENTS: dict[str, Component] = {c.name: c for c in (KUBE_APISERVER, ETCD, FUNC)}
+
+
+def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where built binaries live: ``$KSERVE_FUNCTIONS_CACHE/bin``, else the XDG cache."""
+    env = os.environ if environ is None else environ
+    if env.get("KSERVE_FUNCTIONS_CACHE"):
+        return Path(env["KSERVE_FUNCTIONS_CACHE"]) / "bin"
+    xdg = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "kserve-functions" / "bin"
+
+
+def cached_path(component: Component, cache_dir: Path) -> Path:
+    """The cache entry of ``component`` at its pinned version (may not exist yet)."""
+    return cache_dir / f"{component.name}-{component.version()}"
+
+
+def kubebuilder_asset(component: Component, environ: Mapping[str, str]) -> Path | None:
+    """The binary from ``KUBEBUILDER_ASSETS`` for ``component``, or None when unset.
+
+    Raises:
+        ControlPlaneError: the variable is set but the folder lacks the binary.
+    """
+    assets = environ.get("KUBEBUILDER_ASSETS")
+    if not assets or not component.kubebuilder_asset:
+        return None
+    path = Path(assets) / component.name
+    if not os.access(path, os.X_OK):
+        raise ControlPlaneError(
+            f"KUBEBUILDER_ASSETS={assets} has no executable {component.name}: "
+            "put it there, or unset KUBEBUILDER_ASSETS to build it from Go modules"
+        )
+    return path
+
+
+def ensure(
+    component: Component,
+    *,
+    cache_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Path:
+    """Return the path of ``component``'s binary, building it first if needed.
+
+    Raises:
+        ControlPlaneError: no usable Go toolchain, the module proxy cannot be
+            reached, or the build failed (the message names the build log).
+    """
+    env = dict(os.environ if environ is None else environ)
+    asset = kubebuilder_asset(component, env)
+    if asset is not None:
+        return asset
+    cache = default_cache_dir(env) if cache_dir is None else cache_dir
+    target = cached_path(component, cache)
+    if os.access(target, os.X_OK):
+        return target
+    _build(component, target, env, log or _stderr)
+    return target
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _go_toolchain(env: Mapping[str, str]) -> str:
+    go = shutil.which("go", path=env.get("PATH"))
+    if go is None:
+        raise ControlPlaneError(
+            "the Go toolchain (go) is not on PATH: install Go "
+            f"{MINIMUM_GO[0]}.{MINIMUM_GO[1]} or newer, or set KUBEBUILDER_ASSETS "
+            "to a folder holding kube-apiserver and etcd"
+        )
+    result = subprocess.run(
+        [go, "env", "GOVERSION"], capture_output=True, text=True, env=dict(env), check=False
+    )
+    found = re.match(r"go(\d+)\.(\d+)", result.stdout.strip())
+    if result.returncode != 0 or found is None:
+        raise ControlPlaneError(f"{go} does not work ({result.stderr.strip()[:200]})")
+    if (int(found.group(1)), int(found.group(2))) < MINIMUM_GO:
+        raise ControlPlaneError(
+            f"{go} is {result.stdout.strip()}; the control plane needs Go "
+            f"{MINIMUM_GO[0]}.{MINIMUM_GO[1]} or newer: upgrade Go"
+        )
+    return go
+
+
+def _build(
+    component: Component, target: Path, env: dict[str, str], log: Callable[[str], None]
+) -> None:
+    go = _go_toolchain(env)
+    version = component.version()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    build_log = target.with_name(target.name + ".build.log")
+    partial = target.with_name(target.name + ".partial")
+    log(
+        f"building {component.name} {version} from Go modules into {target} "
+        "(happens once; a cold build takes several minutes)"
+    )
+    # The committed go.sum is the lock: never let the build edit go.mod, and
+    # never let Go fetch a different toolchain than the one on this machine.
+    env.update(GOFLAGS="-mod=readonly -buildvcs=false", GOTOOLCHAIN="local")
+    ldflags = " ".join(["-s", "-w", *component.ldflags(version)])
+    argv = [go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(partial), component.package]
+    with build_log.open("w") as out:
+        result = subprocess.run(
+            argv, cwd=component.module_dir, stdout=out, stderr=subprocess.STDOUT, env=env,
+            check=False,
+        )
+    if result.returncode != 0:
+        partial.unlink(missing_ok=True)
+        output = build_log.read_text(errors="replace")
+        raise _build_error(component, version, env, output, build_log)
+    partial.replace(target)
+    build_log.unlink()
+    log(f"built {component.name} {version}")
+
+
+def _build_error(
+    component: Component, version: str, env: Mapping[str, str], output: str, build_log: Path
+) -> ControlPlaneError:
+    lines = [line for line in output.splitlines() if line.strip()]
+    download = [line.strip() for line in lines if _DOWNLOAD_FAILURE.search(line)]
+    if download:
+        proxy = env.get("GOPROXY") or "the default GOPROXY"
+        return ControlPlaneError(
+            f"cannot build {component.name} {version}: downloading Go modules through "
+            f"{proxy} failed ({download[-1][:240]}): check the network or GOPROXY",
+            details=f"full build output: {build_log}",
+        )
+    last = lines[-1].strip()[:240] if lines else "no output"
+    return ControlPlaneError(
+        f"cannot build {component.name} {version}: go build failed ({last})",
+        details=f"full build output: {build_log}",
+    )

@@ -1,0 +1,101 @@
+"""Command line: ``python -m controlplane build|up|versions``.
+
+``build`` compiles whatever binaries are missing from the cache; ``up`` starts
+a control plane, writes its kubeconfig and keeps it running until Ctrl-C or
+SIGTERM; ``versions`` prints the pinned version and path of each binary.
+Errors end the command with status 1 and one ``error:`` line (plus details,
+such as a log tail, on the lines after it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from controlplane import binaries
+from controlplane.cluster import ControlPlane, Settings
+from controlplane.errors import ControlPlaneError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m controlplane", description=__doc__)
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None,
+        help="where built binaries are cached (default: ~/.cache/kserve-functions/bin)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="build the missing binaries")
+    build.add_argument(
+        "components", nargs="*", choices=[[], *binaries.COMPONENTS], default=[],
+        help="which to build (default: all)",
+    )
+    commands.add_parser("versions", help="print each binary's pinned version and cache path")
+    up = commands.add_parser("up", help="run a control plane until Ctrl-C")
+    up.add_argument("--kubeconfig", type=Path, default=Path(".dev/kubeconfig"))
+    up.add_argument("--apiserver-port", type=int, default=None)
+    up.add_argument("--ready-timeout", type=float, default=90.0)
+    return parser
+
+
+def _build(names: Sequence[str], cache_dir: Path | None) -> None:
+    for name in names or binaries.COMPONENTS:
+        path = binaries.ensure(binaries.COMPONENTS[name], cache_dir=cache_dir)
+        print(f"{name}: {path}")
+
+
+def _versions(cache_dir: Path | None) -> None:
+    cache = cache_dir or binaries.default_cache_dir()
+    for component in binaries.COMPONENTS.values():
+        path = binaries.cached_path(component, cache)
+        state = "built" if path.exists() else "not built"
+        print(f"{component.name} {component.version()} {path} ({state})")
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _up(args: argparse.Namespace) -> None:
+    # SIGTERM takes the same path as Ctrl-C, so `with` stops everything in order.
+    signal.signal(signal.SIGTERM, _interrupt)
+    settings = Settings.from_environment(
+        apiserver_port=args.apiserver_port,
+        kubeconfig_path=args.kubeconfig.resolve(),
+        ready_timeout=args.ready_timeout,
+        cache_dir=args.cache_dir,
+    )
+    try:
+        with ControlPlane(settings) as control_plane:
+            print(
+                f"control plane ready at {control_plane.server}\n"
+                f"kubeconfig: {control_plane.kubeconfig_path}\n"
+                f"  export KUBECONFIG={control_plane.kubeconfig_path}\n"
+                "press Ctrl-C to stop it",
+                flush=True,
+            )
+            while True:
+                signal.pause()
+    except KeyboardInterrupt:
+        print("control plane stopped", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; return the process exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "build":
+            _build(args.components, args.cache_dir)
+        elif args.command == "versions":
+            _versions(args.cache_dir)
+        else:
+            _up(args)
+    except ControlPlaneError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        if e.details:
+            print(e.details, file=sys.stderr)
+        return 1
+    return 0
