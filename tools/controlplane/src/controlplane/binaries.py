@@ -217,7 +217,8 @@ def _build(
     )
     # The committed go.sum is the lock: never let the build edit go.mod, and
     # never let Go fetch a different toolchain than the one on this machine.
-    env.update(GOFLAGS="-mod=readonly -buildvcs=false", GOTOOLCHAIN="local")
+    env["GOFLAGS"] = f"{env.get('GOFLAGS', '')} -mod=readonly -buildvcs=false".strip()
+    env["GOTOOLCHAIN"] = "local"
     ldflags = " ".join(["-s", "-w", *component.ldflags(version)])
     argv = [go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(partial), component.package]
     with build_log.open("w") as out:

@@ -1,0 +1,111 @@
+"""The full InferenceService CRD is installed: objects round-trip, bad ones are refused.
+
+These go through the official Python client, as the functions will, to prove
+the local apiserver behaves as a cluster's would for the resource we manage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kserve_functions.resources import INFERENCE_SERVICE
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+pytestmark = pytest.mark.integration
+
+GROUP, VERSION, PLURAL = INFERENCE_SERVICE.group, INFERENCE_SERVICE.version, INFERENCE_SERVICE.plural
+
+
+def _custom_container_isvc(name: str, image: str) -> dict[str, Any]:
+    return {
+        "apiVersion": INFERENCE_SERVICE.api_version,
+        "kind": INFERENCE_SERVICE.kind,
+        "metadata": {"name": name},
+        "spec": {
+            "predictor": {
+                "minReplicas": 1,
+                "containers": [
+                    {
+                        "name": "kserve-container",
+                        "image": image,
+                        "imagePullPolicy": "Always",
+                        "env": [{"name": "MODEL_PATH", "value": "/models"}],
+                    }
+                ],
+            }
+        },
+    }
+
+
+def test_inference_service_create_read_list_apply_delete(
+    admin_api: client.ApiClient, namespace: str
+) -> None:
+    custom = client.CustomObjectsApi(admin_api)
+    body = _custom_container_isvc("iris", "registry.example.com/iris:v1")
+
+    created = custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+    assert created["metadata"]["generation"] == 1
+
+    read = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "iris")
+    container = read["spec"]["predictor"]["containers"][0]
+    assert container["image"] == "registry.example.com/iris:v1"
+    assert container["env"] == [{"name": "MODEL_PATH", "value": "/models"}]
+
+    listed = custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
+    assert [item["metadata"]["name"] for item in listed["items"]] == ["iris"]
+
+    # Server-side apply, as the deploy function will do it; 200 = updated.
+    applied, status, _ = custom.patch_namespaced_custom_object_with_http_info(
+        GROUP, VERSION, namespace, PLURAL, "iris",
+        _custom_container_isvc("iris", "registry.example.com/iris:v2"),
+        field_manager="kserve-functions", force=True,
+        _content_type="application/apply-patch+yaml",
+    )
+    assert status == 200
+    assert applied["spec"]["predictor"]["containers"][0]["image"] == "registry.example.com/iris:v2"
+    assert applied["metadata"]["generation"] == 2
+    managers = {entry["manager"] for entry in applied["metadata"]["managedFields"]}
+    assert "kserve-functions" in managers
+
+    custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "iris")
+    with pytest.raises(ApiException) as missing:
+        custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "iris")
+    assert missing.value.status == 404
+
+
+def test_server_side_apply_of_a_new_object_answers_201(
+    admin_api: client.ApiClient, namespace: str
+) -> None:
+    custom = client.CustomObjectsApi(admin_api)
+    _, status, _ = custom.patch_namespaced_custom_object_with_http_info(
+        GROUP, VERSION, namespace, PLURAL, "fresh",
+        _custom_container_isvc("fresh", "registry.example.com/fresh:v1"),
+        field_manager="kserve-functions", force=True,
+        _content_type="application/apply-patch+yaml",
+    )
+    assert status == 201
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "complaint"),
+    [
+        ("minReplicas", "two", "minReplicas"),
+        ("scaleMetric", "latency", "scaleMetric"),
+        ("maxReplicas", 1.5, "maxReplicas"),
+    ],
+)
+def test_crd_schema_rejects_an_invalid_inference_service(
+    admin_api: client.ApiClient, namespace: str, field: str, value: object, complaint: str
+) -> None:
+    custom = client.CustomObjectsApi(admin_api)
+    body = _custom_container_isvc("broken", "registry.example.com/iris:v1")
+    body["spec"]["predictor"][field] = value
+
+    with pytest.raises(ApiException) as refused:
+        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+
+    assert refused.value.status == 422
+    assert complaint in refused.value.body
+    assert custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)["items"] == []
