@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
 from support.kserve_controller import FailureInfo, KServeControllerStandIn
+from support.objects import as_dict
 
 pytestmark = pytest.mark.integration
 
 
 def _create(admin_api: client.ApiClient, namespace: str, name: str) -> None:
     client.CustomObjectsApi(admin_api).create_namespaced_custom_object(
-        INFERENCE_SERVICE.group, INFERENCE_SERVICE.version, namespace, INFERENCE_SERVICE.plural,
+        INFERENCE_SERVICE.group,
+        INFERENCE_SERVICE.version,
+        namespace,
+        INFERENCE_SERVICE.plural,
         {
             "apiVersion": INFERENCE_SERVICE.api_version,
             "kind": INFERENCE_SERVICE.kind,
@@ -22,12 +28,16 @@ def _create(admin_api: client.ApiClient, namespace: str, name: str) -> None:
     )
 
 
-def _read(admin_api: client.ApiClient, namespace: str, name: str) -> dict[str, object]:
-    obj: dict[str, object] = client.CustomObjectsApi(admin_api).get_namespaced_custom_object(
-        INFERENCE_SERVICE.group, INFERENCE_SERVICE.version, namespace, INFERENCE_SERVICE.plural,
-        name,
+def _read(admin_api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
+    return as_dict(
+        client.CustomObjectsApi(admin_api).get_namespaced_custom_object(
+            INFERENCE_SERVICE.group,
+            INFERENCE_SERVICE.version,
+            namespace,
+            INFERENCE_SERVICE.plural,
+            name,
+        )
     )
-    return obj
 
 
 def test_mark_ready_is_stored_through_the_status_subresource(
@@ -35,18 +45,21 @@ def test_mark_ready_is_stored_through_the_status_subresource(
 ) -> None:
     _create(admin_api, namespace, "iris")
 
-    kserve_controller.mark_ready(namespace, "iris", url="http://iris.example.com", revision="iris-r1")
+    kserve_controller.mark_ready(
+        namespace, "iris", url="http://iris.example.com", revision="iris-r1"
+    )
 
     stored = _read(admin_api, namespace, "iris")
     status = stored["status"]
-    assert isinstance(status, dict)
     assert status["url"] == "http://iris.example.com"
     assert status["observedGeneration"] == 1
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     assert ready["status"] == "True"
     predictor = status["components"]["predictor"]
     assert predictor["latestReadyRevision"] == "iris-r1"
-    assert predictor["traffic"] == [{"revisionName": "iris-r1", "percent": 100, "latestRevision": True}]
+    assert predictor["traffic"] == [
+        {"revisionName": "iris-r1", "percent": 100, "latestRevision": True}
+    ]
     assert status["modelStatus"]["states"]["activeModelState"] == "Loaded"
 
 
@@ -57,12 +70,14 @@ def test_mark_not_ready_replaces_ready_and_keeps_the_failure(
     kserve_controller.mark_ready(namespace, "iris")
 
     kserve_controller.mark_not_ready(
-        namespace, "iris", reason="RevisionFailed", message="image pull failed",
+        namespace,
+        "iris",
+        reason="RevisionFailed",
+        message="image pull failed",
         failure=FailureInfo(reason="ModelLoadFailed", message="no model.joblib", exit_code=1),
     )
 
     status = _read(admin_api, namespace, "iris")["status"]
-    assert isinstance(status, dict)
     ready = [c for c in status["conditions"] if c["type"] == "Ready"]
     assert ready == [
         {
@@ -76,7 +91,9 @@ def test_mark_not_ready_replaces_ready_and_keeps_the_failure(
     assert "url" not in status
     failure = status["modelStatus"]["lastFailureInfo"]
     assert (failure["reason"], failure["message"], failure["exitCode"]) == (
-        "ModelLoadFailed", "no model.joblib", 1,
+        "ModelLoadFailed",
+        "no model.joblib",
+        1,
     )
 
 
@@ -90,5 +107,5 @@ def test_status_write_does_not_touch_the_spec_or_generation(
 
     after = _read(admin_api, namespace, "iris")
     assert after["spec"] == before["spec"]
-    assert after["metadata"]["generation"] == 1  # type: ignore[index]
-    assert after["status"]["observedGeneration"] == 0  # type: ignore[index]
+    assert after["metadata"]["generation"] == 1
+    assert after["status"]["observedGeneration"] == 0

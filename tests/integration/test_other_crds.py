@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client
+from support.objects import as_dict
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +28,9 @@ _TRIGGER = {
     "spec": {
         "broker": "default",
         "filter": {"attributes": {"type": "dev.kserve-functions.model.deploy"}},
-        "subscriber": {"ref": {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "deploy"}},
+        "subscriber": {
+            "ref": {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "deploy"}
+        },
     },
 }
 _HTTP_ROUTE = {
@@ -76,11 +79,15 @@ def test_object_of_installed_crd_can_be_created(
     group, version = body["apiVersion"].split("/")
     custom = client.CustomObjectsApi(admin_api)
 
-    created = custom.create_namespaced_custom_object(group, version, namespace, plural, body)
+    created = as_dict(
+        custom.create_namespaced_custom_object(group, version, namespace, plural, body)
+    )
 
     assert created["kind"] == body["kind"]
-    stored = custom.get_namespaced_custom_object(
-        group, version, namespace, plural, body["metadata"]["name"]
+    stored = as_dict(
+        custom.get_namespaced_custom_object(
+            group, version, namespace, plural, body["metadata"]["name"]
+        )
     )
     # The apiserver may add defaults, but must keep (not prune) every field we sent.
     assert _is_subset(body.get("spec", {}), stored.get("spec", {}))

@@ -16,7 +16,11 @@ from kubernetes.client.exceptions import ApiException
 
 pytestmark = pytest.mark.integration
 
-GROUP, VERSION, PLURAL = INFERENCE_SERVICE.group, INFERENCE_SERVICE.version, INFERENCE_SERVICE.plural
+GROUP, VERSION, PLURAL = (
+    INFERENCE_SERVICE.group,
+    INFERENCE_SERVICE.version,
+    INFERENCE_SERVICE.plural,
+)
 
 
 def _service_account_token(control_plane: ControlPlane, namespace: str, name: str) -> str:
@@ -52,7 +56,9 @@ def _grant_inference_services(
                 api_group="rbac.authorization.k8s.io", kind="Role", name="isvc-editor"
             ),
             subjects=[
-                client.RbacV1Subject(kind="ServiceAccount", name=service_account, namespace=namespace)
+                client.RbacV1Subject(
+                    kind="ServiceAccount", name=service_account, namespace=namespace
+                )
             ],
         ),
     )
@@ -100,15 +106,18 @@ def test_token_review_returns_the_service_account_user(
     review = client.AuthenticationV1Api(admin_api).create_token_review(
         client.V1TokenReview(spec=client.V1TokenReviewSpec(token=token))
     )
+    assert review.status is not None
+    assert review.status.user is not None
     assert review.status.authenticated is True
     assert review.status.user.username == f"system:serviceaccount:{namespace}:reviewed"
-    assert f"system:serviceaccounts:{namespace}" in review.status.user.groups
+    assert f"system:serviceaccounts:{namespace}" in (review.status.user.groups or [])
 
 
 def test_token_review_rejects_a_garbage_token(admin_api: client.ApiClient) -> None:
     review = client.AuthenticationV1Api(admin_api).create_token_review(
         client.V1TokenReview(spec=client.V1TokenReviewSpec(token="garbage"))
     )
+    assert review.status is not None
     assert not review.status.authenticated
 
 
@@ -146,4 +155,5 @@ def test_subject_access_review_answers_per_verb_and_namespace(
             )
         )
     )
+    assert review.status is not None
     assert review.status.allowed is expected

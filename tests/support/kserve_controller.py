@@ -16,6 +16,8 @@ from typing import Any
 from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
 
+from support.objects import as_dict
+
 # Conditions KServe sets on every InferenceService in Knative mode.
 _COMPONENT_CONDITIONS = ("PredictorReady", "IngressReady", "LatestDeploymentReady", "RoutesReady")
 
@@ -109,9 +111,14 @@ class KServeControllerStandIn:
         self._custom = client.CustomObjectsApi(api_client)
 
     def _write(self, namespace: str, name: str, **fields: Any) -> dict[str, Any]:
-        current = self._custom.get_namespaced_custom_object(
-            INFERENCE_SERVICE.group, INFERENCE_SERVICE.version, namespace,
-            INFERENCE_SERVICE.plural, name,
+        current = as_dict(
+            self._custom.get_namespaced_custom_object(
+                INFERENCE_SERVICE.group,
+                INFERENCE_SERVICE.version,
+                namespace,
+                INFERENCE_SERVICE.plural,
+                name,
+            )
         )
         status = build_status(
             name=name,
@@ -123,11 +130,16 @@ class KServeControllerStandIn:
         # Replace (not merge) the status, so nothing of an earlier write lingers;
         # the resourceVersion makes a concurrent spec change fail loudly (409).
         current["status"] = status
-        written: dict[str, Any] = self._custom.replace_namespaced_custom_object_status(
-            INFERENCE_SERVICE.group, INFERENCE_SERVICE.version, namespace,
-            INFERENCE_SERVICE.plural, name, current,
+        return as_dict(
+            self._custom.replace_namespaced_custom_object_status(
+                INFERENCE_SERVICE.group,
+                INFERENCE_SERVICE.version,
+                namespace,
+                INFERENCE_SERVICE.plural,
+                name,
+                current,
+            )
         )
-        return written
 
     def mark_ready(
         self,
@@ -140,7 +152,11 @@ class KServeControllerStandIn:
     ) -> dict[str, Any]:
         """Report the model Ready and serving; returns the updated object."""
         return self._write(
-            namespace, name, ready=True, url=url, revision=revision,
+            namespace,
+            name,
+            ready=True,
+            url=url,
+            revision=revision,
             observed_generation=observed_generation,
         )
 

@@ -223,7 +223,11 @@ def _build(
     argv = [go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(partial), component.package]
     with build_log.open("w") as out:
         result = subprocess.run(
-            argv, cwd=component.module_dir, stdout=out, stderr=subprocess.STDOUT, env=env,
+            argv,
+            cwd=component.module_dir,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
             check=False,
         )
     if result.returncode != 0:

@@ -24,13 +24,18 @@ from controlplane.errors import ControlPlaneError
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m controlplane", description=__doc__)
     parser.add_argument(
-        "--cache-dir", type=Path, default=None,
+        "--cache-dir",
+        type=Path,
+        default=None,
         help="where built binaries are cached (default: ~/.cache/kserve-functions/bin)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="build the missing binaries")
     build.add_argument(
-        "components", nargs="*", choices=[[], *binaries.COMPONENTS], default=[],
+        "components",
+        nargs="*",
+        choices=[[], *binaries.COMPONENTS],
+        default=[],
         help="which to build (default: all)",
     )
     commands.add_parser("versions", help="print each binary's pinned version and cache path")

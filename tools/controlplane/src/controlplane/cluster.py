@@ -148,7 +148,9 @@ class ControlPlane:
             response = client.CoreV1Api(api_client).create_namespaced_service_account_token(
                 service_account, namespace, client.AuthenticationV1TokenRequest(spec=spec)
             )
-        token: str = response.status.token
+        token = response.status.token if response.status is not None else None
+        if not token:
+            raise ControlPlaneError(f"TokenRequest for {namespace}/{service_account} gave no token")
         return token
 
     # -- lifecycle ------------------------------------------------------------

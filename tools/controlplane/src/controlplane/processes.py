@@ -4,7 +4,9 @@ etcd and kube-apiserver run in their own session, so a Ctrl-C in the terminal
 reaches only the launcher, which then stops them in order (apiserver first,
 so it never loses etcd mid-request). Should the launcher die without running
 its cleanup (SIGKILL, a crashed test runner), Linux's parent-death signal
-still sends SIGTERM to each child: no orphan survives either way.
+kills each child: no orphan survives either way. That signal is SIGKILL, not
+SIGTERM: kube-apiserver's graceful shutdown waits for etcd, which dies at the
+same moment, and would hang.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ _PR_SET_PDEATHSIG = 1
 def _die_with_parent() -> None:
     # Runs in the child between fork and exec.
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 class ManagedProcess:
