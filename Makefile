@@ -1,0 +1,50 @@
+# The two commands of the README: `make dev` and `make test`. Everything they
+# need (virtualenv, Python packages, etcd/kube-apiserver/func binaries) is set
+# up on first use.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEV_KUBECONFIG := .dev/kubeconfig
+
+.PHONY: dev test lint typecheck unit integration binaries versions clean
+
+$(STAMP): pyproject.toml lib/pyproject.toml tools/controlplane/pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python >= 3.11 needed, $(PYTHON) is " + sys.version.split()[0] + ": set PYTHON=python3.11 (or newer)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip==25.3
+	$(BIN)/pip install --quiet --disable-pip-version-check --group dev -e ./lib -e ./tools/controlplane
+	@touch $@
+
+## binaries: build etcd, kube-apiserver and func from Go modules (once; cached by version)
+binaries: $(STAMP)
+	$(BIN)/python -m controlplane build
+
+versions: $(STAMP)
+	$(BIN)/python -m controlplane versions
+
+## dev: run the local control plane (kubeconfig in .dev/kubeconfig) until Ctrl-C
+dev: binaries
+	$(BIN)/python -m controlplane up --kubeconfig $(DEV_KUBECONFIG)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+integration: binaries
+	$(BIN)/pytest tests/integration
+
+## test: lint, type-check, then every test tier against a real control plane
+test: lint typecheck binaries
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .dev .mypy_cache .ruff_cache .pytest_cache
