@@ -1,4 +1,4 @@
-"""Building the binaries fails clearly, in one line, when Go or the proxy is missing.
+"""Building the binaries: clear one-line failures, and a wrapper module true to its release.
 
 These run the real ``python -m controlplane build`` and the real Go toolchain
 against an empty cache, so nothing here touches the binaries the suite uses.
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from controlplane import binaries
+from controlplane import binaries, pinning
 from controlplane.processes import free_port
 
 pytestmark = pytest.mark.integration
@@ -69,3 +69,19 @@ def test_unreachable_module_proxy_is_named_with_the_fix(tmp_path: Path) -> None:
     assert details == [f"full build output: {cache / f'etcd-{version}.build.log'}"]
     # Nothing half-built is left where the next run would take it for a binary.
     assert sorted(p.name for p in cache.iterdir()) == [f"etcd-{version}.build.log"]
+
+
+def test_committed_kube_apiserver_wrapper_matches_its_release() -> None:
+    """The committed replace list is exactly what `pin-kubernetes` would generate."""
+    module_dir = binaries.KUBE_APISERVER.module_dir
+    version = binaries.KUBE_APISERVER.version()
+    generated = pinning.wrapper_go_mod(
+        pinning.release_go_mod(version, cwd=module_dir.parent), version
+    )
+    committed = (module_dir / "go.mod").read_text()
+
+    def replaces(go_mod: str) -> str:
+        return go_mod[go_mod.index("replace (") :]
+
+    assert replaces(committed) == replaces(generated)
+    assert committed.startswith(generated[: generated.index("module ")])

@@ -181,7 +181,12 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _go_toolchain(env: Mapping[str, str]) -> str:
+def go_toolchain(env: Mapping[str, str]) -> str:
+    """The path of a ``go`` new enough to build the wrapper modules.
+
+    Raises:
+        ControlPlaneError: no ``go`` on PATH, or one older than ``MINIMUM_GO``.
+    """
     go = shutil.which("go", path=env.get("PATH"))
     if go is None:
         raise ControlPlaneError(
@@ -206,7 +211,7 @@ def _go_toolchain(env: Mapping[str, str]) -> str:
 def _build(
     component: Component, target: Path, env: dict[str, str], log: Callable[[str], None]
 ) -> None:
-    go = _go_toolchain(env)
+    go = go_toolchain(env)
     version = component.version()
     target.parent.mkdir(parents=True, exist_ok=True)
     build_log = target.with_name(target.name + ".build.log")

@@ -2,7 +2,8 @@
 
 ``build`` compiles whatever binaries are missing from the cache; ``up`` starts
 a control plane, writes its kubeconfig and keeps it running until Ctrl-C or
-SIGTERM; ``versions`` prints the pinned version and path of each binary.
+SIGTERM; ``versions`` prints the pinned version and path of each binary;
+``pin-kubernetes`` regenerates the kube-apiserver wrapper for another release.
 Errors end the command with status 1 and one ``error:`` line (plus details,
 such as a log tail, on the lines after it).
 """
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from controlplane import binaries
+from controlplane import binaries, pinning
 from controlplane.cluster import ControlPlane, Settings
 from controlplane.errors import ControlPlaneError
 
@@ -39,6 +40,10 @@ def _parser() -> argparse.ArgumentParser:
         help="which to build (default: all)",
     )
     commands.add_parser("versions", help="print each binary's pinned version and cache path")
+    pin = commands.add_parser(
+        "pin-kubernetes", help="re-pin the kube-apiserver wrapper module to a release"
+    )
+    pin.add_argument("version", help="a k8s.io/kubernetes release, e.g. v1.37.2")
     up = commands.add_parser("up", help="run a control plane until Ctrl-C")
     up.add_argument("--kubeconfig", type=Path, default=Path(".dev/kubeconfig"))
     up.add_argument("--apiserver-port", type=int, default=None)
@@ -96,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _build(args.components, args.cache_dir)
         elif args.command == "versions":
             _versions(args.cache_dir)
+        elif args.command == "pin-kubernetes":
+            pinning.pin_kubernetes(binaries.KUBE_APISERVER.module_dir, args.version)
+            print(f"pinned kube-apiserver to {args.version}; commit go.mod and go.sum")
         else:
             _up(args)
     except ControlPlaneError as e:
