@@ -44,6 +44,24 @@ def _custom_container_isvc(name: str, image: str) -> dict[str, Any]:
     }
 
 
+def _server_side_apply(
+    custom: client.CustomObjectsApi, namespace: str, body: dict[str, Any]
+) -> tuple[object, int]:
+    """Apply ``body`` the way the deploy function will: SSA, our field manager, force."""
+    applied, status, _ = custom.patch_namespaced_custom_object_with_http_info(
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        body["metadata"]["name"],
+        body,
+        field_manager="kserve-functions",
+        force=True,
+        _content_type="application/apply-patch+yaml",
+    )
+    return applied, status
+
+
 def test_inference_service_create_read_list_apply_delete(
     admin_api: client.ApiClient, namespace: str
 ) -> None:
@@ -63,19 +81,10 @@ def test_inference_service_create_read_list_apply_delete(
     listed = as_dict(custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL))
     assert [item["metadata"]["name"] for item in listed["items"]] == ["iris"]
 
-    # Server-side apply, as the deploy function will do it; 200 = updated.
-    applied_object, status, _ = custom.patch_namespaced_custom_object_with_http_info(
-        GROUP,
-        VERSION,
-        namespace,
-        PLURAL,
-        "iris",
-        _custom_container_isvc("iris", "registry.example.com/iris:v2"),
-        field_manager="kserve-functions",
-        force=True,
-        _content_type="application/apply-patch+yaml",
+    applied_object, status = _server_side_apply(
+        custom, namespace, _custom_container_isvc("iris", "registry.example.com/iris:v2")
     )
-    assert status == 200
+    assert status == 200  # updated
     applied = as_dict(applied_object)
     assert applied["spec"]["predictor"]["containers"][0]["image"] == "registry.example.com/iris:v2"
     assert applied["metadata"]["generation"] == 2
@@ -92,16 +101,8 @@ def test_server_side_apply_of_a_new_object_answers_201(
     admin_api: client.ApiClient, namespace: str
 ) -> None:
     custom = client.CustomObjectsApi(admin_api)
-    _, status, _ = custom.patch_namespaced_custom_object_with_http_info(
-        GROUP,
-        VERSION,
-        namespace,
-        PLURAL,
-        "fresh",
-        _custom_container_isvc("fresh", "registry.example.com/fresh:v1"),
-        field_manager="kserve-functions",
-        force=True,
-        _content_type="application/apply-patch+yaml",
+    _, status = _server_side_apply(
+        custom, namespace, _custom_container_isvc("fresh", "registry.example.com/fresh:v1")
     )
     assert status == 201
 
