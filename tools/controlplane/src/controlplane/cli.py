@@ -11,6 +11,7 @@ such as a log tail, on the lines after it).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 from collections.abc import Sequence
@@ -35,9 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "components",
         nargs="*",
-        choices=[[], *binaries.COMPONENTS],
-        default=[],
-        help="which to build (default: all)",
+        metavar="NAME",
+        help=f"which to build, of {', '.join(binaries.COMPONENTS)} (default: all)",
     )
     commands.add_parser("versions", help="print each binary's pinned version and cache path")
     pin = commands.add_parser(
@@ -72,7 +72,8 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def _up(args: argparse.Namespace) -> None:
     # SIGTERM takes the same path as Ctrl-C, so `with` stops everything in order.
     signal.signal(signal.SIGTERM, _interrupt)
-    settings = Settings.from_environment(
+    settings = dataclasses.replace(
+        Settings.from_environment(),
         apiserver_port=args.apiserver_port,
         kubeconfig_path=args.kubeconfig.resolve(),
         ready_timeout=args.ready_timeout,
@@ -95,7 +96,11 @@ def _up(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; return the process exit status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    unknown = set(getattr(args, "components", [])) - set(binaries.COMPONENTS)
+    if unknown:
+        parser.error(f"unknown binaries: {', '.join(sorted(unknown))}")
     try:
         if args.command == "build":
             _build(args.components, args.cache_dir)
@@ -111,4 +116,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if e.details:
             print(e.details, file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130  # the shell's status for "ended by Ctrl-C"
     return 0

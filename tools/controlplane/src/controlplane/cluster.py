@@ -21,6 +21,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -59,13 +60,10 @@ class Settings:
     cache_dir: Path | None = None
 
     @classmethod
-    def from_environment(cls, **overrides: object) -> Settings:
-        """Settings with ``CRD_DIR`` from the environment, then ``overrides``."""
-        values: dict[str, object] = {}
-        if os.environ.get("CRD_DIR"):
-            values["crd_dir"] = Path(os.environ["CRD_DIR"])
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The defaults, with the CRD folder from ``CRD_DIR`` when that is set."""
+        crd_dir = (os.environ if environ is None else environ).get("CRD_DIR")
+        return cls(crd_dir=Path(crd_dir)) if crd_dir else cls()
 
 
 class ControlPlane:
