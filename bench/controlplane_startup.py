@@ -1,0 +1,51 @@
+"""How long the local control plane takes to start and stop (wall clock).
+
+Every integration test session and every ``make dev`` pays the start once, so
+this is the fixed cost the test tiers are built around. Prints one line per
+phase and run; run it on a quiet machine and compare medians, not single runs.
+
+    .venv/bin/python bench/controlplane_startup.py [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from controlplane import crds
+from controlplane.cluster import ControlPlane, Settings
+
+
+def _measure_once() -> dict[str, float]:
+    plane = ControlPlane(Settings.from_environment())
+    started = time.perf_counter()
+    plane.start()
+    ready = time.perf_counter()
+    with plane.admin_client() as api_client:
+        installed = crds.install(api_client, plane.settings.crd_dir)  # re-apply: the no-op cost
+    reapplied = time.perf_counter()
+    plane.stop()
+    stopped = time.perf_counter()
+    return {
+        "start (etcd + apiserver + CRDs served)": ready - started,
+        f"re-apply {len(installed)} CRDs": reapplied - ready,
+        "stop": stopped - reapplied,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    runs = parser.parse_args().runs
+    samples: dict[str, list[float]] = {}
+    for run in range(1, runs + 1):
+        for phase, seconds in _measure_once().items():
+            samples.setdefault(phase, []).append(seconds)
+            print(f"run {run}: {phase}: {seconds:.2f}s", flush=True)
+    for phase, values in samples.items():
+        print(f"median of {runs}: {phase}: {statistics.median(values):.2f}s")
+
+
+if __name__ == "__main__":
+    main()
