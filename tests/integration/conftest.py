@@ -10,12 +10,16 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
+import httpx
 import pytest
+import pytest_asyncio
 from controlplane.cluster import ControlPlane, Settings
 from controlplane.errors import ControlPlaneError
+from kserve_functions.app import ModelFunction
 from kubernetes import client
+from support.functions import ServedFunction, new_function
 from support.kserve_controller import KServeControllerStandIn
 
 # Process ids of every control plane the session started, checked at the end.
@@ -43,7 +47,7 @@ def admin_api(control_plane: ControlPlane) -> Iterator[client.ApiClient]:
 
 
 def _namespace_name(node_name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", node_name.lower()).strip("-")[:40].rstrip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", node_name.lower()).strip("-")[:20].rstrip("-")
     return f"t-{slug}-{secrets.token_hex(3)}"
 
 
@@ -89,3 +93,79 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if alive:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         print(f"\ncontrol plane processes left running after the session: {alive}")
+
+
+# -- the API's functions ------------------------------------------------------
+
+# Small pages and a small body limit, so tests reach the streaming and 413 paths cheaply.
+LIST_PAGE_SIZE = 2
+MAX_BODY_BYTES = 64 * 1024
+
+
+@pytest.fixture(scope="session")
+def function_env(control_plane: ControlPlane) -> dict[str, str]:
+    """The environment a function gets in these tests (func-python passes it to start)."""
+    return {
+        "KUBECONFIG": str(control_plane.kubeconfig_path),
+        "MODEL_DOMAIN": "example.com",
+        "AUTH_MODE": "none",
+        "LIST_PAGE_SIZE": str(LIST_PAGE_SIZE),
+        "MAX_BODY_BYTES": str(MAX_BODY_BYTES),
+    }
+
+
+@pytest.fixture(scope="session")
+def served(
+    function_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str], ServedFunction]]:
+    """Functions served over real HTTP by func-python, one process each, for the session."""
+    started: dict[str, ServedFunction] = {}
+    logs = tmp_path_factory.mktemp("served")
+
+    def serve(name: str) -> ServedFunction:
+        if name not in started:
+            function = ServedFunction(name, function_env, logs / f"{name}.log")
+            started[name] = function
+            function.wait_ready()
+        return started[name]
+
+    yield serve
+    for function in started.values():
+        function.stop()
+
+
+ClientFactory = Callable[[str], httpx.AsyncClient]
+
+
+@pytest_asyncio.fixture(params=["asgi", "http"])
+async def api(
+    request: pytest.FixtureRequest,
+    function_env: dict[str, str],
+    served: Callable[[str], ServedFunction],
+) -> AsyncIterator[ClientFactory]:
+    """A factory of HTTP clients for a function, by name ("deploy", …, "root").
+
+    Each test runs twice: through the function's ASGI interface in this process,
+    and over real HTTP to the function served by func-python in its own process.
+    """
+    clients: list[httpx.AsyncClient] = []
+    instances: list[ModelFunction] = []
+
+    def client_for(name: str) -> httpx.AsyncClient:
+        if request.param == "asgi":
+            function = new_function(name)
+            function.start(function_env)
+            instances.append(function)
+            made = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=function.handle), base_url="http://function"
+            )
+        else:
+            made = httpx.AsyncClient(base_url=served(name).url, timeout=30)
+        clients.append(made)
+        return made
+
+    yield client_for
+    for made in clients:
+        await made.aclose()
+    for function in instances:
+        await function.aclose()

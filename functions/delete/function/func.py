@@ -1,0 +1,11 @@
+"""The delete function: DELETE /models/{namespace}/{name} (and DELETE /{namespace}/{name} at its own URL).
+
+Thin by design: the routes and operations live in the shared library.
+"""
+
+from kserve_functions.app import ModelFunction, delete_function
+
+
+def new() -> ModelFunction:
+    """The function instance func-python serves."""
+    return delete_function()

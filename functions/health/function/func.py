@@ -1,0 +1,11 @@
+"""The health function: GET /health (and GET / at its own URL): can the API reach the cluster and do its work.
+
+Thin by design: the routes and operations live in the shared library.
+"""
+
+from kserve_functions.app import ModelFunction, health_function
+
+
+def new() -> ModelFunction:
+    """The function instance func-python serves."""
+    return health_function()

@@ -1,0 +1,11 @@
+"""The models function: GET /models and GET /models/{namespace}/{name} (and the same under / at its own URL).
+
+Thin by design: the routes and operations live in the shared library.
+"""
+
+from kserve_functions.app import ModelFunction, models_function
+
+
+def new() -> ModelFunction:
+    """The function instance func-python serves."""
+    return models_function()

@@ -1,0 +1,277 @@
+"""The function object func-python serves, and the route sets of the five functions.
+
+func-python calls ``new()`` of a function package and serves the returned
+object: ``handle(scope, receive, send)`` for every request except its own
+``/health/liveness`` and ``/health/readiness``, and plain-``def`` hooks
+``start(cfg)``, ``stop()``, ``alive()``, ``ready()``. func-python 0.8.1 turns an
+exception escaping ``handle`` into a broken text 500 and swallows one raised in
+``start``, so ``handle`` catches everything and answers problem+json itself,
+and a failed ``start`` shows up as not ready (with the reason) instead.
+
+Each split function answers its canonical routes (the seed's paths, for the
+Gateway API route in front of them) and the same operation at ``/``, the URL
+Knative gives it. The root function answers every canonical route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from kserve_functions import errors, openapi, operations
+from kserve_functions.asgi import (
+    Receive,
+    Request,
+    Response,
+    Scope,
+    Send,
+    problem_response,
+    raw_json_response,
+    read_request,
+    send_response,
+)
+from kserve_functions.config import AuthMode, ConfigError, Settings
+from kserve_functions.kube import Kube, KubeConfigError, check_configuration
+from kserve_functions.models import (
+    DeleteResponse,
+    DeployRequest,
+    DeployResponse,
+    HealthResponse,
+    ModelDetail,
+    ModelList,
+)
+from kserve_functions.operations import Context
+from kserve_functions.routing import Operation, QueryParameter, Route, Router
+
+log = logging.getLogger("kserve_functions")
+
+VERSION = "0.1.0"
+
+_WAIT = (
+    QueryParameter("wait", "true: answer when the operation completed or the timeout passed"),
+    QueryParameter("timeout", "seconds to wait with wait=true", "number"),
+)
+DEPLOY = Operation(
+    operation_id="deployModel",
+    summary="Create or update a model (one server-side apply; every update restarts it)",
+    request_body=DeployRequest,
+    responses={200: DeployResponse, 201: DeployResponse, 202: DeployResponse},
+    query=(QueryParameter("dryRun", "true: validate with the cluster, change nothing"), *_WAIT),
+    problems=(400, 401, 403, 409, 413, 415, 422, 503),
+)
+LIST = Operation(
+    operation_id="listModels",
+    summary="List models of a namespace, or of all (namespace=*)",
+    responses={200: ModelList},
+    query=(
+        QueryParameter("namespace", "a namespace, or * for all (default: default)"),
+        QueryParameter("labelSelector", "a Kubernetes label selector"),
+        QueryParameter("limit", "page size; the answer then carries continue", "integer"),
+        QueryParameter("continue", "the continue token of the previous page"),
+    ),
+    problems=(400, 401, 403, 410, 422, 503),
+)
+GET = Operation(
+    operation_id="getModel",
+    summary="A model's detail: conditions, revisions, traffic, model status",
+    responses={200: ModelDetail},
+    problems=(401, 403, 404, 503),
+)
+DELETE = Operation(
+    operation_id="deleteModel",
+    summary="Delete a model",
+    responses={200: DeleteResponse, 202: DeleteResponse},
+    query=_WAIT,
+    problems=(401, 403, 404, 503),
+)
+HEALTH = Operation(
+    operation_id="health",
+    summary="Whether this function can reach the cluster and do its work",
+    responses={200: HealthResponse, 503: HealthResponse},
+)
+
+# What each function's own identity must be allowed to do (checked by /health).
+DEPLOY_VERBS = ("create", "patch", "get")
+MODELS_VERBS = ("list", "get")
+DELETE_VERBS = ("delete", "get")
+
+
+def deploy_routes() -> list[Route]:
+    """``POST /deploy`` (and ``POST /``)."""
+    return [
+        Route("POST", "/deploy", operations.deploy, DEPLOY),
+        Route("POST", "/", operations.deploy),
+    ]
+
+
+def models_routes() -> list[Route]:
+    """``GET /models``, ``GET /models/{namespace}/{name}`` (and the same under ``/``)."""
+    return [
+        Route("GET", "/models", operations.list_models, LIST),
+        Route("GET", "/models/{namespace}/{name}", operations.get_model, GET),
+        Route("GET", "/", operations.list_models),
+        Route("GET", "/{namespace}/{name}", operations.get_model),
+    ]
+
+
+def delete_routes() -> list[Route]:
+    """``DELETE /models/{namespace}/{name}`` (and ``DELETE /{namespace}/{name}``)."""
+    return [
+        Route("DELETE", "/models/{namespace}/{name}", operations.delete_model, DELETE),
+        Route("DELETE", "/{namespace}/{name}", operations.delete_model),
+    ]
+
+
+def health_routes(verbs: Sequence[str], *, at_root: bool) -> list[Route]:
+    """``GET /health`` checking ``verbs`` (and ``GET /`` when ``at_root``)."""
+    check = operations.health_check(verbs)
+    routes = [Route("GET", "/health", check, HEALTH)]
+    if at_root:
+        routes.append(Route("GET", "/", check))
+    return routes
+
+
+class ModelFunction:
+    """A function instance serving ``routes`` plus ``/openapi.json``."""
+
+    def __init__(self, name: str, routes: Iterable[Route]) -> None:
+        self.name = name
+        served = list(routes)
+        document = openapi.build_document(
+            served, title=f"KServe Model Functions: {name}", version=VERSION
+        )
+
+        async def describe(
+            context: Context, request: Request, params: Mapping[str, str]
+        ) -> Response:
+            return raw_json_response(200, document)
+
+        served.append(Route("GET", "/openapi.json", describe))
+        self._router = Router(served)
+        self._context: Context | None = None
+        self._not_ready = "not started"
+        self._closing: asyncio.Task[None] | None = None
+
+    # -- func-python's hooks (called without await) ------------------------
+
+    def start(self, cfg: Mapping[str, str]) -> None:
+        """Read the configuration; on failure stay not-ready with the reason."""
+        try:
+            settings = Settings.from_environment(cfg)
+            source = check_configuration(settings.kubeconfig)
+        except (ConfigError, KubeConfigError) as e:
+            self._not_ready = str(e)
+            log.error("%s cannot start: %s", self.name, e)  # noqa: TRY400 - the message is the point
+            return
+        kube = Kube(kubeconfig=settings.kubeconfig, timeout_seconds=settings.kube_timeout_seconds)
+        self._context = Context(settings=settings, kube=kube)
+        self._not_ready = ""
+        if settings.auth_mode is AuthMode.NONE:
+            log.warning(
+                "AUTH_MODE=none: callers are NOT authenticated; anyone who reaches %s can "
+                "do what its own Kubernetes identity may do. For local development only.",
+                self.name,
+            )
+        log.info("%s started (Kubernetes API from %s)", self.name, source)
+
+    def stop(self) -> None:
+        """Stop serving; the Kubernetes session is closed on the running loop."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop: called outside a server
+            asyncio.run(self.aclose())
+            return
+        # func-python calls stop() without await from inside its loop.
+        self._closing = loop.create_task(self.aclose())
+
+    async def aclose(self) -> None:
+        """Close the Kubernetes client's session; the function is not ready afterwards."""
+        context, self._context = self._context, None
+        self._not_ready = "stopped"
+        if context is not None:
+            await context.kube.close()
+
+    def alive(self) -> bool:
+        """The process can serve; liveness never depends on the cluster."""
+        return True
+
+    def ready(self) -> tuple[bool, str]:
+        """Ready once ``start`` read a usable configuration."""
+        if self._not_ready:
+            return False, self._not_ready
+        return True, "OK"
+
+    # -- requests -----------------------------------------------------------
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one request; never lets an exception escape."""
+        if scope.get("type") != "http":
+            return
+        started = time.perf_counter()
+        response = await self._answer(scope, receive)
+        try:
+            await send_response(send, response)
+        except Exception:
+            log.exception(
+                "sending the answer to %s %r failed", scope.get("method"), scope.get("path")
+            )
+        log.info(
+            "%s %r %d %.1fms",
+            scope.get("method"),
+            str(scope.get("path", ""))[:200],
+            response.status,
+            (time.perf_counter() - started) * 1000,
+        )
+
+    async def _answer(self, scope: Scope, receive: Receive) -> Response:
+        context = self._context
+        if context is None:
+            return problem_response(
+                errors.Unavailable(f"the function is not configured: {self._not_ready}")
+            )
+        try:
+            request = await read_request(
+                scope, receive, max_body_bytes=context.settings.max_body_bytes
+            )
+            route, params = self._router.resolve(request.method, request.path)
+            return await route.handler(context, request, params)
+        except errors.ApiError as e:
+            return problem_response(e)
+        except Exception:
+            log.exception("unexpected failure on %s %r", scope.get("method"), scope.get("path"))
+            return problem_response(errors.Internal("the request failed inside the service"))
+
+
+def deploy_function() -> ModelFunction:
+    """The deploy function: ``POST /deploy``."""
+    return ModelFunction("deploy", [*deploy_routes(), *health_routes(DEPLOY_VERBS, at_root=False)])
+
+
+def models_function() -> ModelFunction:
+    """The models function: ``GET /models``, ``GET /models/{namespace}/{name}``."""
+    return ModelFunction("models", [*models_routes(), *health_routes(MODELS_VERBS, at_root=False)])
+
+
+def delete_function() -> ModelFunction:
+    """The delete function: ``DELETE /models/{namespace}/{name}``."""
+    return ModelFunction("delete", [*delete_routes(), *health_routes(DELETE_VERBS, at_root=False)])
+
+
+def health_function() -> ModelFunction:
+    """The health function: ``GET /health`` (and ``/``), checking every verb the API uses."""
+    verbs = tuple(dict.fromkeys((*DEPLOY_VERBS, *MODELS_VERBS, *DELETE_VERBS)))
+    return ModelFunction("health", health_routes(verbs, at_root=True))
+
+
+def root_function() -> ModelFunction:
+    """The all-in-one function "kserve-api": every route in one process."""
+    verbs = tuple(dict.fromkeys((*DEPLOY_VERBS, *MODELS_VERBS, *DELETE_VERBS)))
+    routes: list[Any] = [
+        route
+        for route in (*deploy_routes(), *models_routes(), *delete_routes())
+        if route.operation is not None
+    ]
+    return ModelFunction("kserve-api", [*routes, *health_routes(verbs, at_root=False)])

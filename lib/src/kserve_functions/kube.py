@@ -1,0 +1,351 @@
+"""The one module that talks to the Kubernetes API.
+
+Everything above it calls named operations (``apply``, ``get``, ``list_page``,
+``delete``, ``can_i``, ``crd_served``, ``server_version``) and sees plain dicts
+and the ``errors`` hierarchy, never the client's types or ``ApiException``.
+
+It uses ``kubernetes.aio``, the asyncio port that ships inside the official
+``kubernetes`` package (v37+), so no call blocks the event loop and no thread
+pool is needed. The client is created on first use inside the running loop
+(its aiohttp session must belong to that loop), from the configuration
+``start`` validated: a kubeconfig file when ``KUBECONFIG`` names one, else the
+in-cluster ServiceAccount, else ``~/.kube/config``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn, TypeVar
+
+import aiohttp
+from kubernetes import client as sync_client
+from kubernetes import config as sync_config
+from kubernetes.aio import client, config
+from kubernetes.aio.client.exceptions import ApiException
+
+from kserve_functions import errors
+from kserve_functions.models import ValidationIssue
+from kserve_functions.resources import INFERENCE_SERVICE, CustomResource
+
+FIELD_MANAGER = "kserve-functions"
+APPLY_PATCH = "application/apply-patch+yaml"
+CRD_NAME = f"{INFERENCE_SERVICE.plural}.{INFERENCE_SERVICE.group}"
+# Kubernetes answers with a Status object whose message is for people; cap what
+# we pass on, so a huge or odd body never floods a response or a log.
+_MESSAGE_LIMIT = 500
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: the objects, and the token for the next page ("" = last)."""
+
+    items: list[dict[str, Any]]
+    continue_token: str
+
+
+class KubeConfigError(Exception):
+    """The Kubernetes client configuration cannot be loaded."""
+
+
+def check_configuration(kubeconfig: str | None) -> str:
+    """Validate the client configuration without any network call; describe it.
+
+    Runs in ``start`` (synchronously, as func-python calls it) so a broken
+    configuration fails readiness at once instead of the first request.
+
+    Raises:
+        KubeConfigError: naming the kubeconfig or in-cluster problem.
+    """
+    # A throw-away configuration object: loading must not touch the client's global default.
+    scratch = sync_client.Configuration()
+    try:
+        if kubeconfig:
+            sync_config.load_kube_config(
+                config_file=kubeconfig, client_configuration=scratch, persist_config=False
+            )
+            return f"kubeconfig {kubeconfig}"
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            sync_config.load_incluster_config(client_configuration=scratch)
+            return "in-cluster ServiceAccount"
+        sync_config.load_kube_config(client_configuration=scratch, persist_config=False)
+    except (sync_config.ConfigException, OSError, ValueError) as e:
+        where = kubeconfig or "the in-cluster ServiceAccount or ~/.kube/config"
+        raise KubeConfigError(f"cannot load Kubernetes configuration from {where}: {e}") from e
+    return "kubeconfig ~/.kube/config"
+
+
+class Kube:
+    """Named operations on InferenceServices and the cluster, with errors mapped."""
+
+    def __init__(
+        self,
+        *,
+        kubeconfig: str | None,
+        timeout_seconds: float,
+        resource: CustomResource = INFERENCE_SERVICE,
+    ) -> None:
+        self._kubeconfig = kubeconfig
+        self._timeout = timeout_seconds
+        self._resource = resource
+        self._api_client: client.ApiClient | None = None
+        self._connecting = asyncio.Lock()
+
+    async def _client(self) -> client.ApiClient:
+        if self._api_client is not None:
+            return self._api_client
+        async with self._connecting:
+            if self._api_client is None:
+                configuration = client.Configuration()
+                try:
+                    if self._kubeconfig:
+                        await config.load_kube_config(
+                            config_file=self._kubeconfig,
+                            client_configuration=configuration,
+                            persist_config=False,
+                        )
+                    elif os.environ.get("KUBERNETES_SERVICE_HOST"):
+                        config.load_incluster_config(client_configuration=configuration)
+                    else:
+                        await config.load_kube_config(
+                            client_configuration=configuration, persist_config=False
+                        )
+                except (config.ConfigException, OSError, ValueError) as e:
+                    raise errors.Unavailable(
+                        "the function cannot load its Kubernetes configuration"
+                    ) from e
+                self._api_client = client.ApiClient(configuration)
+        return self._api_client
+
+    async def close(self) -> None:
+        """Release the HTTP session; the next call reconnects."""
+        api_client, self._api_client = self._api_client, None
+        if api_client is not None:
+            await api_client.close()
+
+    # -- InferenceServices ---------------------------------------------------
+
+    async def apply(
+        self, manifest: Mapping[str, Any], *, dry_run: bool
+    ) -> tuple[dict[str, Any], bool]:
+        """Server-side apply ``manifest``; return the object and whether it was created.
+
+        One round trip, no read-modify-write race: the apiserver answers 201
+        when the apply created the object and 200 when it updated it.
+
+        Raises:
+            errors.Invalid: the apiserver's schema refused it (422, fields named).
+            errors.Conflict, errors.Forbidden, errors.Unavailable: as the apiserver answered.
+        """
+        metadata = manifest["metadata"]
+        custom = client.CustomObjectsApi(await self._client())
+        response = await self._call(
+            custom.patch_namespaced_custom_object_with_http_info(
+                self._resource.group,
+                self._resource.version,
+                metadata["namespace"],
+                self._resource.plural,
+                metadata["name"],
+                dict(manifest),
+                field_manager=FIELD_MANAGER,
+                force=True,
+                dry_run="All" if dry_run else None,
+                _content_type=APPLY_PATCH,
+                _request_timeout=self._timeout,
+            ),
+            what=f"apply {metadata['namespace']}/{metadata['name']}",
+        )
+        # The generated client decodes the body of a 200 only; read the raw bytes.
+        applied = json.loads(response.raw_data)
+        return applied, response.status_code == 201  # noqa: PLR2004 - 201 Created
+
+    async def get(self, namespace: str, name: str) -> dict[str, Any]:
+        """The InferenceService ``namespace/name``.
+
+        Raises:
+            errors.NotFound: it does not exist.
+        """
+        custom = client.CustomObjectsApi(await self._client())
+        found = await self._call(
+            custom.get_namespaced_custom_object(
+                self._resource.group,
+                self._resource.version,
+                namespace,
+                self._resource.plural,
+                name,
+                _request_timeout=self._timeout,
+            ),
+            what=f"model {namespace}/{name}",
+        )
+        return _as_object(found)
+
+    async def list_page(
+        self,
+        namespace: str | None,
+        *,
+        label_selector: str | None,
+        limit: int,
+        continue_token: str | None,
+    ) -> Page:
+        """One page of InferenceServices (``namespace`` None = all namespaces).
+
+        Raises:
+            errors.Invalid: the apiserver refused the selector or token.
+        """
+        custom = client.CustomObjectsApi(await self._client())
+        options: dict[str, Any] = {
+            "limit": limit,
+            "_request_timeout": self._timeout,
+        }
+        if label_selector:
+            options["label_selector"] = label_selector
+        if continue_token:
+            options["var_continue"] = continue_token
+        r = self._resource
+        if namespace is None:
+            listing = custom.list_cluster_custom_object(r.group, r.version, r.plural, **options)
+        else:
+            listing = custom.list_namespaced_custom_object(
+                r.group, r.version, namespace, r.plural, **options
+            )
+        result = _as_object(await self._call(listing, what="the model list"))
+        items = [item for item in result.get("items", []) if isinstance(item, dict)]
+        token = str((result.get("metadata") or {}).get("continue") or "")
+        return Page(items=items, continue_token=token)
+
+    async def delete(self, namespace: str, name: str) -> None:
+        """Delete the InferenceService ``namespace/name`` (foreground cascade left to KServe).
+
+        Raises:
+            errors.NotFound: it does not exist.
+        """
+        custom = client.CustomObjectsApi(await self._client())
+        await self._call(
+            custom.delete_namespaced_custom_object(
+                self._resource.group,
+                self._resource.version,
+                namespace,
+                self._resource.plural,
+                name,
+                _request_timeout=self._timeout,
+            ),
+            what=f"model {namespace}/{name}",
+        )
+
+    # -- the cluster and this function's identity ----------------------------
+
+    async def server_version(self) -> str:
+        """The apiserver's version string (a cheap reachability check)."""
+        version = client.VersionApi(await self._client())
+        info = await self._call(
+            version.get_code(_request_timeout=self._timeout), what="the apiserver version"
+        )
+        return str(info.git_version)
+
+    async def crd_served(self) -> bool:
+        """Whether the InferenceService CRD is installed and serves our version.
+
+        Raises:
+            errors.Forbidden: this function may not read CRDs (health reports it).
+        """
+        extensions = client.ApiextensionsV1Api(await self._client())
+        try:
+            crd = await self._call(
+                extensions.read_custom_resource_definition(
+                    CRD_NAME, _request_timeout=self._timeout
+                ),
+                what=f"CustomResourceDefinition {CRD_NAME}",
+            )
+        except errors.NotFound:
+            return False
+        return any(
+            version.name == self._resource.version and version.served
+            for version in crd.spec.versions
+        )
+
+    async def can_i(self, verb: str, *, namespace: str | None = None) -> bool:
+        """Whether this function's own identity may ``verb`` InferenceServices.
+
+        Uses a SelfSubjectAccessReview, which every authenticated identity may create.
+        """
+        authorization = client.AuthorizationV1Api(await self._client())
+        review = client.V1SelfSubjectAccessReview(
+            spec=client.V1SelfSubjectAccessReviewSpec(
+                resource_attributes=client.V1ResourceAttributes(
+                    group=self._resource.group,
+                    resource=self._resource.plural,
+                    verb=verb,
+                    namespace=namespace,
+                )
+            )
+        )
+        answer = await self._call(
+            authorization.create_self_subject_access_review(review, _request_timeout=self._timeout),
+            what="a SelfSubjectAccessReview",
+        )
+        return bool(answer.status and answer.status.allowed)
+
+    # -- error mapping, in one place -----------------------------------------
+
+    async def _call(self, call: Awaitable[_T], *, what: str) -> _T:
+        try:
+            return await call
+        except ApiException as e:
+            _raise_for_status(e, what=what)
+        except (aiohttp.ClientError, TimeoutError, OSError) as e:
+            raise errors.Unavailable(
+                f"the Kubernetes API did not answer ({type(e).__name__}) while reading "
+                f"or writing {what}"
+            ) from e
+
+
+def _as_object(value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise errors.Unavailable("the Kubernetes API answered with an unexpected body")
+    return value
+
+
+def _status_body(e: ApiException) -> dict[str, Any]:
+    try:
+        body = json.loads(e.body or "{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _raise_for_status(e: ApiException, *, what: str) -> NoReturn:
+    """Map an apiserver answer onto the API's errors (chained for the log, never shown)."""
+    body = _status_body(e)
+    message = str(body.get("message") or e.reason or "")[:_MESSAGE_LIMIT]
+    status = int(e.status or 0)
+    if status == 404:  # noqa: PLR2004
+        raise errors.NotFound(f"{what} not found") from e
+    if status == 409:  # noqa: PLR2004
+        raise errors.Conflict(f"{what}: {message}") from e
+    if status == 422:  # noqa: PLR2004
+        causes = (body.get("details") or {}).get("causes") or []
+        issues = [
+            ValidationIssue(
+                field=str(cause.get("field") or ""),
+                message=str(cause.get("message") or "")[:_MESSAGE_LIMIT],
+            )
+            for cause in causes
+            if isinstance(cause, dict)
+        ]
+        raise errors.Invalid(f"the cluster refused {what}: {message}", errors=issues) from e
+    if status == 400:  # noqa: PLR2004
+        raise errors.BadRequest(f"the cluster refused {what}: {message}") from e
+    if status == 403:  # noqa: PLR2004
+        raise errors.Forbidden(
+            f"this service's own identity may not access {what}: {message}"
+        ) from e
+    if status == 401:  # noqa: PLR2004
+        raise errors.Unavailable("the Kubernetes API refused this service's credentials") from e
+    if status == 429:  # noqa: PLR2004
+        raise errors.Unavailable(f"the Kubernetes API is throttling requests for {what}") from e
+    raise errors.Unavailable(f"the Kubernetes API failed on {what} ({status})") from e

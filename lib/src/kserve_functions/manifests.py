@@ -1,0 +1,195 @@
+"""Build the InferenceService a deploy request asks for (DESIGN §3, FACTS "KServe").
+
+The deploy operation sends this dict as one server-side apply, so it is the
+*whole* desired state of the fields this project owns: a field applied before
+and left out now is removed by the apiserver (an env var dropped from the
+request disappears from the container). The builder therefore emits only what
+the request says, never a None or an empty placeholder, and stays pure: no
+client, clock, randomness or environment, so the exact manifest can be asserted
+in unit tests and checked against the real CRD schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kserve_functions import resources
+from kserve_functions.models import DeployRequest, ModelFormat, ResourceRequirements
+
+# The prefix of the label and annotation keys this project writes itself.
+RESERVED_PREFIX = "kserve-functions.dev/"
+
+RESTART_TOKEN_ANNOTATION = f"{RESERVED_PREFIX}restart-token"
+"""In ``spec.predictor.annotations``: a new value rolls a new revision."""
+
+AUTO_UPDATE_LABEL = f"{RESERVED_PREFIX}auto-update"
+"""In ``metadata.labels`` (value ``"true"``): registry pushes may roll this model (§5)."""
+
+TRACKED_IMAGE_ANNOTATION = f"{RESERVED_PREFIX}tracked-image"
+"""In ``metadata.annotations``: the image as requested (``repo:tag``), which pushes match."""
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "kserve-functions"
+DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+
+KSERVE_CONTAINER = "kserve-container"
+"""KServe recognises the predictor's serving container by this name."""
+
+# KServe's custom predictor reads the model location of a custom container from this
+# env var on kserve-container (the storage initializer is injected for it): the
+# predictor has no storageUri field of its own outside `model`.
+STORAGE_URI_ENV = "STORAGE_URI"
+
+
+def build_inference_service(request: DeployRequest, *, restart_token: str) -> dict[str, Any]:
+    """Return the ``serving.kserve.io/v1beta1`` InferenceService for ``request``.
+
+    ``restart_token`` goes into ``spec.predictor.annotations``; a value that differs
+    from the one applied before makes KServe roll a new revision even when nothing
+    else changed (the seed's "update triggers restart"). The same token applied
+    twice changes nothing, which is how a retried request avoids a second restart.
+
+    The result holds no None values and no empty maps or lists for absent optional
+    fields: under server-side apply an omitted field is a removed field.
+
+    Raises:
+        ValueError: ``restart_token`` is empty (a caller that forgot to make one would
+            silently lose the restart-on-update guarantee).
+    """
+    if not restart_token:
+        raise ValueError("restart_token must be a non-empty string")
+
+    # KServe copies predictor annotations onto the pod template, so a new token changes
+    # the pod spec and bumps metadata.generation. metadata.annotations would not: they
+    # stay on the InferenceService and never reach the revision.
+    predictor: dict[str, Any] = {"annotations": {RESTART_TOKEN_ANNOTATION: restart_token}}
+    predictor.update(_predictor_options(request))
+    # DeployRequest guarantees exactly one of modelFormat and image.
+    if request.model_format is not None:
+        predictor["model"] = _model(request, request.model_format)
+    elif request.image is not None:
+        predictor["containers"] = [_container(request, request.image)]
+
+    metadata: dict[str, Any] = {
+        "name": request.name,
+        "namespace": request.namespace,
+        "labels": _labels(request),
+    }
+    annotations = _annotations(request)
+    if annotations:
+        metadata["annotations"] = annotations
+
+    return {
+        "apiVersion": resources.INFERENCE_SERVICE.api_version,
+        "kind": resources.INFERENCE_SERVICE.kind,
+        "metadata": metadata,
+        "spec": {"predictor": predictor},
+    }
+
+
+def _callers(entries: Mapping[str, str]) -> dict[str, str]:
+    # Keys under our prefix are ours alone: a caller-supplied auto-update label or
+    # tracked-image annotation would opt a model into registry-push rollouts (or point
+    # them at another repository) without `autoUpdate`, so they are dropped.
+    return {key: value for key, value in entries.items() if not key.startswith(RESERVED_PREFIX)}
+
+
+def _labels(request: DeployRequest) -> dict[str, str]:
+    labels = _callers(request.labels)
+    # Our keys are set after the caller's, so ours win on a clash: managed-by is how
+    # this project finds its own InferenceServices.
+    labels[MANAGED_BY_LABEL] = MANAGED_BY
+    if request.auto_update:
+        labels[AUTO_UPDATE_LABEL] = "true"
+    return labels
+
+
+def _annotations(request: DeployRequest) -> dict[str, str]:
+    annotations = _callers(request.annotations)
+    # Set after the caller's, so the request's own fields win over raw annotations.
+    if request.deployment_mode is not None:
+        annotations[DEPLOYMENT_MODE_ANNOTATION] = request.deployment_mode
+    if request.auto_update and request.image is not None:
+        annotations[TRACKED_IMAGE_ANNOTATION] = request.image
+    return annotations
+
+
+def _predictor_options(request: DeployRequest) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "minReplicas": request.min_replicas,
+        "maxReplicas": request.max_replicas,
+        "scaleTarget": request.scale_target,
+        "scaleMetric": request.scale_metric,
+        "canaryTrafficPercent": request.canary_traffic_percent,
+        "serviceAccountName": request.service_account_name,
+        # An empty nodeSelector given explicitly is dropped like an absent one: both
+        # mean "schedule anywhere", and SSA then removes one we applied before.
+        "nodeSelector": dict(request.node_selector) if request.node_selector else None,
+        "tolerations": [
+            toleration.model_dump(by_alias=True, exclude_none=True)
+            for toleration in request.tolerations
+        ]
+        if request.tolerations
+        else None,
+    }
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def _model(request: DeployRequest, model_format: ModelFormat) -> dict[str, Any]:
+    model: dict[str, Any] = {
+        "modelFormat": model_format.model_dump(by_alias=True, exclude_none=True)
+    }
+    if request.runtime is not None:
+        model["runtime"] = request.runtime
+    if request.storage_uri is not None:
+        model["storageUri"] = request.storage_uri
+    model.update(_process(request, env=_env(request.envs)))
+    return model
+
+
+def _container(request: DeployRequest, image: str) -> dict[str, Any]:
+    env = _env(request.envs)
+    # Kubernetes rejects duplicate env names, so an explicit STORAGE_URI in envs wins
+    # over storageUri: the caller said both, and envs is the more specific of the two.
+    if request.storage_uri is not None and STORAGE_URI_ENV not in request.envs:
+        env.append({"name": STORAGE_URI_ENV, "value": request.storage_uri})
+    container: dict[str, Any] = {
+        "name": KSERVE_CONTAINER,
+        "image": image,
+        # A tag can be pushed again with new content: pull on every start, so a
+        # restart after an update runs what the tag names now.
+        "imagePullPolicy": "Always",
+    }
+    container.update(_process(request, env=env))
+    return container
+
+
+def _env(envs: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"name": name, "value": value} for name, value in envs.items()]
+
+
+def _process(request: DeployRequest, *, env: list[dict[str, str]]) -> dict[str, Any]:
+    """The container fields a custom container and a model predictor share."""
+    fields: dict[str, Any] = {}
+    if env:
+        fields["env"] = env
+    # An empty args list means the image's own CMD, the same as no args.
+    if request.args:
+        fields["args"] = list(request.args)
+    if request.port is not None:
+        fields["ports"] = [{"containerPort": request.port, "protocol": "TCP"}]
+    if request.resources is not None:
+        resource_fields = _resources(request.resources)
+        if resource_fields:
+            fields["resources"] = resource_fields
+    return fields
+
+
+def _resources(requirements: ResourceRequirements) -> dict[str, dict[str, str]]:
+    halves = {"requests": requirements.requests, "limits": requirements.limits}
+    return {
+        half: {str(name): quantity for name, quantity in quantities.items()}
+        for half, quantities in halves.items()
+        if quantities
+    }

@@ -1,0 +1,462 @@
+"""Request and response models of the HTTP API (DESIGN §3), validated at the edge.
+
+The seed's fields and their JSON names are the contract: ``name``, ``image``,
+``envs``, ``namespace`` in, ``name``, ``namespace``, ``action``, ``status``,
+``url`` out. Everything else is an optional addition. JSON names are camelCase
+(``minReplicas``), as in the seed and in KServe.
+
+Validation here is what KServe and Kubernetes would reject later, inside the
+cluster, where the caller never sees it: a rejected request must leave the
+cluster untouched, so it is refused before any API call.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
+
+# Kubernetes object names, as its validation defines them.
+DNS1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+C_IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# A label or annotation key: optional DNS-1123 subdomain prefix (at most 253
+# characters, checked apart), then a name of at most 63.
+QUALIFIED_NAME = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+QUALIFIED_NAME_PREFIX_MAX = 253
+LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+# Kubernetes resource quantities: "500m", "2", "1.5Gi", "1e3". Container resources
+# must not be negative (the apiserver refuses the pod), so there is no "-" sign.
+QUANTITY = r"^\+?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$"
+
+# The prefix of the label and annotation keys this project writes itself
+# (manifests builds them from it); callers may not set keys under it.
+RESERVED_PREFIX = "kserve-functions.dev/"
+
+# An OCI image reference: [host[:port]/]path[:tag][@digest] (distribution/reference).
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+_DOMAIN = (
+    r"(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+    r"(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
+)
+IMAGE_REFERENCE = re.compile(
+    rf"^(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+)
+IMAGE_REFERENCE_MAX = 255
+
+# KServe names the predictor's Knative host "{name}-predictor-{namespace}", one
+# DNS label: longer names pass KServe's webhook and fail later in the cluster.
+HOST_LABEL_MAX = 63
+PREDICTOR_HOST_SUFFIX = "-predictor-"
+
+
+@dataclass(frozen=True)
+class _Text:
+    """Annotation: a string matching ``pattern``, at most ``max_length`` long.
+
+    pydantic's own pattern constraint answers "String should match pattern
+    '^[a-z]…'", which a caller cannot act on; this one says the rule in words
+    (``rule``) and still puts the pattern and length into the JSON schema, so the
+    OpenAPI document keeps describing the format exactly.
+    """
+
+    pattern: str
+    max_length: int
+    rule: str
+    error_type: str
+
+    def __get_pydantic_core_schema__(
+        self, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema.update(pattern=self.pattern, maxLength=self.max_length)
+        return json_schema
+
+    def _check(self, value: str) -> str:
+        if len(value) > self.max_length:
+            raise PydanticCustomError(
+                "string_too_long",
+                "must be at most {max_length} characters",
+                {"max_length": self.max_length},
+            )
+        # fullmatch: with re.match, "$" would also accept a trailing newline.
+        if not re.fullmatch(self.pattern, value):
+            raise PydanticCustomError(self.error_type, self.rule)
+        return value
+
+
+def _qualified_prefix_fits(key: str) -> str:
+    prefix, slash, _ = key.rpartition("/")
+    if slash and len(prefix) > QUALIFIED_NAME_PREFIX_MAX:
+        raise PydanticCustomError(
+            "qualified_name_prefix",
+            "the prefix before '/' must be at most {max_length} characters",
+            {"max_length": QUALIFIED_NAME_PREFIX_MAX},
+        )
+    return key
+
+
+def _not_reserved(key: str) -> str:
+    # manifests writes keys under this prefix itself (the restart token, auto-update
+    # opt-in, tracked image); a caller's key there would fake one of those.
+    if key.startswith(RESERVED_PREFIX):
+        raise PydanticCustomError(
+            "reserved_key",
+            "the prefix {prefix} is reserved for keys this service sets itself",
+            {"prefix": RESERVED_PREFIX},
+        )
+    return key
+
+
+ResourceName = Literal["cpu", "memory", "nvidia.com/gpu", "ephemeral-storage"]
+Quantity = Annotated[
+    str,
+    _Text(
+        QUANTITY,
+        max_length=64,
+        rule="must be a Kubernetes quantity such as 500m, 2, 1Gi (not negative)",
+        error_type="quantity",
+    ),
+]
+Name = Annotated[
+    str,
+    _Text(
+        DNS1035_LABEL,
+        max_length=HOST_LABEL_MAX,
+        rule=(
+            "must be a DNS-1035 label: lowercase letters, digits and '-', "
+            "starting with a letter and ending with a letter or digit"
+        ),
+        error_type="dns1035_label",
+    ),
+]
+Namespace = Annotated[
+    str,
+    _Text(
+        DNS1123_LABEL,
+        max_length=63,
+        rule=(
+            "must be a DNS-1123 label: lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        ),
+        error_type="dns1123_label",
+    ),
+]
+EnvName = Annotated[
+    str,
+    _Text(
+        C_IDENTIFIER,
+        max_length=256,
+        rule="must be a C identifier (letters, digits, '_', not starting with a digit)",
+        error_type="c_identifier",
+    ),
+]
+LabelKey = Annotated[
+    str,
+    _Text(
+        QUALIFIED_NAME,
+        max_length=QUALIFIED_NAME_PREFIX_MAX + 1 + 63,
+        rule=(
+            "must be a Kubernetes qualified name: an optional DNS subdomain prefix and '/', "
+            "then at most 63 letters, digits, '-', '_' or '.', starting and ending with "
+            "a letter or digit"
+        ),
+        error_type="qualified_name",
+    ),
+    AfterValidator(_qualified_prefix_fits),
+]
+LabelValue = Annotated[
+    str,
+    _Text(
+        LABEL_VALUE,
+        max_length=63,
+        rule=(
+            "must be a Kubernetes label value: empty, or letters, digits, '-', '_' and '.', "
+            "starting and ending with a letter or digit"
+        ),
+        error_type="label_value",
+    ),
+]
+# A label or annotation key a caller may set: not under RESERVED_PREFIX.
+CallerKey = Annotated[LabelKey, AfterValidator(_not_reserved)]
+# The name of a ServingRuntime or a ServiceAccount.
+Subdomain = Annotated[
+    str,
+    _Text(
+        DNS1123_SUBDOMAIN,
+        max_length=253,
+        rule=(
+            "must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', "
+            "starting and ending with a letter or digit"
+        ),
+        error_type="dns1123_subdomain",
+    ),
+]
+
+DeploymentMode = Literal["Standard", "Knative", "ModelMesh", "RawDeployment", "Serverless"]
+ScaleMetric = Literal["cpu", "memory", "concurrency", "rps"]
+
+
+class _Model(BaseModel):
+    """Base of the request models: camelCase JSON, unknown fields refused."""
+
+    # `model_format` and friends are field names here, not pydantic's own namespace.
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, frozen=True, protected_namespaces=()
+    )
+
+
+class _Answer(BaseModel):
+    """Base of the response models: dumped with camelCase aliases, None left out."""
+
+    model_config = ConfigDict(populate_by_name=True, protected_namespaces=())
+
+
+class ModelFormat(_Model):
+    """``spec.predictor.model.modelFormat``: which ServingRuntime can serve the model."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=63)]
+    version: Annotated[str, StringConstraints(min_length=1, max_length=63)] | None = None
+
+
+class ResourceRequirements(_Model):
+    """Container resources; ``nvidia.com/gpu`` requests GPUs."""
+
+    requests: dict[ResourceName, Quantity] = Field(default_factory=dict)
+    limits: dict[ResourceName, Quantity] = Field(default_factory=dict)
+
+
+class Toleration(_Model):
+    """A pod toleration, as in the Kubernetes pod spec."""
+
+    key: LabelKey | None = None
+    operator: Literal["Exists", "Equal"] | None = None
+    value: LabelValue | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: int | None = Field(default=None, alias="tolerationSeconds")
+
+
+class DeployRequest(_Model):
+    """The body of ``POST /deploy``.
+
+    Either ``image`` (a custom-container predictor, the seed's only kind) or
+    ``modelFormat`` (a model served by a KServe ServingRuntime, usually with
+    ``storageUri``) must be given.
+    """
+
+    name: Name
+    image: str | None = None
+    envs: dict[EnvName, str] = Field(default_factory=dict)
+    namespace: Namespace = "default"
+    storage_uri: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = Field(
+        default=None, alias="storageUri"
+    )
+    model_format: ModelFormat | None = Field(default=None, alias="modelFormat")
+    runtime: Subdomain | None = None
+    resources: ResourceRequirements | None = None
+    min_replicas: Annotated[int, Field(ge=0)] | None = Field(default=None, alias="minReplicas")
+    max_replicas: Annotated[int, Field(ge=1)] | None = Field(default=None, alias="maxReplicas")
+    scale_target: Annotated[int, Field(ge=1)] | None = Field(default=None, alias="scaleTarget")
+    scale_metric: ScaleMetric | None = Field(default=None, alias="scaleMetric")
+    canary_traffic_percent: Annotated[int, Field(ge=0, le=100)] | None = Field(
+        default=None, alias="canaryTrafficPercent"
+    )
+    args: list[str] | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    service_account_name: Subdomain | None = Field(default=None, alias="serviceAccountName")
+    node_selector: dict[LabelKey, LabelValue] | None = Field(default=None, alias="nodeSelector")
+    tolerations: list[Toleration] | None = None
+    labels: dict[CallerKey, LabelValue] = Field(default_factory=dict)
+    annotations: dict[CallerKey, str] = Field(default_factory=dict)
+    deployment_mode: DeploymentMode | None = Field(default=None, alias="deploymentMode")
+    auto_update: bool = Field(default=False, alias="autoUpdate")
+
+    @field_validator("image")
+    @classmethod
+    def _image_is_a_reference(cls, image: str | None) -> str | None:
+        # fullmatch: with match, "$" would also accept a trailing newline.
+        if image is not None and (
+            len(image) > IMAGE_REFERENCE_MAX or not IMAGE_REFERENCE.fullmatch(image)
+        ):
+            raise PydanticCustomError(
+                "image_reference",
+                "must be an OCI image reference such as registry.example.com/team/model:v1 "
+                "(lowercase repository, optional :tag and @sha256:digest)",
+            )
+        return image
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DeployRequest:
+        host = f"{self.name}{PREDICTOR_HOST_SUFFIX}{self.namespace}"
+        if len(host) > HOST_LABEL_MAX:
+            raise ValueError(
+                f"name: too long for this namespace: KServe's host label '{host}' would be "
+                f"{len(host)} characters, at most {HOST_LABEL_MAX} are allowed"
+            )
+        if self.image is None and self.model_format is None:
+            raise ValueError("image: required (or modelFormat, for a ServingRuntime predictor)")
+        if self.image is not None and self.model_format is not None:
+            raise ValueError("image: give either image or modelFormat, not both")
+        if (
+            self.min_replicas is not None
+            and self.max_replicas is not None
+            and self.max_replicas < self.min_replicas
+        ):
+            raise ValueError(
+                f"maxReplicas: {self.max_replicas} is below minReplicas {self.min_replicas}"
+            )
+        for index, toleration in enumerate(self.tolerations or ()):
+            _check_toleration(index, toleration)
+        return self
+
+
+def _check_toleration(index: int, toleration: Toleration) -> None:
+    """Refuse what the apiserver refuses in a pod's toleration.
+
+    Checked here rather than on ``Toleration`` so the error can name the exact
+    field (``tolerations.0.value``): a nested model's validator is reported at the
+    toleration itself.
+    """
+    if toleration.operator == "Exists" and toleration.value:
+        raise ValueError(
+            f"tolerations.{index}.value: must be empty when operator is Exists "
+            "(Exists matches any value of the key)"
+        )
+    if not toleration.key and toleration.operator != "Exists":
+        raise ValueError(
+            f"tolerations.{index}.operator: must be Exists when key is empty "
+            "(a toleration without a key matches every taint)"
+        )
+
+
+class DeployResponse(_Answer):
+    """The answer of ``POST /deploy`` (201 created, 200 updated, 202 still rolling out)."""
+
+    name: str
+    namespace: str
+    action: Literal["created", "updated"]
+    status: Literal["success"] = "success"
+    url: str
+    generation: int | None = None
+    ready: bool
+    # Present (true) only on a dry run, so the seed's answer shape is unchanged otherwise.
+    dry_run: bool | None = Field(default=None, alias="dryRun")
+
+
+class ModelSummary(_Answer):
+    """One model in ``GET /models``."""
+
+    name: str
+    namespace: str
+    url: str
+    ready: bool
+    image: str | None = None
+    model_format: str | None = Field(default=None, alias="modelFormat")
+    reason: str | None = None
+    message: str | None = None
+    created_at: str | None = Field(default=None, alias="createdAt")
+
+
+class ModelList(_Answer):
+    """The answer of ``GET /models``; ``continue`` pages on (apiserver pagination)."""
+
+    models: list[ModelSummary]
+    count: int
+    continue_token: str | None = Field(default=None, alias="continue")
+
+
+class Condition(_Answer):
+    """One status condition of an InferenceService."""
+
+    type: str
+    status: str
+    reason: str | None = None
+    message: str | None = None
+    last_transition_time: str | None = Field(default=None, alias="lastTransitionTime")
+
+
+class TrafficTarget(_Answer):
+    """Where the predictor's traffic goes (Knative mode)."""
+
+    revision_name: str | None = Field(default=None, alias="revisionName")
+    percent: int | None = None
+    latest_revision: bool | None = Field(default=None, alias="latestRevision")
+    tag: str | None = None
+
+
+class ModelDetail(ModelSummary):
+    """The answer of ``GET /models/{namespace}/{name}``."""
+
+    generation: int | None = None
+    observed_generation: int | None = Field(default=None, alias="observedGeneration")
+    conditions: list[Condition] = Field(default_factory=list)
+    latest_created_revision: str | None = Field(default=None, alias="latestCreatedRevision")
+    latest_ready_revision: str | None = Field(default=None, alias="latestReadyRevision")
+    traffic: list[TrafficTarget] = Field(default_factory=list)
+    model_status: dict[str, Any] | None = Field(default=None, alias="modelStatus")
+    envs: dict[str, str] = Field(default_factory=dict)
+    resources: dict[str, Any] | None = None
+    storage_uri: str | None = Field(default=None, alias="storageUri")
+    runtime: str | None = None
+    deployment_mode: str | None = Field(default=None, alias="deploymentMode")
+    min_replicas: int | None = Field(default=None, alias="minReplicas")
+    max_replicas: int | None = Field(default=None, alias="maxReplicas")
+    canary_traffic_percent: int | None = Field(default=None, alias="canaryTrafficPercent")
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class DeleteResponse(_Answer):
+    """The answer of ``DELETE /models/{namespace}/{name}``."""
+
+    name: str
+    namespace: str
+    status: Literal["deleted"] = "deleted"
+
+
+class HealthResponse(_Answer):
+    """The answer of ``GET /health``: each check is ``ok`` or says what failed."""
+
+    status: Literal["healthy", "unhealthy"]
+    checks: dict[str, str]
+
+
+class ValidationIssue(_Answer):
+    """One invalid field of a request (in a 422 problem's ``errors``)."""
+
+    field: str
+    message: str
+
+
+class Problem(_Answer):
+    """An RFC 9457 problem document (``application/problem+json``)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[ValidationIssue] | None = None

@@ -1,0 +1,387 @@
+"""The API's operations: deploy, list, get, delete, health (DESIGN §3).
+
+Each takes the parsed request and its path parameters and returns a
+``Response``; each raises only ``errors.ApiError``. They combine the pure
+pieces (validation, manifest builders, status readers) with the named
+Kubernetes operations of ``kube``, and hold the rules that span them: one
+server-side apply per deploy, waiting for Ready, streaming long lists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pydantic
+
+from kserve_functions import errors, manifests, status
+from kserve_functions.asgi import Request, Response, dump, json_response
+from kserve_functions.config import Settings
+from kserve_functions.kube import Kube
+from kserve_functions.models import (
+    DeleteResponse,
+    DeployRequest,
+    DeployResponse,
+    HealthResponse,
+    ModelList,
+    ValidationIssue,
+)
+
+log = logging.getLogger("kserve_functions")
+
+TRUE_VALUES = frozenset({"true", "1", "yes"})
+FALSE_VALUES = frozenset({"false", "0", "no", ""})
+ALL_NAMESPACES = "*"
+MAX_LIST_LIMIT = 1000
+# How often a wait re-reads the model; KServe's own reconcile takes seconds.
+POLL_INTERVAL_SECONDS = 0.5
+# Idempotency keys become an annotation value; keep them short and printable.
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every operation needs: the settings and the Kubernetes client."""
+
+    settings: Settings
+    kube: Kube
+
+    def summary_url(self, isvc: Mapping[str, Any]) -> str:
+        """The model's URL: KServe's, or the configured template's."""
+        return status.model_url(
+            isvc, url_template=self.settings.model_url_template, domain=self.settings.model_domain
+        )
+
+
+# -- validation helpers ----------------------------------------------------
+
+
+def validation_issues(error: pydantic.ValidationError) -> list[ValidationIssue]:
+    """Each pydantic error as ``field: message``, with the JSON (camelCase) field path."""
+    issues = []
+    for item in error.errors(include_url=False, include_input=False):
+        location = ".".join(str(part) for part in item["loc"] if part != "[key]")
+        message = str(item["msg"]).removeprefix("Value error, ")
+        # Cross-field checks name their field at the start of the message.
+        if not location and ": " in message:
+            location, message = message.split(": ", 1)
+        issues.append(ValidationIssue(field=location or "body", message=message))
+    return issues
+
+
+def parse_deploy_request(body: object) -> DeployRequest:
+    """Validate a deploy body.
+
+    Raises:
+        errors.Invalid: naming every invalid field.
+    """
+    if not isinstance(body, dict):
+        raise errors.Invalid(
+            "the body must be a JSON object",
+            errors=[ValidationIssue(field="body", message="expected a JSON object")],
+        )
+    try:
+        return DeployRequest.model_validate(body)
+    except pydantic.ValidationError as e:
+        issues = validation_issues(e)
+        fields = ", ".join(dict.fromkeys(issue.field for issue in issues))
+        raise errors.Invalid(f"invalid deploy request: {fields}", errors=issues) from e
+
+
+def flag(request: Request, name: str) -> bool:
+    """A boolean query parameter (``true``/``false``, ``1``/``0``).
+
+    Raises:
+        errors.Invalid: any other value.
+    """
+    raw = request.query_value(name)
+    if raw is None:
+        return False
+    value = raw.strip().lower()
+    if value in TRUE_VALUES:
+        return True
+    if value in FALSE_VALUES:
+        return False
+    raise _invalid_query(name, f"must be true or false, got {raw[:50]!r}")
+
+
+def wait_timeout(request: Request, settings: Settings) -> float:
+    """The ``timeout`` query parameter in seconds (default and cap from settings).
+
+    Raises:
+        errors.Invalid: not a positive number, or above the configured maximum.
+    """
+    raw = request.query_value("timeout")
+    if raw is None:
+        return settings.wait_timeout_default_seconds
+    try:
+        seconds = float(raw.removesuffix("s"))
+    except ValueError:
+        raise _invalid_query("timeout", f"must be a number of seconds, got {raw[:50]!r}") from None
+    if not 0 < seconds <= settings.wait_timeout_max_seconds:
+        raise _invalid_query(
+            "timeout", f"must be above 0 and at most {settings.wait_timeout_max_seconds:g} seconds"
+        )
+    return seconds
+
+
+def _invalid_query(name: str, message: str) -> errors.Invalid:
+    return errors.Invalid(
+        f"query parameter {name} {message}", errors=[ValidationIssue(field=name, message=message)]
+    )
+
+
+def restart_token(request: Request) -> str:
+    """The token that marks this deploy's revision.
+
+    The ``Idempotency-Key`` header when given, so a retried request applies the
+    same token and rolls no second revision; else a fresh one, so every update
+    restarts the model even with an unchanged image tag (the seed's promise).
+
+    Raises:
+        errors.Invalid: the header is not 1-128 printable ASCII characters.
+    """
+    key = request.header("idempotency-key")
+    if key is None:
+        return uuid.uuid4().hex
+    if not IDEMPOTENCY_KEY.match(key):
+        raise errors.Invalid(
+            "the Idempotency-Key header must be 1-128 printable ASCII characters without spaces",
+            errors=[ValidationIssue(field="Idempotency-Key", message="1-128 printable characters")],
+        )
+    return key
+
+
+def path_model(params: Mapping[str, str]) -> tuple[str, str]:
+    """The namespace and name of a ``/models/{namespace}/{name}`` path.
+
+    Raises:
+        errors.NotFound: they cannot name a model (no such model can exist).
+    """
+    namespace, name = params["namespace"], params["name"]
+    if not (
+        re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", namespace)
+        and len(namespace) <= 63  # noqa: PLR2004 - a DNS label
+        and re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", name)
+        and len(name) <= 63  # noqa: PLR2004
+    ):
+        raise errors.NotFound(f"model {namespace[:63]}/{name[:63]} not found")
+    return namespace, name
+
+
+# -- operations --------------------------------------------------------------
+
+
+async def deploy(context: Context, request: Request, params: Mapping[str, str]) -> Response:
+    """``POST /deploy``: create or update a model with one server-side apply.
+
+    201 when created, 200 when updated; with ``wait=true``, 202 when the
+    timeout passed before the model became Ready.
+    """
+    dry_run = flag(request, "dryRun")
+    wait = flag(request, "wait")
+    timeout = wait_timeout(request, context.settings) if wait else 0.0
+    token = restart_token(request)
+    deploy_request = parse_deploy_request(request.json_body())
+    manifest = manifests.build_inference_service(deploy_request, restart_token=token)
+    applied, created = await context.kube.apply(manifest, dry_run=dry_run)
+    if applied.get("metadata", {}).get("deletionTimestamp"):
+        # The apply went through, but onto a model that finalizers are about to
+        # remove: "updated" would be a lie the caller finds out later.
+        raise errors.Conflict(
+            f"model {deploy_request.namespace}/{deploy_request.name} is being deleted; "
+            "deploy it again once it is gone"
+        )
+    code = 201 if created else 200
+    if wait and not dry_run:
+        applied = await _wait_ready(context, applied, timeout)
+        if not status.is_ready(applied):
+            code = 202
+    log.info(
+        "deploy %s/%s: %s%s",
+        deploy_request.namespace,
+        deploy_request.name,
+        "created" if created else "updated",
+        " (dry run)" if dry_run else "",
+    )
+    answer = DeployResponse(
+        name=deploy_request.name,
+        namespace=deploy_request.namespace,
+        action="created" if created else "updated",
+        url=context.summary_url(applied),
+        generation=applied.get("metadata", {}).get("generation"),
+        ready=status.is_ready(applied),
+        dry_run=dry_run or None,
+    )
+    return json_response(code, answer)
+
+
+async def _wait_ready(context: Context, isvc: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Re-read the model until it is Ready for its current generation, or time runs out."""
+    namespace, name = isvc["metadata"]["namespace"], isvc["metadata"]["name"]
+    deadline = time.monotonic() + timeout
+    while not status.is_ready(isvc):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        await asyncio.sleep(min(POLL_INTERVAL_SECONDS, remaining))
+        isvc = await context.kube.get(namespace, name)
+    return isvc
+
+
+async def list_models(context: Context, request: Request, params: Mapping[str, str]) -> Response:
+    """``GET /models``: the models of one namespace, or of all (``namespace=*``).
+
+    With ``limit``, one page and its ``continue`` token (the apiserver's
+    pagination, passed through). Without, every model, streamed page by page,
+    so memory stays flat however many models there are.
+    """
+    raw_namespace = request.query_value("namespace") or "default"
+    namespace = None if raw_namespace == ALL_NAMESPACES else raw_namespace
+    if namespace is not None and not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", namespace):
+        raise _invalid_query("namespace", "must be a namespace name or *")
+    selector = request.query_value("labelSelector")
+    token = request.query_value("continue")
+    raw_limit = request.query_value("limit")
+    if raw_limit is not None:
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIST_LIMIT:
+            raise _invalid_query("limit", f"must be a whole number from 1 to {MAX_LIST_LIMIT}")
+        page = await context.kube.list_page(
+            namespace, label_selector=selector, limit=int(raw_limit), continue_token=token
+        )
+        summaries = [_summary(context, item) for item in page.items]
+        return json_response(
+            200,
+            ModelList(
+                models=summaries, count=len(summaries), continue_token=page.continue_token or None
+            ),
+        )
+    # Fetch the first page before answering, so its errors still get a proper status.
+    first = await context.kube.list_page(
+        namespace,
+        label_selector=selector,
+        limit=context.settings.list_page_size,
+        continue_token=token,
+    )
+    return Response(status=200, body=_stream_list(context, namespace, selector, first))
+
+
+def _summary(context: Context, isvc: Mapping[str, Any]) -> Any:  # noqa: ANN401
+    return status.read_summary(
+        isvc, url_template=context.settings.model_url_template, domain=context.settings.model_domain
+    )
+
+
+async def _stream_list(
+    context: Context,
+    namespace: str | None,
+    selector: str | None,
+    page: Any,  # noqa: ANN401
+) -> AsyncIterator[bytes]:
+    """``{"models": [...], "count": N}`` written one apiserver page at a time."""
+    yield b'{"models":['
+    count = 0
+    while True:
+        for item in page.items:
+            yield (b"," if count else b"") + dump(_summary(context, item))
+            count += 1
+        if not page.continue_token:
+            break
+        try:
+            page = await context.kube.list_page(
+                namespace,
+                label_selector=selector,
+                limit=context.settings.list_page_size,
+                continue_token=page.continue_token,
+            )
+        except errors.ApiError as e:
+            # The status line is gone; ending the body unterminated makes the
+            # answer invalid JSON rather than a silently short list.
+            log.warning("model list aborted after %d models: %s", count, e.detail)
+            return
+    yield b'],"count":' + json.dumps(count).encode() + b"}"
+
+
+async def get_model(context: Context, request: Request, params: Mapping[str, str]) -> Response:
+    """``GET /models/{namespace}/{name}``: the model's detail; 404 when absent."""
+    namespace, name = path_model(params)
+    isvc = await context.kube.get(namespace, name)
+    detail = status.read_detail(
+        isvc, url_template=context.settings.model_url_template, domain=context.settings.model_domain
+    )
+    return json_response(200, detail)
+
+
+async def delete_model(context: Context, request: Request, params: Mapping[str, str]) -> Response:
+    """``DELETE /models/{namespace}/{name}``; 404 when absent; ``wait=true`` waits until gone."""
+    namespace, name = path_model(params)
+    wait = flag(request, "wait")
+    timeout = wait_timeout(request, context.settings) if wait else 0.0
+    await context.kube.delete(namespace, name)
+    log.info("delete %s/%s", namespace, name)
+    code = 200
+    if wait and not await _wait_gone(context, namespace, name, timeout):
+        code = 202
+    return json_response(code, DeleteResponse(name=name, namespace=namespace))
+
+
+async def _wait_gone(context: Context, namespace: str, name: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await context.kube.get(namespace, name)
+        except errors.NotFound:
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        await asyncio.sleep(min(POLL_INTERVAL_SECONDS, remaining))
+
+
+def health_check(required_verbs: Sequence[str]) -> Callable[..., Any]:
+    """``GET /health`` for a function that needs ``required_verbs`` on InferenceServices.
+
+    Checks, each reported as ``ok`` or what failed: the apiserver answers, the
+    InferenceService CRD is served, and this function's own identity may do
+    what it needs (SelfSubjectAccessReview, cluster-wide). 503 if any fails.
+    """
+
+    async def health(context: Context, request: Request, params: Mapping[str, str]) -> Response:
+        checks: dict[str, str] = {}
+        try:
+            version = await context.kube.server_version()
+        except errors.ApiError as e:
+            checks["apiserver"] = e.detail
+            return _health_answer(checks)
+        checks["apiserver"] = f"ok ({version})"
+        try:
+            served = await context.kube.crd_served()
+            checks["inferenceservice_crd"] = "ok" if served else "not installed or not served"
+        except errors.ApiError as e:
+            checks["inferenceservice_crd"] = e.detail
+        try:
+            answers = await asyncio.gather(*(context.kube.can_i(v) for v in required_verbs))
+            denied = [
+                verb for verb, allowed in zip(required_verbs, answers, strict=True) if not allowed
+            ]
+            checks["permissions"] = (
+                "ok" if not denied else f"may not {', '.join(denied)} inferenceservices"
+            )
+        except errors.ApiError as e:
+            checks["permissions"] = e.detail
+        return _health_answer(checks)
+
+    return health
+
+
+def _health_answer(checks: dict[str, str]) -> Response:
+    healthy = all(value.startswith("ok") for value in checks.values())
+    answer = HealthResponse(status="healthy" if healthy else "unhealthy", checks=checks)
+    return json_response(200 if healthy else 503, answer)

@@ -1,0 +1,105 @@
+"""Method + path → operation, for the handful of routes a function serves.
+
+Each route is a path template (``/models/{namespace}/{name}``) and a method;
+a template segment matches one non-empty path segment. A path that exists
+with another method answers 405 with ``Allow``; an unknown path 404. Routes
+also carry what the OpenAPI document says about them (``Operation``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+from pydantic import BaseModel
+
+from kserve_functions import errors
+from kserve_functions.asgi import Request, Response
+
+if TYPE_CHECKING:
+    from kserve_functions.operations import Context
+
+Handler = Callable[["Context", Request, Mapping[str, str]], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class QueryParameter:
+    """A query parameter, for the OpenAPI document."""
+
+    name: str
+    description: str
+    schema_type: str = "string"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What the OpenAPI document says about a route."""
+
+    operation_id: str
+    summary: str
+    responses: Mapping[int, type[BaseModel]]
+    request_body: type[BaseModel] | None = None
+    query: Sequence[QueryParameter] = ()
+    problems: Sequence[int] = ()
+
+
+@dataclass(frozen=True)
+class Route:
+    """One method on one path template, and the coroutine that answers it."""
+
+    method: str
+    path: str
+    handler: Handler
+    operation: Operation | None = None
+    segments: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "segments", _split(self.path))
+
+    def match(self, segments: Sequence[str]) -> dict[str, str] | None:
+        """The path parameters if ``segments`` fit this template, else None."""
+        if len(segments) != len(self.segments):
+            return None
+        params: dict[str, str] = {}
+        for template, actual in zip(self.segments, segments, strict=True):
+            if template.startswith("{") and template.endswith("}"):
+                params[template[1:-1]] = actual
+            elif template != actual:
+                return None
+        return params
+
+
+def _split(path: str) -> tuple[str, ...]:
+    return tuple(unquote(part) for part in path.strip("/").split("/") if part)
+
+
+class Router:
+    """Finds the route for a request."""
+
+    def __init__(self, routes: Sequence[Route]) -> None:
+        self.routes = tuple(routes)
+
+    def resolve(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        """The route for ``method`` on ``path`` and its path parameters.
+
+        Raises:
+            errors.NotFound: no route has this path.
+            errors.MethodNotAllowed: routes have this path, with other methods.
+        """
+        segments = _split(path)
+        allowed: list[str] = []
+        for route in self.routes:
+            params = route.match(segments)
+            if params is None:
+                continue
+            if route.method == method:
+                return route, params
+            allowed.append(route.method)
+        if allowed:
+            raise errors.MethodNotAllowed(
+                f"{method} is not allowed on {path[:200]}; use {', '.join(allowed)}",
+                allowed=allowed,
+            )
+        raise errors.NotFound(f"no route {path[:200]}")

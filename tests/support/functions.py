@@ -1,0 +1,120 @@
+"""Load and run the project's Knative functions the way Knative would.
+
+Every function package is named ``function`` (the func scaffolding requires
+it), so one interpreter cannot import two of them by name: ``load_function``
+imports a function's package from its folder under a unique module name.
+``ServedFunction`` runs a function as its own process with func-python's
+``serve`` — the same entry point the func scaffolding's ``service/main.py``
+uses — listening on a loopback port.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FUNCTION_ROOTS: dict[str, Path] = {
+    "deploy": REPO_ROOT / "functions" / "deploy",
+    "models": REPO_ROOT / "functions" / "models",
+    "delete": REPO_ROOT / "functions" / "delete",
+    "health": REPO_ROOT / "functions" / "health",
+    "root": REPO_ROOT,
+}
+
+
+def load_function(name: str) -> ModuleType:
+    """The ``function`` package of function ``name``, imported from its folder."""
+    package_dir = FUNCTION_ROOTS[name] / "function"
+    module_name = f"kserve_function_{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(
+        module_name, package_dir / "__init__.py", submodule_search_locations=[str(package_dir)]
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def new_function(name: str) -> Any:  # the function object func-python serves
+    """A fresh instance of function ``name`` (``new()`` of its package)."""
+    return load_function(name).new()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# Started in the function's own folder, so `import function` finds that function.
+_SERVE = "from func_python.http import serve; from function import new; serve(new)"
+
+
+class ServedFunction:
+    """A function served by func-python in its own process, on 127.0.0.1."""
+
+    def __init__(self, name: str, env: Mapping[str, str], log_path: Path) -> None:
+        self.name = name
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _SERVE],
+            cwd=FUNCTION_ROOTS[name],
+            env={**os.environ, **env, "LISTEN_ADDRESS": f"127.0.0.1:{self.port}"},
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, *, timeout: float = 60.0) -> None:
+        """Return once func-python's readiness endpoint answers 200.
+
+        Raises:
+            RuntimeError: the process ended or never became ready (its log included).
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited while starting:\n{self.log()}")
+            try:
+                readiness = f"{self.url}/health/readiness"  # always http://127.0.0.1
+                with urllib.request.urlopen(readiness, timeout=2) as answer:  # noqa: S310
+                    if answer.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} was not ready within {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        """What the process printed so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        """Stop the process (SIGTERM, as Knative scales a pod down)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
