@@ -19,7 +19,7 @@ from controlplane.cluster import ControlPlane, Settings
 from controlplane.errors import ControlPlaneError
 from kserve_functions.app import ModelFunction
 from kubernetes import client
-from support.functions import ServedFunction, new_function
+from support.functions import LIST_PAGE_SIZE, MAX_BODY_BYTES, ServedFunction, new_function
 from support.kserve_controller import KServeControllerStandIn
 
 # Process ids of every control plane the session started, checked at the end.
@@ -96,10 +96,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 # -- the API's functions ------------------------------------------------------
-
-# Small pages and a small body limit, so tests reach the streaming and 413 paths cheaply.
-LIST_PAGE_SIZE = 2
-MAX_BODY_BYTES = 64 * 1024
 
 
 @pytest.fixture(scope="session")

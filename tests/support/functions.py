@@ -24,6 +24,10 @@ from types import ModuleType
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# Small pages and a small body limit, so tests reach the streaming and 413 paths cheaply.
+LIST_PAGE_SIZE = 2
+MAX_BODY_BYTES = 64 * 1024
 FUNCTION_ROOTS: dict[str, Path] = {
     "deploy": REPO_ROOT / "functions" / "deploy",
     "models": REPO_ROOT / "functions" / "models",

@@ -91,6 +91,13 @@ class Conflict(ApiError):
     title = "Conflict"
 
 
+class Gone(ApiError):
+    """A list's ``continue`` token has expired; start the list again."""
+
+    status = 410
+    title = "Gone"
+
+
 class PayloadTooLarge(ApiError):
     """The body is larger than the configured limit."""
 

@@ -205,7 +205,7 @@ class Kube:
         if label_selector:
             options["label_selector"] = label_selector
         if continue_token:
-            options["var_continue"] = continue_token
+            options["_continue"] = continue_token
         r = self._resource
         if namespace is None:
             listing = custom.list_cluster_custom_object(r.group, r.version, r.plural, **options)
@@ -346,6 +346,8 @@ def _raise_for_status(e: ApiException, *, what: str) -> NoReturn:
         ) from e
     if status == 401:  # noqa: PLR2004
         raise errors.Unavailable("the Kubernetes API refused this service's credentials") from e
+    if status == 410:  # noqa: PLR2004
+        raise errors.Gone(f"{what}: the continue token has expired; list again without it") from e
     if status == 429:  # noqa: PLR2004
         raise errors.Unavailable(f"the Kubernetes API is throttling requests for {what}") from e
     raise errors.Unavailable(f"the Kubernetes API failed on {what} ({status})") from e

@@ -1,0 +1,215 @@
+"""When the cluster is unreachable, slow, or denies the function: 503s and honest health.
+
+Functions here are started against kubeconfigs that point at a closed port, at
+a port that accepts connections but never answers, or at the real apiserver
+with a ServiceAccount that has no rights.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from controlplane import kubeconfig
+from controlplane.cluster import ControlPlane
+from kserve_functions import errors
+from kserve_functions.app import ModelFunction
+from kserve_functions.kube import Kube
+from kserve_functions.resources import INFERENCE_SERVICE
+from kubernetes import client
+from support.functions import ServedFunction, new_function
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
+
+
+def _kubeconfig_for(control_plane: ControlPlane, path: Path, *, server: str, token: str) -> Path:
+    document = kubeconfig.render(
+        server=server, ca_pem=control_plane.ca_cert_path.read_bytes(), user="tester", token=token
+    )
+    kubeconfig.write(path, document)
+    return path
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts TCP connections (kernel backlog) but never answers."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield sock.getsockname()[1]
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+Launch = Callable[[str, Path], httpx.AsyncClient]
+
+
+@pytest_asyncio.fixture(params=["asgi", "http"])
+async def launch(
+    request: pytest.FixtureRequest, function_env: dict[str, str], tmp_path: Path
+) -> AsyncIterator[Launch]:
+    """Start a function against a given kubeconfig; yields a client for it."""
+    clients: list[httpx.AsyncClient] = []
+    instances: list[ModelFunction] = []
+    processes: list[ServedFunction] = []
+
+    def start(name: str, config: Path) -> httpx.AsyncClient:
+        env = {**function_env, "KUBECONFIG": str(config), "KUBE_TIMEOUT_SECONDS": "1"}
+        if request.param == "asgi":
+            function = new_function(name)
+            function.start(env)
+            instances.append(function)
+            made = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=function.handle), base_url="http://function"
+            )
+        else:
+            served = ServedFunction(name, env, tmp_path / f"{name}-{len(processes)}.log")
+            processes.append(served)
+            served.wait_ready()
+            made = httpx.AsyncClient(base_url=served.url, timeout=30)
+        clients.append(made)
+        return made
+
+    yield start
+    for made in clients:
+        await made.aclose()
+    for function in instances:
+        await function.aclose()
+    for served in processes:
+        served.stop()
+
+
+ROUTES = [
+    ("deploy", "POST", "/deploy", {"name": "x", "image": "r/m:1"}),
+    ("models", "GET", "/models", None),
+    ("models", "GET", "/models/default/x", None),
+    ("delete", "DELETE", "/models/default/x", None),
+]
+
+
+@pytest.mark.parametrize(("function", "method", "path", "body"), ROUTES)
+@pytest.mark.parametrize("outage", ["closed", "silent"])
+async def test_unreachable_apiserver_is_503_with_retry_after(
+    launch: Launch,
+    control_plane: ControlPlane,
+    tmp_path: Path,
+    closed_port: int,
+    silent_port: int,
+    outage: str,
+    function: str,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+) -> None:
+    port = closed_port if outage == "closed" else silent_port
+    config = _kubeconfig_for(
+        control_plane, tmp_path / "kubeconfig", server=f"https://127.0.0.1:{port}", token="t"
+    )
+    answer = await launch(function, config).request(method, path, json=body)
+
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert int(answer.headers["retry-after"]) > 0
+    assert "Kubernetes API" in answer.json()["detail"]
+    assert "Traceback" not in answer.text
+
+
+async def test_health_is_503_naming_the_unreachable_apiserver(
+    launch: Launch, control_plane: ControlPlane, tmp_path: Path, closed_port: int
+) -> None:
+    config = _kubeconfig_for(
+        control_plane, tmp_path / "kubeconfig", server=f"https://127.0.0.1:{closed_port}", token="t"
+    )
+    answer = await launch("health", config).get("/health")
+    assert answer.status_code == 503
+    assert answer.json()["status"] == "unhealthy"
+    assert "did not answer" in answer.json()["checks"]["apiserver"]
+
+
+async def test_health_is_healthy_with_the_rights_it_needs(api: Any) -> None:
+    answer = await api("health").get("/health")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["status"] == "healthy"
+    assert body["checks"]["inferenceservice_crd"] == "ok"
+    assert body["checks"]["permissions"] == "ok"
+    assert body["checks"]["apiserver"].startswith("ok (v")
+
+
+async def test_health_names_the_missing_permissions(
+    launch: Launch,
+    control_plane: ControlPlane,
+    admin_api: client.ApiClient,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    client.CoreV1Api(admin_api).create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="powerless"))
+    )
+    token = control_plane.mint_service_account_token(namespace, "powerless")
+    config = _kubeconfig_for(
+        control_plane, tmp_path / "kubeconfig", server=control_plane.server, token=token
+    )
+
+    answer = await launch("deploy", config).get("/health")
+
+    assert answer.status_code == 503
+    checks = answer.json()["checks"]
+    assert checks["permissions"] == "may not create, patch, get inferenceservices"
+    assert token not in answer.text
+
+
+async def test_forbidden_by_the_cluster_is_403_without_the_token(
+    launch: Launch,
+    control_plane: ControlPlane,
+    admin_api: client.ApiClient,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    client.CoreV1Api(admin_api).create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="reader"))
+    )
+    token = control_plane.mint_service_account_token(namespace, "reader")
+    config = _kubeconfig_for(
+        control_plane, tmp_path / "kubeconfig", server=control_plane.server, token=token
+    )
+
+    answer = await launch("deploy", config).post(
+        "/deploy", json={"name": "denied", "image": "r/m:1", "namespace": namespace}
+    )
+
+    assert answer.status_code == 403
+    assert token not in answer.text
+
+
+async def test_apiserver_conflict_is_mapped_to_409(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    kube = Kube(kubeconfig=str(control_plane.kubeconfig_path), timeout_seconds=10)
+    manifest: dict[str, Any] = {
+        "apiVersion": INFERENCE_SERVICE.api_version,
+        "kind": INFERENCE_SERVICE.kind,
+        "metadata": {"name": "raced", "namespace": namespace},
+        "spec": {"predictor": {"containers": [{"name": "kserve-container", "image": "r/m:1"}]}},
+    }
+    try:
+        await kube.apply(manifest, dry_run=False)
+        # A writer holding an outdated resourceVersion loses the race: the apiserver says 409.
+        stale = {**manifest, "metadata": {**manifest["metadata"], "resourceVersion": "1"}}
+        with pytest.raises(errors.Conflict) as conflict:
+            await kube.apply(stale, dry_run=False)
+    finally:
+        await kube.close()
+    assert conflict.value.status == 409
+    assert "raced" in conflict.value.detail
