@@ -8,6 +8,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_KUBECONFIG := .dev/kubeconfig
+DEV_ADDRESS ?= 127.0.0.1:8080
+AUTH_MODE ?= none
 
 .PHONY: dev test lint typecheck unit integration binaries versions clean
 
@@ -25,9 +27,11 @@ binaries: $(STAMP)
 versions: $(STAMP)
 	$(BIN)/python -m controlplane versions
 
-## dev: run the local control plane (kubeconfig in .dev/kubeconfig) until Ctrl-C
+## dev: the local control plane (kubeconfig in .dev/kubeconfig) and the API on
+## http://$(DEV_ADDRESS), until Ctrl-C
 dev: binaries
-	$(BIN)/python -m controlplane up --kubeconfig $(DEV_KUBECONFIG)
+	$(BIN)/python -m controlplane up --kubeconfig $(DEV_KUBECONFIG) -- \
+		env LISTEN_ADDRESS=$(DEV_ADDRESS) AUTH_MODE=$(AUTH_MODE) $(BIN)/python tools/dev/serve_root.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -35,6 +39,8 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	@# Every function package is named "function", so each is checked on its own.
+	for f in functions/*/; do (cd $$f && ../../$(BIN)/mypy --config-file ../../pyproject.toml function) || exit 1; done
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit

@@ -246,20 +246,6 @@ def test_caller_labels_cannot_override_managed_by() -> None:
     assert build(body)["metadata"]["labels"] == {manifests.MANAGED_BY_LABEL: manifests.MANAGED_BY}
 
 
-def test_caller_cannot_set_our_reserved_keys() -> None:
-    body = {
-        **SEED,
-        "labels": {manifests.AUTO_UPDATE_LABEL: "true"},
-        "annotations": {
-            manifests.TRACKED_IMAGE_ANNOTATION: "evil/image:1",
-            manifests.RESTART_TOKEN_ANNOTATION: "x",
-        },
-    }
-    metadata = build(body)["metadata"]
-    assert metadata["labels"] == {manifests.MANAGED_BY_LABEL: manifests.MANAGED_BY}
-    assert "annotations" not in metadata
-
-
 def test_model_format_predictor_has_a_model_and_no_containers() -> None:
     assert predictor(MODEL) == {
         "annotations": {manifests.RESTART_TOKEN_ANNOTATION: TOKEN},

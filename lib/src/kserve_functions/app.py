@@ -9,8 +9,9 @@ exception escaping ``handle`` into a broken text 500 and swallows one raised in
 and a failed ``start`` shows up as not ready (with the reason) instead.
 
 Each split function answers its canonical routes (the seed's paths, for the
-Gateway API route in front of them) and the same operation at ``/``, the URL
-Knative gives it. The root function answers every canonical route.
+Gateway API route in front of them); deploy, list and health also answer at
+``/``, the URL Knative gives the function. The root function answers every
+canonical route.
 """
 
 from __future__ import annotations
@@ -108,21 +109,21 @@ def deploy_routes() -> list[Route]:
 
 
 def models_routes() -> list[Route]:
-    """``GET /models``, ``GET /models/{namespace}/{name}`` (and the same under ``/``)."""
+    """``GET /models``, ``GET /models/{namespace}/{name}`` (and the list at ``/``)."""
     return [
         Route("GET", "/models", operations.list_models, LIST),
         Route("GET", "/models/{namespace}/{name}", operations.get_model, GET),
         Route("GET", "/", operations.list_models),
-        Route("GET", "/{namespace}/{name}", operations.get_model),
     ]
 
 
 def delete_routes() -> list[Route]:
-    """``DELETE /models/{namespace}/{name}`` (and ``DELETE /{namespace}/{name}``)."""
-    return [
-        Route("DELETE", "/models/{namespace}/{name}", operations.delete_model, DELETE),
-        Route("DELETE", "/{namespace}/{name}", operations.delete_model),
-    ]
+    """``DELETE /models/{namespace}/{name}``.
+
+    No shorter alias such as ``/{namespace}/{name}``: ``DELETE /models/x`` (a
+    mistyped path) would then delete model ``x`` of a namespace named "models".
+    """
+    return [Route("DELETE", "/models/{namespace}/{name}", operations.delete_model, DELETE)]
 
 
 def health_routes(verbs: Sequence[str], *, at_root: bool) -> list[Route]:

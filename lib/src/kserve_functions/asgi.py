@@ -85,7 +85,7 @@ async def read_request(scope: Scope, receive: Receive, *, max_body_bytes: int) -
         headers[raw_name.decode("latin-1").lower()] = raw_value.decode("latin-1")
     declared = headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not declared.isascii() or not declared.isdigit():
             raise errors.BadRequest("the Content-Length header is not a number")
         if int(declared) > max_body_bytes:
             raise errors.PayloadTooLarge(

@@ -56,6 +56,17 @@ class Settings:
                 f"MODEL_URL_TEMPLATE={template!r} may use only {{name}}, {{namespace}} "
                 "and {domain}"
             ) from e
+        wait_default = _positive_float(
+            environ, "WAIT_TIMEOUT_DEFAULT_SECONDS", defaults.wait_timeout_default_seconds
+        )
+        wait_max = _positive_float(
+            environ, "WAIT_TIMEOUT_MAX_SECONDS", defaults.wait_timeout_max_seconds
+        )
+        if wait_default > wait_max:
+            raise ConfigError(
+                f"WAIT_TIMEOUT_DEFAULT_SECONDS={wait_default:g} exceeds "
+                f"WAIT_TIMEOUT_MAX_SECONDS={wait_max:g}"
+            )
         auth = environ.get("AUTH_MODE", defaults.auth_mode.value)
         if auth not in AuthMode.__members__.values():
             choices = ", ".join(mode.value for mode in AuthMode)
@@ -68,12 +79,8 @@ class Settings:
             kube_timeout_seconds=_positive_float(
                 environ, "KUBE_TIMEOUT_SECONDS", defaults.kube_timeout_seconds
             ),
-            wait_timeout_default_seconds=_positive_float(
-                environ, "WAIT_TIMEOUT_DEFAULT_SECONDS", defaults.wait_timeout_default_seconds
-            ),
-            wait_timeout_max_seconds=_positive_float(
-                environ, "WAIT_TIMEOUT_MAX_SECONDS", defaults.wait_timeout_max_seconds
-            ),
+            wait_timeout_default_seconds=wait_default,
+            wait_timeout_max_seconds=wait_max,
             list_page_size=_positive_int(environ, "LIST_PAGE_SIZE", defaults.list_page_size),
             auth_mode=AuthMode(auth),
         )

@@ -15,11 +15,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from kserve_functions import resources
-from kserve_functions.models import DeployRequest, ModelFormat, ResourceRequirements
+from kserve_functions.models import (
+    RESERVED_PREFIX,
+    DeployRequest,
+    ModelFormat,
+    ResourceRequirements,
+)
 
-# The prefix of the label and annotation keys this project writes itself.
-RESERVED_PREFIX = "kserve-functions.dev/"
-
+# Label and annotation keys this project writes itself live under RESERVED_PREFIX;
+# DeployRequest refuses caller keys there, so these cannot be forged.
 RESTART_TOKEN_ANNOTATION = f"{RESERVED_PREFIX}restart-token"
 """In ``spec.predictor.annotations``: a new value rolls a new revision."""
 
@@ -88,15 +92,8 @@ def build_inference_service(request: DeployRequest, *, restart_token: str) -> di
     }
 
 
-def _callers(entries: Mapping[str, str]) -> dict[str, str]:
-    # Keys under our prefix are ours alone: a caller-supplied auto-update label or
-    # tracked-image annotation would opt a model into registry-push rollouts (or point
-    # them at another repository) without `autoUpdate`, so they are dropped.
-    return {key: value for key, value in entries.items() if not key.startswith(RESERVED_PREFIX)}
-
-
 def _labels(request: DeployRequest) -> dict[str, str]:
-    labels = _callers(request.labels)
+    labels = dict(request.labels)
     # Our keys are set after the caller's, so ours win on a clash: managed-by is how
     # this project finds its own InferenceServices.
     labels[MANAGED_BY_LABEL] = MANAGED_BY
@@ -106,7 +103,7 @@ def _labels(request: DeployRequest) -> dict[str, str]:
 
 
 def _annotations(request: DeployRequest) -> dict[str, str]:
-    annotations = _callers(request.annotations)
+    annotations = dict(request.annotations)
     # Set after the caller's, so the request's own fields win over raw annotations.
     if request.deployment_mode is not None:
         annotations[DEPLOYMENT_MODE_ANNOTATION] = request.deployment_mode

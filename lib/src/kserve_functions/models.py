@@ -226,7 +226,12 @@ class _Model(BaseModel):
 
     # `model_format` and friends are field names here, not pydantic's own namespace.
     model_config = ConfigDict(
-        extra="forbid", populate_by_name=True, frozen=True, protected_namespaces=()
+        extra="forbid",
+        # The wire has camelCase names only (minReplicas), as the seed and KServe do.
+        validate_by_name=False,
+        validate_by_alias=True,
+        frozen=True,
+        protected_namespaces=(),
     )
 
 

@@ -1,7 +1,8 @@
 """Method + path → operation, for the handful of routes a function serves.
 
 Each route is a path template (``/models/{namespace}/{name}``) and a method;
-a template segment matches one non-empty path segment. A path that exists
+a template segment matches one non-empty path segment of the
+(already decoded) ``scope["path"]``. A path that exists
 with another method answers 405 with ``Allow``; an unknown path 404. Routes
 also carry what the OpenAPI document says about them (``Operation``).
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-from urllib.parse import unquote
 
 from pydantic import BaseModel
 
@@ -72,7 +72,9 @@ class Route:
 
 
 def _split(path: str) -> tuple[str, ...]:
-    return tuple(unquote(part) for part in path.strip("/").split("/") if part)
+    # ASGI servers hand over ``scope["path"]`` already percent-decoded; decoding
+    # again would turn "%2569ris" into "iris".
+    return tuple(part for part in path.strip("/").split("/") if part)
 
 
 class Router:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import signal
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +23,9 @@ from types import FrameType
 from controlplane import binaries, pinning
 from controlplane.cluster import ControlPlane, Settings
 from controlplane.errors import ControlPlaneError
+
+# How long a command run beside the control plane gets to stop before it is killed.
+_GRACE_SECONDS = 10.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--kubeconfig", type=Path, default=Path(".dev/kubeconfig"))
     up.add_argument("--apiserver-port", type=int, default=None)
     up.add_argument("--ready-timeout", type=float, default=90.0)
+    up.add_argument(
+        "beside",
+        metavar="-- COMMAND",
+        nargs=argparse.REMAINDER,
+        help="after --: a command to run once the control plane is ready (KUBECONFIG set "
+        "for it); the control plane stops when it ends",
+    )
     return parser
 
 
@@ -69,7 +81,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _up(args: argparse.Namespace) -> None:
+def _up(args: argparse.Namespace) -> int:
     # SIGTERM takes the same path as Ctrl-C, so `with` stops everything in order.
     signal.signal(signal.SIGTERM, _interrupt)
     settings = dataclasses.replace(
@@ -88,10 +100,37 @@ def _up(args: argparse.Namespace) -> None:
                 "press Ctrl-C to stop it",
                 flush=True,
             )
+            command = args.beside[1:] if args.beside[:1] == ["--"] else args.beside
+            if command:
+                return _run_beside(command, control_plane.kubeconfig_path)
             while True:
                 signal.pause()
     except KeyboardInterrupt:
         print("control plane stopped", flush=True)
+    return 0
+
+
+def _run_beside(command: list[str], kubeconfig: Path) -> int:
+    """Run ``command`` against the control plane; return its exit status.
+
+    Ctrl-C reaches the command too (same process group); SIGTERM is passed on.
+    """
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    try:
+        child = subprocess.Popen(command, env=env)
+    except OSError as e:
+        raise ControlPlaneError(f"cannot run {command[0]}: {e.strerror}") from e
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        if child.poll() is None:
+            child.terminate()
+        try:
+            child.wait(_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             pinning.pin_kubernetes(binaries.KUBE_APISERVER.module_dir, args.version)
             print(f"pinned kube-apiserver to {args.version}; commit go.mod and go.sum")
         else:
-            _up(args)
+            return _up(args)
     except ControlPlaneError as e:
         print(f"error: {e.message}", file=sys.stderr)
         if e.details:
