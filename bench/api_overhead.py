@@ -1,0 +1,146 @@
+"""What the API adds over the apiserver: latency, cold start, memory, list scaling.
+
+Starts a local control plane, serves the root function over real HTTP with
+func-python (as Knative runs it), and measures:
+
+- cold start: process spawn until ``/health/readiness`` answers 200;
+- ``GET /models/{ns}/{name}`` and ``POST /deploy`` latency, next to the same
+  apiserver call made directly with the official client (median, p90);
+- ``GET /models`` for N models (streamed page by page) and the server's peak
+  RSS before and after, to show memory stays flat as N grows.
+
+    .venv/bin/python bench/api_overhead.py [--requests 200] [--models 1000]
+
+Numbers from a shared 2-core machine are noisy: compare medians of runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from controlplane.cluster import ControlPlane, Settings
+from kserve_functions.resources import INFERENCE_SERVICE
+from kubernetes import client
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SERVE = "from func_python.http import serve; from function import new; serve(new)"
+
+
+def _timed(call: Callable[[], object], runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def _report(label: str, samples: list[float]) -> None:
+    ordered = sorted(samples)
+    p90 = ordered[int(len(ordered) * 0.9) - 1]
+    print(f"{label}: median {statistics.median(ordered):.2f} ms, p90 {p90:.2f} ms")
+
+
+def _http(method: str, url: str, body: Mapping[str, object] | None = None) -> bytes:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - loopback
+    if data is not None:
+        request.add_header("content-type", "application/json")
+    with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310
+        return bytes(answer.read())
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--models", type=int, default=1000)
+    args = parser.parse_args()
+
+    with ControlPlane(Settings.from_environment()) as plane, tempfile.TemporaryDirectory() as tmp:
+        admin = plane.admin_client()
+        core = client.CoreV1Api(admin)
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="bench")))
+        port = 18080
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(plane.kubeconfig_path),
+            "LISTEN_ADDRESS": f"127.0.0.1:{port}",
+            "AUTH_MODE": "none",
+        }
+        log = Path(tmp, "server.log").open("wb")  # noqa: SIM115 - closed in the finally below
+        started = time.perf_counter()
+        server = subprocess.Popen(
+            [sys.executable, "-c", SERVE], cwd=REPO_ROOT, env=env, stdout=log, stderr=log
+        )
+        base = f"http://127.0.0.1:{port}"
+        while True:
+            try:
+                _http("GET", f"{base}/health/readiness")
+                break
+            except OSError:
+                time.sleep(0.01)
+        print(f"cold start (spawn to ready): {(time.perf_counter() - started) * 1000:.0f} ms")
+        try:
+            body = {"name": "iris", "image": "r/iris:1", "namespace": "bench"}
+            _http("POST", f"{base}/deploy", body)
+            custom = client.CustomObjectsApi(admin)
+            g, v, p = INFERENCE_SERVICE.group, INFERENCE_SERVICE.version, INFERENCE_SERVICE.plural
+            _report(
+                "apiserver GET (direct, python client)",
+                _timed(
+                    lambda: custom.get_namespaced_custom_object(g, v, "bench", p, "iris"),
+                    args.requests,
+                ),
+            )
+            _report(
+                "API GET /models/bench/iris",
+                _timed(lambda: _http("GET", f"{base}/models/bench/iris"), args.requests),
+            )
+            _report(
+                "API POST /deploy (update, server-side apply)",
+                _timed(lambda: _http("POST", f"{base}/deploy", body), max(args.requests // 4, 10)),
+            )
+            rss_before = _rss_kib(server.pid)
+            for index in range(args.models):
+                manifest = {
+                    "apiVersion": INFERENCE_SERVICE.api_version,
+                    "kind": INFERENCE_SERVICE.kind,
+                    "metadata": {"name": f"m{index:05d}"},
+                    "spec": {
+                        "predictor": {
+                            "containers": [{"name": "kserve-container", "image": "r/m:1"}]
+                        }
+                    },
+                }
+                custom.create_namespaced_custom_object(g, v, "bench", p, manifest)
+            listed = _timed(lambda: _http("GET", f"{base}/models?namespace=bench"), 5)
+            count = json.loads(_http("GET", f"{base}/models?namespace=bench"))["count"]
+            _report(f"API GET /models ({count} models, streamed)", listed)
+            rss_after = _rss_kib(server.pid)
+            print(f"server peak RSS: {rss_before} KiB before the list, {rss_after} KiB after")
+        finally:
+            server.terminate()
+            server.wait(10)
+            log.close()
+            admin.close()  # type: ignore[no-untyped-call]
+
+
+if __name__ == "__main__":
+    main()
