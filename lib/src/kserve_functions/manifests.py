@@ -35,15 +35,9 @@ TRACKED_IMAGE_ANNOTATION = f"{RESERVED_PREFIX}tracked-image"
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "kserve-functions"
-DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
-
-KSERVE_CONTAINER = "kserve-container"
-"""KServe recognises the predictor's serving container by this name."""
-
-# KServe's custom predictor reads the model location of a custom container from this
-# env var on kserve-container (the storage initializer is injected for it): the
-# predictor has no storageUri field of its own outside `model`.
-STORAGE_URI_ENV = "STORAGE_URI"
+DEPLOYMENT_MODE_ANNOTATION = resources.DEPLOYMENT_MODE_ANNOTATION
+KSERVE_CONTAINER = resources.KSERVE_CONTAINER
+STORAGE_URI_ENV = resources.STORAGE_URI_ENV
 
 
 def build_inference_service(request: DeployRequest, *, restart_token: str) -> dict[str, Any]:

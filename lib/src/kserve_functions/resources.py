@@ -25,6 +25,16 @@ class CustomResource:
         return f"{self.group}/{self.version}"
 
 
+DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+"""KServe's annotation choosing Standard (raw Deployment), Knative or ModelMesh."""
+
+KSERVE_CONTAINER = "kserve-container"
+"""KServe recognises a custom predictor's serving container by this name."""
+
+STORAGE_URI_ENV = "STORAGE_URI"
+"""KServe's storage initializer fetches a custom container's model from this env var
+(the predictor has no storageUri field of its own outside ``model``)."""
+
 INFERENCE_SERVICE = CustomResource(
     group="serving.kserve.io",
     version="v1beta1",

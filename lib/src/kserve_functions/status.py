@@ -16,19 +16,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from kserve_functions.models import Condition, ModelDetail, ModelSummary, TrafficTarget
+from kserve_functions.resources import DEPLOYMENT_MODE_ANNOTATION, KSERVE_CONTAINER, STORAGE_URI_ENV
 
 DEFAULT_URL_TEMPLATE = "http://{name}.{namespace}.{domain}"
 """Knative's default host shape, used until KServe reports ``status.url``."""
 
-DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
-
-# KServe's webhook and docs name the custom predictor container this way; other
-# tools name it freely, so the first container is the fallback.
-PREDICTOR_CONTAINER_NAME = "kserve-container"
-
-# KServe's storage initializer downloads the model from this env var of a custom
-# container (the seed's sklearn example sets it in ``envs``).
-STORAGE_URI_ENV = "STORAGE_URI"
 
 PENDING_REASON = "Pending"
 PENDING_MESSAGE = "the KServe controller has not reported status yet"
@@ -209,7 +201,7 @@ def _predictor_container(isvc: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The custom predictor container: the one named ``kserve-container``, else the first."""
     containers = _mappings(_get(isvc, "spec", "predictor", "containers"))
     for container in containers:
-        if container.get("name") == PREDICTOR_CONTAINER_NAME:
+        if container.get("name") == KSERVE_CONTAINER:
             return container
     return containers[0] if containers else None
 
