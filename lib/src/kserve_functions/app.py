@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from kserve_functions import errors, openapi, operations
+from kserve_functions import errors, eventing, events, openapi, operations
 from kserve_functions.asgi import (
     Receive,
     Request,
@@ -138,8 +138,18 @@ def health_routes(verbs: Sequence[str], *, at_root: bool) -> list[Route]:
 class ModelFunction:
     """A function instance serving ``routes`` plus ``/openapi.json``."""
 
-    def __init__(self, name: str, routes: Iterable[Route]) -> None:
+    def __init__(
+        self,
+        name: str,
+        routes: Iterable[Route],
+        *,
+        event_handlers: Mapping[str, eventing.EventHandler] | None = None,
+        takes_registry_webhooks: bool = False,
+    ) -> None:
         self.name = name
+        self._event_handlers = dict(event_handlers or {})
+        self._takes_registry_webhooks = takes_registry_webhooks
+        self._event_source = f"/kserve-functions/{name}"
         served = list(routes)
         document = openapi.build_document(
             served, title=f"KServe Model Functions: {name}", version=VERSION
@@ -237,6 +247,10 @@ class ModelFunction:
             request = await read_request(
                 scope, receive, max_body_bytes=context.settings.max_body_bytes
             )
+            if request.path == "/" and self._event_handlers:
+                answered = await self._answer_event(context, request)
+                if answered is not None:
+                    return answered
             route, params = self._router.resolve(request.method, request.path)
             return await route.handler(context, request, params)
         except errors.ApiError as e:
@@ -245,10 +259,47 @@ class ModelFunction:
             log.exception("unexpected failure on %s %r", scope.get("method"), scope.get("path"))
             return problem_response(errors.Internal("the request failed inside the service"))
 
+    async def _answer_event(self, context: Context, request: Request) -> Response | None:
+        """The answer to an event or registry webhook at ``/``; None for plain HTTP."""
+        if request.method == "OPTIONS":
+            return abuse_protection_handshake(request)
+        if request.method != "POST":
+            return None
+        if events.is_event(request):
+            return await eventing.handle(context, request, self._event_handlers, self._event_source)
+        if self._takes_registry_webhooks and events.is_distribution_envelope(request):
+            return await eventing.on_distribution_envelope(context, request)
+        return None
+
+
+def abuse_protection_handshake(request: Request) -> Response:
+    """Answer the webhook validation of CloudEvents' HTTP binding (Azure Event Grid uses it).
+
+    The sender asks with ``OPTIONS`` and ``WebHook-Request-Origin``; echoing the
+    origin in ``WebHook-Allowed-Origin`` allows it to deliver.
+    """
+    origin = request.header("webhook-request-origin")
+    if not origin:
+        return Response(status=200, body=b"", headers={"Allow": "POST, OPTIONS"})
+    return Response(
+        status=200,
+        body=b"",
+        headers={
+            "WebHook-Allowed-Origin": origin[:253],
+            "WebHook-Allowed-Rate": "*",
+            "Allow": "POST, OPTIONS",
+        },
+    )
+
 
 def deploy_function() -> ModelFunction:
     """The deploy function: ``POST /deploy``."""
-    return ModelFunction("deploy", [*deploy_routes(), *health_routes(DEPLOY_VERBS, at_root=False)])
+    return ModelFunction(
+        "deploy",
+        [*deploy_routes(), *health_routes(DEPLOY_VERBS, at_root=False)],
+        event_handlers=eventing.DEPLOY_HANDLERS,
+        takes_registry_webhooks=True,
+    )
 
 
 def models_function() -> ModelFunction:
@@ -258,7 +309,11 @@ def models_function() -> ModelFunction:
 
 def delete_function() -> ModelFunction:
     """The delete function: ``DELETE /models/{namespace}/{name}``."""
-    return ModelFunction("delete", [*delete_routes(), *health_routes(DELETE_VERBS, at_root=False)])
+    return ModelFunction(
+        "delete",
+        [*delete_routes(), *health_routes(DELETE_VERBS, at_root=False)],
+        event_handlers=eventing.DELETE_HANDLERS,
+    )
 
 
 def health_function() -> ModelFunction:
@@ -275,4 +330,9 @@ def root_function() -> ModelFunction:
         for route in (*deploy_routes(), *models_routes(), *delete_routes())
         if route.operation is not None
     ]
-    return ModelFunction("kserve-api", [*routes, *health_routes(verbs, at_root=False)])
+    return ModelFunction(
+        "kserve-api",
+        [*routes, *health_routes(verbs, at_root=False)],
+        event_handlers={**eventing.DEPLOY_HANDLERS, **eventing.DELETE_HANDLERS},
+        takes_registry_webhooks=True,
+    )

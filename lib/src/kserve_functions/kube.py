@@ -218,6 +218,47 @@ class Kube:
         token = str((result.get("metadata") or {}).get("continue") or "")
         return Page(items=items, continue_token=token)
 
+    async def set_container_image(
+        self, namespace: str, name: str, *, index: int, expected: str, image: str
+    ) -> dict[str, Any]:
+        """Point container ``index`` of the predictor at ``image``; return the object.
+
+        A JSON patch whose ``test`` operations make it apply only if that container
+        still runs ``expected``: a deploy racing the rollout wins, the rollout
+        answers Conflict instead of overwriting it. (A server-side apply cannot
+        do this: the containers list is atomic, so a partial apply would replace
+        the whole list.)
+
+        Raises:
+            errors.NotFound: the model is gone.
+            errors.Conflict: the container no longer runs ``expected``.
+        """
+        path = f"/spec/predictor/containers/{index}/image"
+        patch = [
+            {"op": "test", "path": path, "value": expected},
+            {"op": "replace", "path": path, "value": image},
+        ]
+        custom = client.CustomObjectsApi(await self._client())
+        what = f"model {namespace}/{name}"
+        try:
+            patched = await self._call(
+                custom.patch_namespaced_custom_object(
+                    self._resource.group,
+                    self._resource.version,
+                    namespace,
+                    self._resource.plural,
+                    name,
+                    patch,
+                    _content_type="application/json-patch+json",
+                    _request_timeout=self._timeout,
+                ),
+                what=what,
+            )
+        except errors.Invalid as e:
+            # A failed `test` operation comes back as 422.
+            raise errors.Conflict(f"{what} changed its image meanwhile") from e
+        return _as_object(patched)
+
     async def delete(self, namespace: str, name: str) -> None:
         """Delete the InferenceService ``namespace/name`` (foreground cascade left to KServe).
 

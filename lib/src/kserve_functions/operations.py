@@ -187,10 +187,32 @@ async def deploy(context: Context, request: Request, params: Mapping[str, str]) 
     """
     dry_run = flag(request, "dryRun")
     wait = flag(request, "wait")
-    timeout = wait_timeout(request, context.settings) if wait else 0.0
+    timeout = wait_timeout(request, context.settings) if wait else None
     token = restart_token(request)
     deploy_request = parse_deploy_request(request.json_body())
-    manifest = manifests.build_inference_service(deploy_request, restart_token=token)
+    code, answer = await apply_model(
+        context, deploy_request, restart_token=token, dry_run=dry_run, wait_seconds=timeout
+    )
+    return json_response(code, answer)
+
+
+async def apply_model(
+    context: Context,
+    deploy_request: DeployRequest,
+    *,
+    restart_token: str,
+    dry_run: bool = False,
+    wait_seconds: float | None = None,
+) -> tuple[int, DeployResponse]:
+    """Create or update the model ``deploy_request`` describes; the status code and answer.
+
+    Shared by ``POST /deploy`` and the deploy event. ``wait_seconds`` None answers
+    at once; otherwise waits for Ready that long (202 when it did not come).
+
+    Raises:
+        errors.Conflict: the model is being deleted.
+    """
+    manifest = manifests.build_inference_service(deploy_request, restart_token=restart_token)
     applied, created = await context.kube.apply(manifest, dry_run=dry_run)
     if applied.get("metadata", {}).get("deletionTimestamp"):
         # The apply went through, but onto a model that finalizers are about to
@@ -200,8 +222,8 @@ async def deploy(context: Context, request: Request, params: Mapping[str, str]) 
             "deploy it again once it is gone"
         )
     code = 201 if created else 200
-    if wait and not dry_run:
-        applied = await _wait_ready(context, applied, timeout)
+    if wait_seconds is not None and not dry_run:
+        applied = await _wait_ready(context, applied, wait_seconds)
         if not status.is_ready(applied):
             code = 202
     log.info(
@@ -220,7 +242,7 @@ async def deploy(context: Context, request: Request, params: Mapping[str, str]) 
         ready=status.is_ready(applied),
         dry_run=dry_run or None,
     )
-    return json_response(code, answer)
+    return code, answer
 
 
 async def _wait_ready(context: Context, isvc: dict[str, Any], timeout: float) -> dict[str, Any]:

@@ -1,0 +1,163 @@
+"""Operations triggered by events, answered with reply events (DESIGN §5).
+
+``POST /`` of the deploy, delete and root functions takes CloudEvents (and
+Docker Distribution webhooks); each function handles the event types of its
+concern. Outcomes:
+
+- a readable event of a handled type is answered with a reply event —
+  ``.deployed`` / ``.deleted`` with the HTTP route's answer as data, or
+  ``.failed`` with the problem as data for a final failure (invalid data,
+  a conflict): HTTP 200, so a Broker routes the outcome on rather than
+  retrying something that cannot succeed;
+- a transient failure (the apiserver unreachable) is a 503 problem, so the
+  Broker retries the delivery;
+- an unreadable event or a type this function does not handle is a 400
+  problem: there is nothing to reply about.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+import pydantic
+
+from kserve_functions import errors, events, operations, registry, rollouts
+from kserve_functions.asgi import Request, Response, json_response
+from kserve_functions.models import DeleteResponse, Name, Namespace
+from kserve_functions.operations import Context
+
+log = logging.getLogger("kserve_functions")
+
+EventHandler = Callable[[Context, events.Event, str], Awaitable[Response]]
+
+
+class DeleteData(pydantic.BaseModel):
+    """The data of a ``dev.kserve-functions.model.delete`` event."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    namespace: Namespace = "default"
+    name: Name
+
+
+def _subject(namespace: str, name: str) -> str:
+    return f"{namespace}/{name}"
+
+
+def _failed(source: str, subject: str | None, error: errors.ApiError) -> Response:
+    return events.reply(
+        events.FAILED,
+        source=source,
+        subject=subject,
+        data=error.problem().model_dump(by_alias=True, exclude_none=True, mode="json"),
+    )
+
+
+async def on_deploy(context: Context, event: events.Event, source: str) -> Response:
+    """A deploy event: the ``POST /deploy`` body as data; the event id is the restart token."""
+    subject = _data_subject(event.data)
+    try:
+        deploy_request = operations.parse_deploy_request(event.data)
+        _, answer = await operations.apply_model(
+            context, deploy_request, restart_token=event.delivery_token
+        )
+    except errors.Unavailable:
+        raise
+    except errors.ApiError as e:
+        return _failed(source, subject, e)
+    return events.reply(
+        events.DEPLOYED,
+        source=source,
+        subject=_subject(answer.namespace, answer.name),
+        data=answer.model_dump(by_alias=True, exclude_none=True, mode="json"),
+    )
+
+
+async def on_delete(context: Context, event: events.Event, source: str) -> Response:
+    """A delete event; deleting a model that is already gone succeeds (redelivery)."""
+    try:
+        target = DeleteData.model_validate(event.data)
+    except pydantic.ValidationError as e:
+        problem = errors.Invalid(
+            "invalid delete event data", errors=operations.validation_issues(e)
+        )
+        return _failed(source, _data_subject(event.data), problem)
+    subject = _subject(target.namespace, target.name)
+    try:
+        await context.kube.delete(target.namespace, target.name)
+        log.info("delete %s (event)", subject)
+    except errors.NotFound:
+        log.info("delete %s (event): already absent", subject)
+    except errors.Unavailable:
+        raise
+    except errors.ApiError as e:
+        return _failed(source, subject, e)
+    answer = DeleteResponse(name=target.name, namespace=target.namespace)
+    return events.reply(
+        events.DELETED,
+        source=source,
+        subject=subject,
+        data=answer.model_dump(by_alias=True, exclude_none=True, mode="json"),
+    )
+
+
+def _data_subject(data: Mapping[str, object]) -> str | None:
+    name, namespace = data.get("name"), data.get("namespace", "default")
+    if isinstance(name, str) and isinstance(namespace, str):
+        return _subject(namespace, name)[:253]
+    return None
+
+
+async def on_registry_push(context: Context, event: events.Event, source: str) -> Response:
+    """A Harbor or ACR push event: roll the opted-in models tracking the pushed tag."""
+    parse = registry.harbor_pushes if event.type == events.HARBOR_PUSH else registry.acr_pushes
+    try:
+        pushes = parse(event.data)
+    except errors.Unavailable:
+        raise
+    except errors.ApiError as e:
+        return _failed(source, event.subject, e)
+    report = await rollouts.roll_out(context, pushes)
+    subject = ", ".join(push.tagged for push in pushes)[:253] or None
+    return events.reply(
+        events.FAILED if report.failed else events.DEPLOYED,
+        source=source,
+        subject=subject,
+        data=report.model_dump(by_alias=True, exclude_none=True, mode="json"),
+    )
+
+
+async def on_distribution_envelope(context: Context, request: Request) -> Response:
+    """A Docker Distribution notification (plain JSON, not a CloudEvent): roll, report."""
+    pushes = registry.distribution_pushes(request.json_body())
+    report = await rollouts.roll_out(context, pushes)
+    return json_response(200, report)
+
+
+DEPLOY_HANDLERS: dict[str, EventHandler] = {
+    events.DEPLOY: on_deploy,
+    events.HARBOR_PUSH: on_registry_push,
+    events.ACR_PUSH: on_registry_push,
+}
+DELETE_HANDLERS: dict[str, EventHandler] = {events.DELETE: on_delete}
+
+
+async def handle(
+    context: Context, request: Request, handlers: Mapping[str, EventHandler], source: str
+) -> Response:
+    """Answer an event request with the handler for its type.
+
+    Raises:
+        errors.BadRequest: unreadable event, or a type not handled here.
+        errors.Unavailable: the apiserver failed; the sender should retry.
+    """
+    event = events.parse(request)
+    handler = handlers.get(event.type)
+    if handler is None:
+        handled = ", ".join(sorted(handlers)) or "none"
+        raise errors.BadRequest(
+            f"this function does not handle events of type {event.type[:200]!r}; "
+            f"it handles: {handled}"
+        )
+    return await handler(context, event, source)

@@ -1,0 +1,142 @@
+"""Registry pushes roll the models that opted in (DESIGN §5).
+
+A model opts in with ``autoUpdate: true`` at deploy: the label
+``kserve-functions.dev/auto-update=true`` and the annotation
+``kserve-functions.dev/tracked-image=<host/repo:tag>``. A push of that exact
+``host/repo:tag`` with digest ``D`` points the model's container at
+``host/repo@D`` — Knative resolves tags once per revision, so the digest is the
+exact way to roll to what was pushed. The tracked tag stays in the annotation,
+so the next push of it rolls again; a redelivered push finds the image already
+pinned and changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from kserve_functions import errors, manifests
+from kserve_functions.operations import Context
+from kserve_functions.registry import ImagePush
+from kserve_functions.resources import KSERVE_CONTAINER
+
+log = logging.getLogger("kserve_functions")
+
+# Models patched at once: enough to roll many quickly, few enough to stay a
+# polite client of the apiserver.
+CONCURRENCY = 8
+
+
+class ModelRollout(BaseModel):
+    """What one push did to one model."""
+
+    namespace: str
+    name: str
+    image: str
+    result: Literal["updated", "unchanged", "failed"]
+    detail: str | None = None
+
+
+class PushReport(BaseModel):
+    """What one push did to every model tracking its tag."""
+
+    image: str
+    digest: str
+    models: list[ModelRollout]
+
+
+class RolloutReport(BaseModel):
+    """The answer to a registry notification: one report per push."""
+
+    pushes: list[PushReport]
+
+    @property
+    def failed(self) -> bool:
+        """Whether any model could not be rolled."""
+        return any(m.result == "failed" for push in self.pushes for m in push.models)
+
+
+async def roll_out(context: Context, pushes: Sequence[ImagePush]) -> RolloutReport:
+    """Roll every opted-in model tracking a pushed tag to the pushed digest.
+
+    One paged list of opted-in models (all namespaces) finds the candidates;
+    each model is then patched with its own request, ``CONCURRENCY`` at a time,
+    and its outcome reported — one model failing does not stop the others.
+
+    Raises:
+        errors.ApiError: the models could not be listed (nothing was changed).
+    """
+    tracking = await _opted_in_models(context)
+    limit = asyncio.Semaphore(CONCURRENCY)
+    reports = []
+    for push in pushes:
+        matches = [isvc for isvc in tracking if _tracked(isvc) == push.tagged]
+        results = await asyncio.gather(*(_roll(context, limit, isvc, push) for isvc in matches))
+        reports.append(PushReport(image=push.tagged, digest=push.digest, models=list(results)))
+    return RolloutReport(pushes=reports)
+
+
+async def _opted_in_models(context: Context) -> list[dict[str, Any]]:
+    selector = f"{manifests.AUTO_UPDATE_LABEL}=true"
+    models: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        page = await context.kube.list_page(
+            None,
+            label_selector=selector,
+            limit=context.settings.list_page_size,
+            continue_token=token,
+        )
+        models.extend(page.items)
+        if not page.continue_token:
+            return models
+        token = page.continue_token
+
+
+def _tracked(isvc: dict[str, Any]) -> str | None:
+    annotations = isvc.get("metadata", {}).get("annotations") or {}
+    value = annotations.get(manifests.TRACKED_IMAGE_ANNOTATION)
+    return value if isinstance(value, str) else None
+
+
+def _container(isvc: dict[str, Any]) -> tuple[int, str] | None:
+    containers = isvc.get("spec", {}).get("predictor", {}).get("containers") or []
+    for index, container in enumerate(containers):
+        if isinstance(container, dict) and container.get("name") == KSERVE_CONTAINER:
+            image = container.get("image")
+            return (index, image) if isinstance(image, str) else None
+    return None
+
+
+async def _roll(
+    context: Context, limit: asyncio.Semaphore, isvc: dict[str, Any], push: ImagePush
+) -> ModelRollout:
+    namespace, name = isvc["metadata"]["namespace"], isvc["metadata"]["name"]
+    found = _container(isvc)
+    if found is None:
+        return ModelRollout(
+            namespace=namespace,
+            name=name,
+            image="",
+            result="failed",
+            detail=f"no {KSERVE_CONTAINER} container to roll",
+        )
+    index, current = found
+    if current == push.pinned:
+        return ModelRollout(namespace=namespace, name=name, image=current, result="unchanged")
+    async with limit:
+        try:
+            await context.kube.set_container_image(
+                namespace, name, index=index, expected=current, image=push.pinned
+            )
+        except errors.ApiError as e:
+            log.warning("rollout of %s/%s to %s failed: %s", namespace, name, push.pinned, e.detail)
+            return ModelRollout(
+                namespace=namespace, name=name, image=current, result="failed", detail=e.detail
+            )
+    log.info("rolled %s/%s to %s", namespace, name, push.pinned)
+    return ModelRollout(namespace=namespace, name=name, image=push.pinned, result="updated")

@@ -1,0 +1,367 @@
+"""k8s/eventing/ and the func.yaml subscriptions against the event contract and the real CRDs.
+
+The kustomize base is rendered as kustomize would render it (it lists plain
+resources only, which the test checks), and every object is created with a
+server-side dry run in a fresh namespace: the apiserver validates it against the
+installed Knative Eventing CRDs and persists nothing. The Triggers ``func deploy``
+would create from each func.yaml's ``deploy.subscriptions`` go through the same
+dry run, and both sets must route the same event types to the same functions.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from controlplane import binaries
+from controlplane.errors import ControlPlaneError
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from support.func_cli import cli_environment
+from support.functions import REPO_ROOT
+from support.objects import as_dict
+
+pytestmark = pytest.mark.integration
+
+EVENTING_DIR = REPO_ROOT / "k8s" / "eventing"
+BROKER = "default"
+BROKER_CLASS = "MTChannelBasedBroker"
+GROUP = "eventing.knative.dev"
+KSVC_API_VERSION = "serving.knative.dev/v1"
+
+# The event contract (DESIGN §5): the types each function's Knative Service consumes…
+DEPLOY_TYPES = frozenset(
+    {
+        "dev.kserve-functions.model.deploy",
+        "harbor.artifact.pushed",
+        "Microsoft.ContainerRegistry.ImagePushed",
+    }
+)
+DELETE_TYPES = frozenset({"dev.kserve-functions.model.delete"})
+CONSUMED: dict[str, frozenset[str]] = {"kserve-deploy": DEPLOY_TYPES, "kserve-delete": DELETE_TYPES}
+# … and the reply types they produce back into the Broker.
+PRODUCED = frozenset(
+    {
+        "dev.kserve-functions.model.deployed",
+        "dev.kserve-functions.model.deleted",
+        "dev.kserve-functions.model.failed",
+    }
+)
+# Each func.yaml, by the Knative Service `func deploy` makes of it, and what it subscribes to.
+FUNC_YAMLS: dict[str, Path] = {
+    "kserve-deploy": REPO_ROOT / "functions" / "deploy" / "func.yaml",
+    "kserve-delete": REPO_ROOT / "functions" / "delete" / "func.yaml",
+    "kserve-api": REPO_ROOT / "func.yaml",
+}
+SUBSCRIBED: dict[str, frozenset[str]] = {**CONSUMED, "kserve-api": DEPLOY_TYPES | DELETE_TYPES}
+
+_PLURALS = {"Broker": "brokers", "Trigger": "triggers", "EventType": "eventtypes"}
+# What the base may hold besides its resources: nothing that transforms them.
+_KUSTOMIZATION_KEYS = {"apiVersion", "kind", "resources"}
+
+
+# -- rendering ----------------------------------------------------------------
+
+
+def _documents(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as stream:
+        loaded = [doc for doc in yaml.safe_load_all(stream) if doc is not None]
+    for doc in loaded:
+        assert isinstance(doc, dict), f"{path}: every document must be a mapping"
+    return loaded
+
+
+def render_kustomization(directory: Path) -> list[dict[str, Any]]:
+    """The objects ``kustomize build directory`` prints, for a base of plain resources."""
+    (kustomization,) = _documents(directory / "kustomization.yaml")
+    assert kustomization["kind"] == "Kustomization"
+    extra = set(kustomization) - _KUSTOMIZATION_KEYS
+    assert not extra, f"kustomization.yaml uses {sorted(extra)}: this renderer only lists resources"
+    rendered: list[dict[str, Any]] = []
+    for resource in kustomization["resources"]:
+        path = directory / resource
+        assert path.is_file(), f"resource {resource!r} is not a file of {directory}"
+        rendered.extend(_documents(path))
+    return rendered
+
+
+def _of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [obj for obj in objects if obj["kind"] == kind]
+
+
+def _subscriptions(service: str) -> list[dict[str, Any]]:
+    (func_yaml,) = _documents(FUNC_YAMLS[service])
+    assert func_yaml["name"] == service
+    subscriptions = func_yaml["deploy"]["subscriptions"]
+    assert isinstance(subscriptions, list)
+    return subscriptions
+
+
+def func_deploy_triggers(service: str, uid: str) -> list[dict[str, Any]]:
+    """The Triggers ``func deploy`` creates for func.yaml's subscriptions.
+
+    As knative.dev/func v0.49.2 ``pkg/knative/deployer.go`` ``createTriggers``
+    builds them: one per subscription, broker = ``source``, exact-match attribute
+    filter = ``filters``, the function's Knative Service as subscriber and owner.
+    """
+    return [
+        {
+            "apiVersion": f"{GROUP}/v1",
+            "kind": "Trigger",
+            "metadata": {
+                "name": f"{service}-function-trigger-{index}",
+                "ownerReferences": [
+                    {"apiVersion": KSVC_API_VERSION, "kind": "Service", "name": service, "uid": uid}
+                ],
+            },
+            "spec": {
+                "broker": subscription["source"],
+                "subscriber": {
+                    "ref": {"apiVersion": KSVC_API_VERSION, "kind": "Service", "name": service}
+                },
+                "filter": {"attributes": dict(subscription.get("filters", {}))},
+            },
+        }
+        for index, subscription in enumerate(_subscriptions(service))
+    ]
+
+
+def _trigger_route(trigger: dict[str, Any]) -> tuple[str, str]:
+    """(subscriber Knative Service, the one `type` it filters on) of a Trigger."""
+    spec = trigger["spec"]
+    ref = spec["subscriber"]["ref"]
+    assert (ref["apiVersion"], ref["kind"]) == (KSVC_API_VERSION, "Service"), trigger
+    attributes = spec["filter"]["attributes"]
+    assert set(attributes) == {"type"}, f"{trigger['metadata']['name']}: filter on `type` only"
+    return ref["name"], attributes["type"]
+
+
+def _dry_run_create(api: client.ApiClient, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Create ``body`` with a server-side dry run (unknown fields refused); return the answer."""
+    group, version = body["apiVersion"].split("/")
+    created, status, headers = client.CustomObjectsApi(
+        api
+    ).create_namespaced_custom_object_with_http_info(
+        group,
+        version,
+        namespace,
+        _PLURALS[body["kind"]],
+        body,
+        dry_run="All",
+        field_validation="Strict",
+    )
+    assert status == 201, f"{body['kind']} {body['metadata']['name']}: {status}"
+    # A deprecated version or a dropped field would come back as a Warning header.
+    warning = (headers or {}).get("Warning")
+    assert warning is None, f"{body['kind']} {body['metadata']['name']}: {warning}"
+    return as_dict(created)
+
+
+def _stored(api: client.ApiClient, namespace: str, kind: str, version: str) -> list[Any]:
+    listed = client.CustomObjectsApi(api).list_namespaced_custom_object(
+        GROUP, version, namespace, _PLURALS[kind]
+    )
+    items: list[Any] = as_dict(listed)["items"]
+    return items
+
+
+# -- the manifests against the contract -----------------------------------------
+
+
+def test_base_holds_the_broker_the_triggers_and_the_event_types() -> None:
+    rendered = render_kustomization(EVENTING_DIR)
+
+    assert Counter(obj["kind"] for obj in rendered) == {
+        "Broker": 1,
+        "Trigger": sum(len(types) for types in CONSUMED.values()),
+        "EventType": len(DEPLOY_TYPES | DELETE_TYPES | PRODUCED),
+    }
+    names = [(obj["kind"], obj["metadata"]["name"]) for obj in rendered]
+    assert len(set(names)) == len(names), "names are unique per kind"
+    for obj in rendered:
+        # The base goes into the functions' namespace (kubectl apply -k … -n NS).
+        assert "namespace" not in obj["metadata"], obj["metadata"]["name"]
+    (broker,) = _of_kind(rendered, "Broker")
+    assert broker["apiVersion"] == f"{GROUP}/v1"
+    assert broker["metadata"]["name"] == BROKER
+    assert broker["metadata"]["annotations"][f"{GROUP}/broker.class"] == BROKER_CLASS
+
+
+def test_each_consumed_type_has_exactly_one_trigger_per_consuming_function() -> None:
+    triggers = _of_kind(render_kustomization(EVENTING_DIR), "Trigger")
+
+    routes = Counter(_trigger_route(trigger) for trigger in triggers)
+    expected = Counter((service, t) for service, types in CONSUMED.items() for t in types)
+    assert routes == expected
+    for trigger in triggers:
+        assert trigger["apiVersion"] == f"{GROUP}/v1"
+        assert trigger["spec"]["broker"] == BROKER
+        assert "brokerRef" not in trigger["spec"]
+        service, event_type = _trigger_route(trigger)
+        assert service in CONSUMED, f"{trigger['metadata']['name']} calls {service}"
+        # A function's reply goes back into the Broker: a Trigger on it would loop.
+        assert event_type not in PRODUCED
+
+
+def test_event_types_declare_every_consumed_and_produced_type_at_the_broker() -> None:
+    event_types = _of_kind(render_kustomization(EVENTING_DIR), "EventType")
+
+    declared = Counter(et["spec"]["type"] for et in event_types)
+    assert declared == Counter(DEPLOY_TYPES | DELETE_TYPES | PRODUCED)
+    for event_type in event_types:
+        spec = event_type["spec"]
+        assert spec["reference"] == {
+            "apiVersion": f"{GROUP}/v1",
+            "kind": "Broker",
+            "name": BROKER,
+        }
+        assert spec["description"].strip(), event_type["metadata"]["name"]
+
+
+@pytest.mark.parametrize("service", sorted(FUNC_YAMLS))
+def test_func_yaml_subscriptions_match_the_triggers(service: str) -> None:
+    subscriptions = _subscriptions(service)
+
+    for subscription in subscriptions:
+        assert subscription == {
+            "source": BROKER,
+            "filters": {"type": subscription["filters"]["type"]},
+        }
+    types = [subscription["filters"]["type"] for subscription in subscriptions]
+    assert len(types) == len(set(types)), f"{service} subscribes twice to a type"
+    assert set(types) == SUBSCRIBED[service]
+    if service in CONSUMED:  # the split functions: the same routes as the base's Triggers
+        triggers = _of_kind(render_kustomization(EVENTING_DIR), "Trigger")
+        routed = {t for s, t in map(_trigger_route, triggers) if s == service}
+        assert set(types) == routed
+
+
+# -- the manifests against the apiserver and the real CRDs ------------------------
+
+
+def test_eventing_objects_pass_a_server_side_dry_run(
+    admin_api: client.ApiClient, namespace: str
+) -> None:
+    rendered = render_kustomization(EVENTING_DIR)
+    crd = client.ApiextensionsV1Api(admin_api).read_custom_resource_definition(
+        f"eventtypes.{GROUP}"
+    )
+    (storage,) = [v.name for v in crd.spec.versions if v.storage]
+
+    for obj in rendered:
+        if obj["kind"] == "EventType":
+            # The other versions go through Knative's conversion webhook (absent here).
+            assert obj["apiVersion"] == f"{GROUP}/{storage}", obj["metadata"]["name"]
+        created = _dry_run_create(admin_api, namespace, obj)
+        assert created["kind"] == obj["kind"]
+        assert created["metadata"]["name"] == obj["metadata"]["name"]
+        assert created["metadata"]["namespace"] == namespace
+        assert created.get("spec") == obj.get("spec"), "no field pruned, none defaulted"
+
+    # Dry run: the apiserver validated everything and kept nothing.
+    assert _stored(admin_api, namespace, "Trigger", "v1") == []
+    assert _stored(admin_api, namespace, "Broker", "v1") == []
+    assert _stored(admin_api, namespace, "EventType", storage) == []
+
+
+def test_triggers_func_deploy_creates_pass_a_server_side_dry_run(
+    admin_api: client.ApiClient, namespace: str
+) -> None:
+    custom = client.CustomObjectsApi(admin_api)
+    for service in sorted(FUNC_YAMLS):
+        # The Knative Service `func deploy` makes first: its uid is the Triggers' owner.
+        ksvc = {
+            "apiVersion": KSVC_API_VERSION,
+            "kind": "Service",
+            "metadata": {"name": service},
+            "spec": {
+                "template": {
+                    "spec": {"containers": [{"image": f"registry.example.com/{service}:v1"}]}
+                }
+            },
+        }
+        made = as_dict(
+            custom.create_namespaced_custom_object(
+                "serving.knative.dev", "v1", namespace, "services", ksvc
+            )
+        )
+        triggers = func_deploy_triggers(service, made["metadata"]["uid"])
+        assert len(triggers) == len(SUBSCRIBED[service])
+        for trigger in triggers:
+            created = _dry_run_create(admin_api, namespace, trigger)
+            assert created["spec"]["broker"] == BROKER
+            assert created["metadata"]["ownerReferences"][0]["name"] == service
+            assert _trigger_route(created)[0] == service
+
+    assert _stored(admin_api, namespace, "Trigger", "v1") == []
+
+
+def _valid_trigger() -> dict[str, Any]:
+    (trigger, *_) = _of_kind(render_kustomization(EVENTING_DIR), "Trigger")
+    return trigger
+
+
+def _broker_of_wrong_type(trigger: dict[str, Any]) -> None:
+    trigger["spec"]["broker"] = 42
+
+
+def _filter_attributes_of_wrong_type(trigger: dict[str, Any]) -> None:
+    trigger["spec"]["filter"]["attributes"] = "type=dev.kserve-functions.model.deploy"
+
+
+def _subscriber_of_wrong_type(trigger: dict[str, Any]) -> None:
+    trigger["spec"]["subscriber"] = "kserve-deploy"
+
+
+@pytest.mark.parametrize(
+    "break_it",
+    [_broker_of_wrong_type, _filter_attributes_of_wrong_type, _subscriber_of_wrong_type],
+    ids=["broker-not-a-string", "filter-attributes-not-an-object", "subscriber-not-an-object"],
+)
+def test_an_invalid_trigger_is_refused_by_the_crd_schema(
+    admin_api: client.ApiClient, namespace: str, break_it: Callable[[dict[str, Any]], None]
+) -> None:
+    # The schema requires no field of a Trigger (a missing spec.broker passes it; only
+    # Knative's webhook, absent here, refuses that), so the tests above check presence
+    # themselves; a field of the wrong type is what the dry run must refuse.
+    trigger = _valid_trigger()
+    break_it(trigger)
+
+    with pytest.raises(ApiException) as refused:
+        _dry_run_create(admin_api, namespace, trigger)
+
+    assert refused.value.status == 422, refused.value.body
+
+
+# -- the func CLI reads the func.yaml files ----------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("service", sorted(FUNC_YAMLS))
+def test_func_cli_loads_the_subscriptions(service: str, tmp_path: Path) -> None:
+    try:
+        func = binaries.ensure(binaries.FUNC)
+    except ControlPlaneError as e:
+        pytest.fail(f"the func CLI could not be built: {e}", pytrace=False)
+    # A copy: func writes .func/ and .gitignore beside the func.yaml it loads.
+    shutil.copy2(FUNC_YAMLS[service], tmp_path / "func.yaml")
+
+    done = subprocess.run(
+        [str(func), "config", "envs", f"--path={tmp_path}"],
+        env=cli_environment({}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    # func decodes func.yaml strictly too (pkg/functions/function_migrations.go) and
+    # warns on stderr about any field it cannot decode or does not know.
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr, done.stderr
