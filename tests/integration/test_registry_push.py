@@ -231,7 +231,9 @@ async def test_invalid_push_changes_nothing(
 
 
 async def test_huge_distribution_envelope_is_refused_with_bounded_work(api: Any) -> None:
-    envelope = {"events": [{}] * 10_000}  # 40 kB: under the body limit, over the event cap
+    envelope: dict[str, list[dict[str, str]]] = {
+        "events": [{}] * 10_000
+    }  # 40 kB: under the body limit, over the event cap
     answer = await api("deploy").post(
         "/",
         content=json.dumps(envelope).encode(),
