@@ -23,6 +23,7 @@ from cloudevents.core.v1.event import CloudEvent
 
 from kserve_functions import errors
 from kserve_functions.asgi import Request, Response
+from kserve_functions.models import ValidationIssue
 
 PREFIX = "dev.kserve-functions.model"
 DEPLOY = f"{PREFIX}.deploy"
@@ -101,8 +102,8 @@ def parse(request: Request) -> Event:
             data = None
     if not isinstance(data, dict):
         raise errors.Invalid(
-            f"the data of event {event.get_type()} must be a JSON object",
-            errors=[],
+            f"the data of event {str(event.get_type())[:200]} must be a JSON object",
+            errors=[ValidationIssue(field="data", message="expected a JSON object")],
         )
     subject = event.get_subject()
     return Event(
