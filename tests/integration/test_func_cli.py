@@ -33,6 +33,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 # into a fresh virtualenv before it serves: about a minute with an empty pip cache.
 READY_TIMEOUT = 240.0
 MODEL = "cli-model"
+EVENT_MODEL = "cli-event-model"
 IMAGE = "registry.example.com/m:v1"
 
 
@@ -42,7 +43,8 @@ def func_binary() -> Path:
     try:
         return binaries.ensure(binaries.FUNC)
     except ControlPlaneError as e:
-        pytest.fail(f"the func CLI could not be built: {e}", pytrace=False)
+        failure = str(e)
+    pytest.fail(f"the func CLI could not be built: {failure}", pytrace=False)
 
 
 @pytest.fixture
@@ -59,8 +61,10 @@ def start_function(
         try:
             run.wait_ready(timeout=READY_TIMEOUT)
         except RuntimeError as e:
-            pytest.fail(str(e), pytrace=False)
-        return run
+            failure = str(e)
+        else:
+            return run
+        pytest.fail(failure, pytrace=False)
 
     yield start
     for run in runs:
@@ -81,8 +85,8 @@ class Running:
         """``func invoke`` of this function; its answer, parsed."""
         return invoke(self.func, self.run.root, env=self.env, **flags).json()
 
-    def read_model(self) -> dict[str, Any] | None:
-        """The InferenceService ``cli-model`` as stored, or None when there is none."""
+    def read_model(self, name: str = MODEL) -> dict[str, Any] | None:
+        """The InferenceService ``name`` as stored, or None when there is none."""
         try:
             return as_dict(
                 client.CustomObjectsApi(self.admin_api).get_namespaced_custom_object(
@@ -90,7 +94,7 @@ class Running:
                     INFERENCE_SERVICE.version,
                     self.namespace,
                     INFERENCE_SERVICE.plural,
-                    MODEL,
+                    name,
                 )
             )
         except ApiException as e:
@@ -162,18 +166,36 @@ def _deploy(it: Running) -> None:
 
     _assert_healthy(it.invoke(target=f"{url}/health", request_type="GET"))
 
+    # A deploy event, as a Knative Trigger would deliver it: func invoke sends a
+    # binary-mode CloudEvent and prints the reply event.
+    event_body = json.dumps({"name": EVENT_MODEL, "image": IMAGE, "namespace": it.namespace})
+    sent = invoke(
+        it.func,
+        it.run.root,
+        env=it.env,
+        data=event_body,
+        event_type="dev.kserve-functions.model.deploy",
+    )
+    assert sent.returncode == 0, sent.stderr
+    assert "type: dev.kserve-functions.model.deployed" in sent.stdout, sent.stdout
+    assert f"subject: {it.namespace}/{EVENT_MODEL}" in sent.stdout, sent.stdout
+    assert it.read_model(EVENT_MODEL) is not None
+
 
 def _models(it: Running) -> None:
     url = it.run.url
     it.seed_model()
-    listed = it.invoke(target=f"{url}/models?namespace={it.namespace}", request_type="GET")
+    # At the function's own URL (GET / lists), as Knative routes to it.
+    listed = it.invoke(target=f"{url}/?namespace={it.namespace}", request_type="GET")
     _assert_lists_the_model(it, listed)
-    at_own_url = it.invoke(target=f"{url}/{it.namespace}/{MODEL}", request_type="GET")
-    assert (at_own_url["name"], at_own_url["image"]) == (MODEL, IMAGE)
+    shown = it.invoke(target=f"{url}/models/{it.namespace}/{MODEL}", request_type="GET")
+    assert (shown["name"], shown["namespace"], shown["image"]) == (MODEL, it.namespace, IMAGE)
 
+    listed_again = curl("GET", f"{url}/models?namespace={it.namespace}")
+    assert (listed_again.status, listed_again.content_type) == (200, "application/json")
+    _assert_lists_the_model(it, listed_again.json())
     detail = curl("GET", f"{url}/models/{it.namespace}/{MODEL}")
     assert (detail.status, detail.content_type) == (200, "application/json"), detail.body
-    assert (detail.json()["name"], detail.json()["namespace"]) == (MODEL, it.namespace)
     assert (detail.json()["image"], detail.json()["generation"]) == (IMAGE, 1)
 
     # func invoke's default is a POST, which a read-only function refuses; func
@@ -196,7 +218,7 @@ def _delete(it: Running) -> None:
     assert deleted.json() == {"name": MODEL, "namespace": it.namespace, "status": "deleted"}
     assert it.read_model() is None
 
-    again = curl("DELETE", f"{url}/{it.namespace}/{MODEL}")
+    again = curl("DELETE", f"{url}/models/{it.namespace}/{MODEL}")
     assert (again.status, again.content_type) == (404, "application/problem+json")
     assert again.json()["detail"] == f"model {it.namespace}/{MODEL} not found"
 

@@ -162,15 +162,20 @@ class FuncRun:
             if self.process.poll() is not None:
                 raise RuntimeError(
                     f"func run exited with {self.process.returncode} while starting "
-                    f"{self.root}:\n{self.log()}"
+                    f"{self.root}; {self._log_tail()}"
                 )
             announced = self.announced()
             if announced is not None and self._readiness() == 200:
                 return announced
             time.sleep(0.5)
         raise RuntimeError(
-            f"func run of {self.root} was not ready within {timeout:.0f}s:\n{self.log()}"
+            f"func run of {self.root} was not ready within {timeout:.0f}s; {self._log_tail()}"
         )
+
+    def _log_tail(self, lines: int = 60) -> str:
+        # pip's part of the output is long and rarely the point; the end says what failed.
+        tail = "\n".join(self.log().splitlines()[-lines:])
+        return f"the end of its output ({self.log_path} holds all of it):\n{tail}"
 
     def _readiness(self) -> int | None:
         try:
@@ -256,10 +261,16 @@ def invoke(
     target: str | None = None,
     data: str | None = None,
     request_type: str | None = None,
+    event_type: str | None = None,
     env: Mapping[str, str],
 ) -> Invoked:
-    """``func invoke --path root`` with the given flags (func's defaults otherwise)."""
+    """``func invoke --path root`` with the given flags (func's defaults otherwise).
+
+    ``event_type`` sends a binary-mode CloudEvent of that type (``--format=cloudevent``).
+    """
     args = [str(func), "invoke", f"--path={root}"]
+    if event_type is not None:
+        args += ["--format=cloudevent", f"--type={event_type}", "--content-type=application/json"]
     if target is not None:
         args.append(f"--target={target}")
     if data is not None:
