@@ -10,21 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
 from support.functions import MAX_BODY_BYTES
-from support.objects import as_dict
+from support.objects import inference_service_names
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
-
-
-def _models_in(admin_api: client.ApiClient, namespace: str) -> list[str]:
-    listing = as_dict(
-        client.CustomObjectsApi(admin_api).list_namespaced_custom_object(
-            INFERENCE_SERVICE.group, INFERENCE_SERVICE.version, namespace, INFERENCE_SERVICE.plural
-        )
-    )
-    return [item["metadata"]["name"] for item in listing["items"]]
 
 
 def _assert_problem(answer: httpx.Response, status: int) -> dict[str, Any]:
@@ -44,7 +34,7 @@ async def test_invalid_json_is_400(api: Any, namespace: str, admin_api: client.A
     )
     problem = _assert_problem(answer, 400)
     assert problem["detail"].startswith("the body is not valid JSON")
-    assert _models_in(admin_api, namespace) == []
+    assert inference_service_names(admin_api, namespace) == []
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
@@ -59,7 +49,7 @@ async def test_wrong_content_type_is_415(
     )
     problem = _assert_problem(answer, 415)
     assert "application/json" in problem["detail"]
-    assert _models_in(admin_api, namespace) == []
+    assert inference_service_names(admin_api, namespace) == []
 
 
 async def test_body_over_the_limit_is_413(
@@ -73,7 +63,7 @@ async def test_body_over_the_limit_is_413(
     }
     answer = await api("deploy").post("/deploy", json=big)
     _assert_problem(answer, 413)
-    assert _models_in(admin_api, namespace) == []
+    assert inference_service_names(admin_api, namespace) == []
 
 
 LONG_NAME = "m" * 40  # with "-predictor-" and the test namespace: over 63 characters
@@ -116,7 +106,7 @@ async def test_invalid_field_is_422_naming_it(
 
     problem = _assert_problem(answer, 422)
     assert field in [issue["field"] for issue in problem["errors"]], problem
-    assert _models_in(admin_api, namespace) == []
+    assert inference_service_names(admin_api, namespace) == []
 
 
 async def test_every_invalid_field_is_named_at_once(api: Any, namespace: str) -> None:
@@ -150,7 +140,7 @@ async def test_invalid_query_parameter_is_422_naming_it(
     )
     problem = _assert_problem(answer, 422)
     assert [issue["field"] for issue in problem["errors"]] == [name]
-    assert _models_in(admin_api, namespace) == []
+    assert inference_service_names(admin_api, namespace) == []
 
 
 @pytest.mark.parametrize(

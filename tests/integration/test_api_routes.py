@@ -15,7 +15,7 @@ import pytest
 from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
 from support.kserve_controller import KServeControllerStandIn
-from support.objects import as_dict
+from support.objects import read_inference_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -24,18 +24,6 @@ SEED_DEPLOY = {
     "image": "registry.example.com/my-model:v1.0.0",
     "envs": {"MODEL_PATH": "/models", "LOG_LEVEL": "INFO"},
 }
-
-
-def _read_isvc(admin_api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
-    return as_dict(
-        client.CustomObjectsApi(admin_api).get_namespaced_custom_object(
-            INFERENCE_SERVICE.group,
-            INFERENCE_SERVICE.version,
-            namespace,
-            INFERENCE_SERVICE.plural,
-            name,
-        )
-    )
 
 
 async def test_seed_flow_deploy_update_list_get_delete(
@@ -57,7 +45,7 @@ async def test_seed_flow_deploy_update_list_get_delete(
         "generation": 1,
         "ready": False,
     }
-    stored = _read_isvc(admin_api, namespace, "my-model")
+    stored = read_inference_service(admin_api, namespace, "my-model")
     container = stored["spec"]["predictor"]["containers"][0]
     assert container["image"] == SEED_DEPLOY["image"]
     assert container["imagePullPolicy"] == "Always"
@@ -204,7 +192,7 @@ async def test_dry_run_changes_nothing(
     assert answer.status_code == 201
     assert answer.json()["dryRun"] is True
     with pytest.raises(client.ApiException) as missing:
-        _read_isvc(admin_api, namespace, "dry")
+        read_inference_service(admin_api, namespace, "dry")
     assert missing.value.status == 404
 
 

@@ -19,9 +19,8 @@ from cloudevents.core.bindings.http import (
     to_structured_event,
 )
 from cloudevents.core.v1.event import CloudEvent
-from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
-from support.objects import as_dict
+from support.objects import inference_service_names, read_inference_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -53,16 +52,7 @@ def _reply(answer: httpx.Response) -> CloudEvent:
 
 
 def _generation(admin_api: client.ApiClient, namespace: str, name: str) -> int:
-    found = as_dict(
-        client.CustomObjectsApi(admin_api).get_namespaced_custom_object(
-            INFERENCE_SERVICE.group,
-            INFERENCE_SERVICE.version,
-            namespace,
-            INFERENCE_SERVICE.plural,
-            name,
-        )
-    )
-    generation: int = found["metadata"]["generation"]
+    generation: int = read_inference_service(admin_api, namespace, name)["metadata"]["generation"]
     return generation
 
 
@@ -146,12 +136,7 @@ async def test_invalid_deploy_data_replies_failed_with_the_problem(
     assert isinstance(data, dict)
     assert data["status"] == 422
     assert [issue["field"] for issue in data["errors"]] == ["name"]
-    listing = as_dict(
-        client.CustomObjectsApi(admin_api).list_namespaced_custom_object(
-            INFERENCE_SERVICE.group, INFERENCE_SERVICE.version, namespace, INFERENCE_SERVICE.plural
-        )
-    )
-    assert listing["items"] == []
+    assert inference_service_names(admin_api, namespace) == []
 
 
 BINARY_HEADERS = {

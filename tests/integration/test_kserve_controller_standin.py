@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
 from support.kserve_controller import FailureInfo, KServeControllerStandIn
-from support.objects import as_dict
+from support.objects import read_inference_service
 
 pytestmark = pytest.mark.integration
 
@@ -28,18 +26,6 @@ def _create(admin_api: client.ApiClient, namespace: str, name: str) -> None:
     )
 
 
-def _read(admin_api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
-    return as_dict(
-        client.CustomObjectsApi(admin_api).get_namespaced_custom_object(
-            INFERENCE_SERVICE.group,
-            INFERENCE_SERVICE.version,
-            namespace,
-            INFERENCE_SERVICE.plural,
-            name,
-        )
-    )
-
-
 def test_mark_ready_is_stored_through_the_status_subresource(
     admin_api: client.ApiClient, namespace: str, kserve_controller: KServeControllerStandIn
 ) -> None:
@@ -49,7 +35,7 @@ def test_mark_ready_is_stored_through_the_status_subresource(
         namespace, "iris", url="http://iris.example.com", revision="iris-r1"
     )
 
-    stored = _read(admin_api, namespace, "iris")
+    stored = read_inference_service(admin_api, namespace, "iris")
     status = stored["status"]
     assert status["url"] == "http://iris.example.com"
     assert status["observedGeneration"] == 1
@@ -77,7 +63,7 @@ def test_mark_not_ready_replaces_ready_and_keeps_the_failure(
         failure=FailureInfo(reason="ModelLoadFailed", message="no model.joblib", exit_code=1),
     )
 
-    status = _read(admin_api, namespace, "iris")["status"]
+    status = read_inference_service(admin_api, namespace, "iris")["status"]
     ready = [c for c in status["conditions"] if c["type"] == "Ready"]
     assert ready == [
         {
@@ -101,11 +87,11 @@ def test_status_write_does_not_touch_the_spec_or_generation(
     admin_api: client.ApiClient, namespace: str, kserve_controller: KServeControllerStandIn
 ) -> None:
     _create(admin_api, namespace, "iris")
-    before = _read(admin_api, namespace, "iris")
+    before = read_inference_service(admin_api, namespace, "iris")
 
     kserve_controller.mark_ready(namespace, "iris", observed_generation=0)
 
-    after = _read(admin_api, namespace, "iris")
+    after = read_inference_service(admin_api, namespace, "iris")
     assert after["spec"] == before["spec"]
     assert after["metadata"]["generation"] == 1
     assert after["status"]["observedGeneration"] == 0

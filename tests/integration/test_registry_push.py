@@ -15,9 +15,8 @@ import httpx
 import pytest
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event, to_structured_event
 from cloudevents.core.v1.event import CloudEvent
-from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
-from support.objects import as_dict
+from support.objects import read_inference_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -135,15 +134,7 @@ FORMATS = {
 
 
 def _image(admin_api: client.ApiClient, namespace: str, name: str) -> tuple[str, int]:
-    found = as_dict(
-        client.CustomObjectsApi(admin_api).get_namespaced_custom_object(
-            INFERENCE_SERVICE.group,
-            INFERENCE_SERVICE.version,
-            namespace,
-            INFERENCE_SERVICE.plural,
-            name,
-        )
-    )
+    found = read_inference_service(admin_api, namespace, name)
     image: str = found["spec"]["predictor"]["containers"][0]["image"]
     generation: int = found["metadata"]["generation"]
     return image, generation

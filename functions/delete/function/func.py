@@ -1,4 +1,4 @@
-"""The delete function: DELETE /models/{namespace}/{name} (and DELETE /{namespace}/{name} at its own URL).
+"""The delete function: ``DELETE /models/{namespace}/{name}``; delete CloudEvents at ``/``.
 
 Thin by design: the routes and operations live in the shared library.
 """

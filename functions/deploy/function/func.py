@@ -1,6 +1,8 @@
-"""The deploy function: POST /deploy (and POST / at its own URL): create or update a model.
+"""The deploy function: ``POST /deploy`` (and ``POST /``) creates or updates a model.
 
-Thin by design: the routes and operations live in the shared library.
+At ``/`` it also takes deploy and registry-push CloudEvents and Docker
+Distribution webhooks. Thin by design: the routes and operations live in the
+shared library.
 """
 
 from kserve_functions.app import ModelFunction, deploy_function

@@ -1,4 +1,4 @@
-"""The health function: GET /health (and GET / at its own URL): can the API reach the cluster and do its work.
+"""The health function: ``GET /health`` (and ``GET /``) checks the API can do its work.
 
 Thin by design: the routes and operations live in the shared library.
 """

@@ -1,4 +1,4 @@
-"""The models function: GET /models and GET /models/{namespace}/{name} (and the same under / at its own URL).
+"""The models function: ``GET /models`` (and ``GET /``) and ``GET /models/{namespace}/{name}``.
 
 Thin by design: the routes and operations live in the shared library.
 """
