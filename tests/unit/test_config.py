@@ -19,7 +19,7 @@ def test_an_empty_environment_gives_the_defaults() -> None:
         wait_timeout_default_seconds=60.0,
         wait_timeout_max_seconds=600.0,
         list_page_size=250,
-        auth_mode=AuthMode.NONE,
+        auth_mode=AuthMode.KUBERNETES,
     )
 
 
@@ -69,8 +69,8 @@ def test_each_variable_is_read(variable: str, value: str, attribute: str, expect
         ("MODEL_URL_TEMPLATE", "http://{unknown}", "MODEL_URL_TEMPLATE='http://{unknown}' " + ONLY),
         ("MODEL_URL_TEMPLATE", "http://{0}", "MODEL_URL_TEMPLATE='http://{0}' " + ONLY),
         ("MODEL_URL_TEMPLATE", "http://{name", "MODEL_URL_TEMPLATE='http://{name' " + ONLY),
-        ("AUTH_MODE", "bogus", "AUTH_MODE='bogus' is not one of: none"),
-        ("AUTH_MODE", "NONE", "AUTH_MODE='NONE' is not one of: none"),
+        ("AUTH_MODE", "bogus", "AUTH_MODE='bogus' is not one of: none, kubernetes"),
+        ("AUTH_MODE", "NONE", "AUTH_MODE='NONE' is not one of: none, kubernetes"),
     ],
 )  # fmt: skip
 def test_an_unusable_value_is_a_config_error_naming_the_variable(

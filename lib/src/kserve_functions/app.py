@@ -34,7 +34,8 @@ from kserve_functions.asgi import (
     read_request,
     send_response,
 )
-from kserve_functions.config import AuthMode, ConfigError, Settings
+from kserve_functions.auth import Authorizer
+from kserve_functions.config import AuthMode, ConfigError, EventAuth, Settings
 from kserve_functions.kube import Kube, KubeConfigError, check_configuration
 from kserve_functions.models import (
     DeleteResponse,
@@ -88,9 +89,11 @@ DELETE = Operation(
     query=_WAIT,
     problems=(401, 403, 404, 503),
 )
+# Open in every auth mode: it reports only the function's own reachability and
+# rights, nothing about models.
 HEALTH = Operation(
     operation_id="health",
-    summary="Whether this function can reach the cluster and do its work",
+    summary="Whether this function can reach the cluster and do its work (no auth needed)",
     responses={200: HealthResponse, 503: HealthResponse},
 )
 
@@ -178,12 +181,19 @@ class ModelFunction:
             log.error("%s cannot start: %s", self.name, e)  # noqa: TRY400 - the message is the point
             return
         kube = Kube(kubeconfig=settings.kubeconfig, timeout_seconds=settings.kube_timeout_seconds)
-        self._context = Context(settings=settings, kube=kube)
+        authorizer = Authorizer(settings, kube, audience=self.name)
+        self._context = Context(settings=settings, kube=kube, auth=authorizer)
         self._not_ready = ""
         if settings.auth_mode is AuthMode.NONE:
             log.warning(
                 "AUTH_MODE=none: callers are NOT authenticated; anyone who reaches %s can "
                 "do what its own Kubernetes identity may do. For local development only.",
+                self.name,
+            )
+        elif self._event_handlers and settings.event_auth is EventAuth.TRUST_BROKER:
+            log.warning(
+                "EVENT_AUTH=trust-broker: %s accepts events without a token; safe only "
+                "behind a NetworkPolicy that admits the broker alone.",
                 self.name,
             )
         log.info("%s started (Kubernetes API from %s)", self.name, source)
@@ -317,9 +327,13 @@ def delete_function() -> ModelFunction:
 
 
 def health_function() -> ModelFunction:
-    """The health function: ``GET /health`` (and ``/``), checking every verb the API uses."""
-    verbs = tuple(dict.fromkeys((*DEPLOY_VERBS, *MODELS_VERBS, *DELETE_VERBS)))
-    return ModelFunction("health", health_routes(verbs, at_root=True))
+    """The health function: ``GET /health`` (and ``/``): the cluster and the CRD.
+
+    It does nothing with models itself, so its least-privilege identity has no
+    rights on them and it checks none; each split function's own ``/health``
+    checks the rights that function needs.
+    """
+    return ModelFunction("health", health_routes((), at_root=True))
 
 
 def root_function() -> ModelFunction:

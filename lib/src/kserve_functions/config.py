@@ -9,9 +9,11 @@ a message naming the variable.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 
 from kserve_functions.status import DEFAULT_URL_TEMPLATE
 
@@ -20,6 +22,14 @@ class AuthMode(StrEnum):
     """How callers are authenticated (DESIGN §6)."""
 
     NONE = "none"
+    KUBERNETES = "kubernetes"
+
+
+class EventAuth(StrEnum):
+    """How events are authenticated when ``AUTH_MODE=kubernetes`` (DESIGN §6)."""
+
+    OIDC = "oidc"
+    TRUST_BROKER = "trust-broker"
 
 
 class ConfigError(ValueError):
@@ -38,7 +48,19 @@ class Settings:
     wait_timeout_default_seconds: float = 60.0
     wait_timeout_max_seconds: float = 600.0
     list_page_size: int = 250
-    auth_mode: AuthMode = AuthMode.NONE
+    auth_mode: AuthMode = AuthMode.KUBERNETES
+    auth_cache_ttl_seconds: float = 10.0
+    auth_cache_size: int = 1024
+    event_auth: EventAuth = EventAuth.OIDC
+    # None: the function's own name (set by the function at start).
+    event_audience: str | None = None
+    registry_secret_header: str = "X-Registry-Secret"  # noqa: S105 - a header name
+    # Never printed: kept out of repr.
+    registry_secret: str | None = field(default=None, repr=False)
+    # None: every namespace is allowed.
+    allowed_namespaces: frozenset[str] | None = None
+    # Empty: every image is allowed.
+    allowed_images: tuple[str, ...] = ()
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Settings:
@@ -71,6 +93,13 @@ class Settings:
         if auth not in AuthMode.__members__.values():
             choices = ", ".join(mode.value for mode in AuthMode)
             raise ConfigError(f"AUTH_MODE={auth!r} is not one of: {choices}")
+        event_auth = environ.get("EVENT_AUTH", defaults.event_auth.value)
+        if event_auth not in EventAuth.__members__.values():
+            choices = ", ".join(mode.value for mode in EventAuth)
+            raise ConfigError(f"EVENT_AUTH={event_auth!r} is not one of: {choices}")
+        header = environ.get("REGISTRY_SECRET_HEADER", defaults.registry_secret_header).strip()
+        if not header or not header.isascii() or any(c in header for c in " :\t"):
+            raise ConfigError(f"REGISTRY_SECRET_HEADER={header[:100]!r} is not a header name")
         return cls(
             kubeconfig=environ.get("KUBECONFIG") or None,
             model_domain=environ.get("MODEL_DOMAIN", defaults.model_domain),
@@ -83,7 +112,56 @@ class Settings:
             wait_timeout_max_seconds=wait_max,
             list_page_size=_positive_int(environ, "LIST_PAGE_SIZE", defaults.list_page_size),
             auth_mode=AuthMode(auth),
+            auth_cache_ttl_seconds=_positive_float(
+                environ, "AUTH_CACHE_TTL_SECONDS", defaults.auth_cache_ttl_seconds
+            ),
+            auth_cache_size=_positive_int(environ, "AUTH_CACHE_SIZE", defaults.auth_cache_size),
+            event_auth=EventAuth(event_auth),
+            event_audience=environ.get("EVENT_AUDIENCE") or None,
+            registry_secret_header=header,
+            registry_secret=_registry_secret(environ),
+            allowed_namespaces=_allowed_namespaces(environ),
+            allowed_images=_allowed_images(environ),
         )
+
+
+def _names(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _allowed_namespaces(environ: Mapping[str, str]) -> frozenset[str] | None:
+    raw = environ.get("ALLOWED_NAMESPACES", "")
+    names = _names(raw)
+    if not names:
+        return None
+    for name in names:
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name) or len(name) > 63:  # noqa: PLR2004
+            raise ConfigError(f"ALLOWED_NAMESPACES: {name[:100]!r} is not a namespace name")
+    return frozenset(names)
+
+
+def _allowed_images(environ: Mapping[str, str]) -> tuple[str, ...]:
+    patterns = _names(environ.get("ALLOWED_IMAGES", ""))
+    for pattern in patterns:
+        if any(c.isspace() for c in pattern):
+            raise ConfigError(f"ALLOWED_IMAGES: {pattern[:100]!r} is not an image prefix")
+    return tuple(patterns)
+
+
+def _registry_secret(environ: Mapping[str, str]) -> str | None:
+    """The registry webhooks' shared secret: ``REGISTRY_SECRET_FILE``, else ``REGISTRY_SECRET``."""
+    path = environ.get("REGISTRY_SECRET_FILE")
+    if path:
+        try:
+            secret = Path(path).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(
+                f"REGISTRY_SECRET_FILE={path!r} cannot be read ({type(e).__name__})"
+            ) from e
+        if not secret:
+            raise ConfigError(f"REGISTRY_SECRET_FILE={path!r} is empty")
+        return secret
+    return environ.get("REGISTRY_SECRET") or None
 
 
 def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:

@@ -12,7 +12,17 @@ concern. Outcomes:
 - a transient failure (the apiserver unreachable) is a 503 problem, so the
   Broker retries the delivery;
 - an unreadable event or a type this function does not handle is a 400
-  problem: there is nothing to reply about.
+  problem: there is nothing to reply about;
+- an event without the credentials ``auth`` asks for is a 401 problem; an
+  authenticated sender that RBAC or an allowlist refuses gets a ``.failed``
+  reply with the 403 problem.
+
+Who may send what (``auth``): model events carry the sender's Knative OIDC
+token (``EVENT_AUTH=oidc``), authorized like an HTTP caller for the operation
+they trigger, or are trusted (``EVENT_AUTH=trust-broker``, safe only behind a
+NetworkPolicy that admits the broker alone). Registry pushes (Harbor, ACR,
+Docker Distribution) cannot carry Kubernetes tokens: the shared registry secret
+is their trust, and the rollouts they cause use the function's own rights.
 """
 
 from __future__ import annotations
@@ -24,12 +34,14 @@ import pydantic
 
 from kserve_functions import errors, events, operations, registry, rollouts
 from kserve_functions.asgi import Request, Response, json_response
+from kserve_functions.kube import Caller
 from kserve_functions.models import DeleteResponse, Name, Namespace
 from kserve_functions.operations import Context
 
 log = logging.getLogger("kserve_functions")
 
-EventHandler = Callable[[Context, events.Event, str], Awaitable[Response]]
+EventHandler = Callable[[Context, events.Event, str, Caller | None], Awaitable[Response]]
+REGISTRY_EVENT_TYPES = frozenset({events.HARBOR_PUSH, events.ACR_PUSH})
 
 
 class DeleteData(pydantic.BaseModel):
@@ -54,11 +66,14 @@ def _failed(source: str, subject: str | None, error: errors.ApiError) -> Respons
     )
 
 
-async def on_deploy(context: Context, event: events.Event, source: str) -> Response:
+async def on_deploy(
+    context: Context, event: events.Event, source: str, caller: Caller | None
+) -> Response:
     """A deploy event: the ``POST /deploy`` body as data; the event id is the restart token."""
     subject = _data_subject(event.data)
     try:
         deploy_request = operations.parse_deploy_request(event.data)
+        await context.auth.authorize_deploy(caller, deploy_request)
         _, answer = await operations.apply_model(
             context, deploy_request, restart_token=event.delivery_token
         )
@@ -74,7 +89,9 @@ async def on_deploy(context: Context, event: events.Event, source: str) -> Respo
     )
 
 
-async def on_delete(context: Context, event: events.Event, source: str) -> Response:
+async def on_delete(
+    context: Context, event: events.Event, source: str, caller: Caller | None
+) -> Response:
     """A delete event; deleting a model that is already gone succeeds (redelivery)."""
     try:
         target = DeleteData.model_validate(event.data)
@@ -85,6 +102,7 @@ async def on_delete(context: Context, event: events.Event, source: str) -> Respo
         return _failed(source, _data_subject(event.data), problem)
     subject = _subject(target.namespace, target.name)
     try:
+        await context.auth.authorize(caller, ("delete",), target.namespace)
         await context.kube.delete(target.namespace, target.name)
         log.info("delete %s (event)", subject)
     except errors.NotFound:
@@ -109,7 +127,9 @@ def _data_subject(data: Mapping[str, object]) -> str | None:
     return None
 
 
-async def on_registry_push(context: Context, event: events.Event, source: str) -> Response:
+async def on_registry_push(
+    context: Context, event: events.Event, source: str, caller: Caller | None
+) -> Response:
     """A Harbor or ACR push event: roll the opted-in models tracking the pushed tag."""
     parse = registry.harbor_pushes if event.type == events.HARBOR_PUSH else registry.acr_pushes
     try:
@@ -129,7 +149,12 @@ async def on_registry_push(context: Context, event: events.Event, source: str) -
 
 
 async def on_distribution_envelope(context: Context, request: Request) -> Response:
-    """A Docker Distribution notification (plain JSON, not a CloudEvent): roll, report."""
+    """A Docker Distribution notification (plain JSON, not a CloudEvent): roll, report.
+
+    Raises:
+        errors.Unauthorized: without the registry secret (``AUTH_MODE=kubernetes``).
+    """
+    context.auth.check_registry_secret(request)
     pushes = registry.distribution_pushes(request.json_body())
     report = await rollouts.roll_out(context, pushes)
     return json_response(200, report)
@@ -150,6 +175,7 @@ async def handle(
 
     Raises:
         errors.BadRequest: unreadable event, or a type not handled here.
+        errors.Unauthorized: without the credentials its type needs.
         errors.Unavailable: the apiserver failed; the sender should retry.
     """
     event = events.parse(request)
@@ -160,4 +186,9 @@ async def handle(
             f"this function does not handle events of type {event.type[:200]!r}; "
             f"it handles: {handled}"
         )
-    return await handler(context, event, source)
+    caller: Caller | None = None
+    if event.type in REGISTRY_EVENT_TYPES:
+        context.auth.check_registry_secret(request)
+    else:
+        caller = await context.auth.authenticate_event(request)
+    return await handler(context, event, source, caller)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
@@ -47,6 +47,16 @@ class Page:
 
     items: list[dict[str, Any]]
     continue_token: str
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An identity a TokenReview vouched for (never the token itself)."""
+
+    user: str
+    uid: str = ""
+    groups: tuple[str, ...] = ()
+    extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 class KubeConfigError(Exception):
@@ -330,6 +340,74 @@ class Kube:
             what="a SelfSubjectAccessReview",
         )
         return bool(answer.status and answer.status.allowed)
+
+    # -- callers: TokenReview and SubjectAccessReview -------------------------
+
+    async def review_token(self, token: str, audiences: Sequence[str] | None) -> Caller | None:
+        """The identity behind ``token`` (TokenReview), or None when the cluster rejects it.
+
+        ``audiences`` None means the apiserver's own audiences.
+        """
+        authentication = client.AuthenticationV1Api(await self._client())
+        review = client.V1TokenReview(
+            spec=client.V1TokenReviewSpec(
+                token=token, audiences=list(audiences) if audiences else None
+            )
+        )
+        answer = await self._call(
+            authentication.create_token_review(review, _request_timeout=self._timeout),
+            what="a TokenReview",
+        )
+        status = answer.status
+        if status is None or not status.authenticated or status.user is None:
+            return None
+        user = status.user
+        extra = tuple(sorted((str(k), tuple(v or ())) for k, v in (user.extra or {}).items()))
+        return Caller(
+            user=str(user.username or ""),
+            uid=str(user.uid or ""),
+            groups=tuple(user.groups or ()),
+            extra=extra,
+        )
+
+    async def subject_can(self, caller: Caller, verb: str, namespace: str) -> bool:
+        """Whether ``caller`` may ``verb`` InferenceServices in ``namespace`` ("" = cluster-wide).
+
+        A SubjectAccessReview for the caller's user, uid, groups and extra.
+        """
+        authorization = client.AuthorizationV1Api(await self._client())
+        review = client.V1SubjectAccessReview(
+            spec=client.V1SubjectAccessReviewSpec(
+                user=caller.user,
+                uid=caller.uid or None,
+                groups=list(caller.groups) or None,
+                extra={key: list(values) for key, values in caller.extra} or None,
+                resource_attributes=client.V1ResourceAttributes(
+                    group=self._resource.group,
+                    resource=self._resource.plural,
+                    verb=verb,
+                    namespace=namespace or None,
+                ),
+            )
+        )
+        answer = await self._call(
+            authorization.create_subject_access_review(review, _request_timeout=self._timeout),
+            what="a SubjectAccessReview",
+        )
+        return bool(answer.status and answer.status.allowed)
+
+    async def namespace_page(
+        self, *, limit: int, continue_token: str | None
+    ) -> tuple[list[str], str]:
+        """One page of namespace names, and the token for the next page ("" = last)."""
+        core = client.CoreV1Api(await self._client())
+        options: dict[str, Any] = {"limit": limit, "_request_timeout": self._timeout}
+        if continue_token:
+            options["_continue"] = continue_token
+        listing = await self._call(core.list_namespace(**options), what="the namespace list")
+        names = [str(item.metadata.name) for item in listing.items or () if item.metadata]
+        token = str((listing.metadata.var_continue if listing.metadata else None) or "")
+        return names, token
 
     # -- error mapping, in one place -----------------------------------------
 

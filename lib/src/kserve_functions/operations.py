@@ -21,10 +21,10 @@ from typing import Any
 
 import pydantic
 
-from kserve_functions import errors, manifests, status
+from kserve_functions import auth, errors, manifests, status
 from kserve_functions.asgi import Request, Response, dump, json_response
 from kserve_functions.config import Settings
-from kserve_functions.kube import Kube
+from kserve_functions.kube import Kube, Page
 from kserve_functions.models import (
     DeleteResponse,
     DeployRequest,
@@ -48,10 +48,11 @@ IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 @dataclass(frozen=True)
 class Context:
-    """What every operation needs: the settings and the Kubernetes client."""
+    """What every operation needs: the settings, the Kubernetes client, the authorizer."""
 
     settings: Settings
     kube: Kube
+    auth: auth.Authorizer
 
     def summary_url(self, isvc: Mapping[str, Any]) -> str:
         """The model's URL: KServe's, or the configured template's."""
@@ -185,11 +186,13 @@ async def deploy(context: Context, request: Request, params: Mapping[str, str]) 
     201 when created, 200 when updated; with ``wait=true``, 202 when the
     timeout passed before the model became Ready.
     """
+    caller = await context.auth.authenticate(request)
     dry_run = flag(request, "dryRun")
     wait = flag(request, "wait")
     timeout = wait_timeout(request, context.settings) if wait else None
     token = restart_token(request)
     deploy_request = parse_deploy_request(request.json_body())
+    await context.auth.authorize_deploy(caller, deploy_request)
     code, answer = await apply_model(
         context, deploy_request, restart_token=token, dry_run=dry_run, wait_seconds=timeout
     )
@@ -265,6 +268,7 @@ async def list_models(context: Context, request: Request, params: Mapping[str, s
     pagination, passed through). Without, every model, streamed page by page,
     so memory stays flat however many models there are.
     """
+    caller = await context.auth.authenticate(request)
     raw_namespace = request.query_value("namespace") or "default"
     namespace = None if raw_namespace == ALL_NAMESPACES else raw_namespace
     if namespace is not None and not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", namespace):
@@ -272,9 +276,18 @@ async def list_models(context: Context, request: Request, params: Mapping[str, s
     selector = request.query_value("labelSelector")
     token = request.query_value("continue")
     raw_limit = request.query_value("limit")
+    if raw_limit is not None and (
+        not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIST_LIMIT
+    ):
+        raise _invalid_query("limit", f"must be a whole number from 1 to {MAX_LIST_LIMIT}")
+    if namespace is not None:
+        await context.auth.authorize(caller, ("list",), namespace)
+    else:
+        visible = await context.auth.listable_namespaces(caller)
+        if visible is not None:
+            limit = int(raw_limit) if raw_limit is not None else None
+            return await _list_some_namespaces(context, visible, selector, limit, token)
     if raw_limit is not None:
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIST_LIMIT:
-            raise _invalid_query("limit", f"must be a whole number from 1 to {MAX_LIST_LIMIT}")
         page = await context.kube.list_page(
             namespace, label_selector=selector, limit=int(raw_limit), continue_token=token
         )
@@ -331,9 +344,93 @@ async def _stream_list(
     yield b'],"count":' + json.dumps(count).encode() + b"}"
 
 
+async def _list_some_namespaces(
+    context: Context,
+    namespaces: Sequence[str],
+    selector: str | None,
+    limit: int | None,
+    continue_token: str | None,
+) -> Response:
+    """``namespace=*`` for a caller who may list only ``namespaces``: their models, in order.
+
+    The continue token names the namespace to go on in and the apiserver's
+    token within it (``auth.encode_continue``).
+    """
+    start, inner = 0, None
+    if continue_token:
+        position = auth.decode_continue(continue_token)
+        if position is None or position[0] not in namespaces:
+            raise _invalid_query("continue", "is not a continue token of this list")
+        start, inner = namespaces.index(position[0]), position[1] or None
+    if limit is None:
+        pages = _pages(context, namespaces[start:], selector, inner)
+        first = await anext(pages, None)
+        return Response(status=200, body=_stream_pages(context, first, pages))
+    items: list[dict[str, Any]] = []
+    next_token = ""
+    for index in range(start, len(namespaces)):
+        if len(items) >= limit:
+            next_token = auth.encode_continue(namespaces[index], "")
+            break
+        page = await context.kube.list_page(
+            namespaces[index],
+            label_selector=selector,
+            limit=limit - len(items),
+            continue_token=inner,
+        )
+        inner = None
+        items.extend(page.items)
+        if page.continue_token:
+            next_token = auth.encode_continue(namespaces[index], page.continue_token)
+            break
+    summaries = [_summary(context, item) for item in items]
+    return json_response(
+        200, ModelList(models=summaries, count=len(summaries), continue_token=next_token or None)
+    )
+
+
+async def _pages(
+    context: Context, namespaces: Sequence[str], selector: str | None, token: str | None
+) -> AsyncIterator[Page]:
+    """Every page of models of ``namespaces``, one apiserver page at a time."""
+    for namespace in namespaces:
+        while True:
+            page = await context.kube.list_page(
+                namespace,
+                label_selector=selector,
+                limit=context.settings.list_page_size,
+                continue_token=token,
+            )
+            yield page
+            token = page.continue_token or None
+            if token is None:
+                break
+
+
+async def _stream_pages(
+    context: Context, first: Page | None, pages: AsyncIterator[Page]
+) -> AsyncIterator[bytes]:
+    """``{"models": [...], "count": N}`` from ``first`` and the ``pages`` after it."""
+    yield b'{"models":['
+    count = 0
+    page = first
+    while page is not None:
+        for item in page.items:
+            yield (b"," if count else b"") + dump(_summary(context, item))
+            count += 1
+        try:
+            page = await anext(pages, None)
+        except errors.ApiError as e:
+            log.warning("model list aborted after %d models: %s", count, e.detail)
+            return
+    yield b'],"count":' + json.dumps(count).encode() + b"}"
+
+
 async def get_model(context: Context, request: Request, params: Mapping[str, str]) -> Response:
     """``GET /models/{namespace}/{name}``: the model's detail; 404 when absent."""
+    caller = await context.auth.authenticate(request)
     namespace, name = path_model(params)
+    await context.auth.authorize(caller, ("get",), namespace)
     isvc = await context.kube.get(namespace, name)
     detail = status.read_detail(
         isvc, url_template=context.settings.model_url_template, domain=context.settings.model_domain
@@ -343,7 +440,9 @@ async def get_model(context: Context, request: Request, params: Mapping[str, str
 
 async def delete_model(context: Context, request: Request, params: Mapping[str, str]) -> Response:
     """``DELETE /models/{namespace}/{name}``; 404 when absent; ``wait=true`` waits until gone."""
+    caller = await context.auth.authenticate(request)
     namespace, name = path_model(params)
+    await context.auth.authorize(caller, ("delete",), namespace)
     wait = flag(request, "wait")
     timeout = wait_timeout(request, context.settings) if wait else 0.0
     await context.kube.delete(namespace, name)

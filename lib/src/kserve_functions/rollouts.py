@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from kserve_functions import errors, manifests
+from kserve_functions import auth, errors, manifests
 from kserve_functions.operations import Context
 from kserve_functions.registry import ImagePush
 from kserve_functions.resources import KSERVE_CONTAINER
@@ -73,8 +73,14 @@ async def roll_out(context: Context, pushes: Sequence[ImagePush]) -> RolloutRepo
     tracking = await _opted_in_models(context)
     limit = asyncio.Semaphore(CONCURRENCY)
     reports = []
+    allowed = context.settings.allowed_namespaces
     for push in pushes:
-        matches = [isvc for isvc in tracking if _tracked(isvc) == push.tagged]
+        matches = [
+            isvc
+            for isvc in tracking
+            if _tracked(isvc) == push.tagged
+            and auth.namespace_allowed(isvc["metadata"]["namespace"], allowed)
+        ]
         results = await asyncio.gather(*(_roll(context, limit, isvc, push) for isvc in matches))
         reports.append(PushReport(image=push.tagged, digest=push.digest, models=list(results)))
     return RolloutReport(pushes=reports)
@@ -126,6 +132,14 @@ async def _roll(
             detail=f"no {KSERVE_CONTAINER} container to roll",
         )
     index, current = found
+    if not auth.image_allowed(push.pinned, context.settings.allowed_images):
+        return ModelRollout(
+            namespace=namespace,
+            name=name,
+            image=current,
+            result="failed",
+            detail=f"image {push.pinned} does not match ALLOWED_IMAGES",
+        )
     if current == push.pinned:
         return ModelRollout(namespace=namespace, name=name, image=current, result="unchanged")
     async with limit:

@@ -1,0 +1,335 @@
+"""Who may call the API, and what they may do (DESIGN §6).
+
+With ``AUTH_MODE=kubernetes`` every operation needs ``Authorization: Bearer
+<token>``: the token is verified with a TokenReview and the exact operation is
+authorized with a SubjectAccessReview for that caller on
+``inferenceservices.serving.kserve.io`` in the target namespace. Both answers
+are cached briefly (``AUTH_CACHE_TTL_SECONDS``, at most ``AUTH_CACHE_SIZE``
+entries each), so steady traffic adds no apiserver round trips and a revoked
+permission stops working within the TTL. Tokens are cached only by their
+SHA-256 and never appear in a log line, an answer or an exception message.
+
+Events (``EVENT_AUTH=oidc``) carry a Knative OIDC token for the function's
+audience, verified and authorized the same way; ``EVENT_AUTH=trust-broker``
+accepts events without one. Registry webhooks cannot carry Kubernetes tokens:
+they are accepted with the shared secret in ``X-Registry-Secret``.
+
+Allowlists (``ALLOWED_NAMESPACES``, ``ALLOWED_IMAGES``) apply in every mode,
+before any write. The decisions are pure; the reviews are ``kube``'s named
+operations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from typing import Generic, TypeVar
+
+from kserve_functions import errors
+from kserve_functions.asgi import Request
+from kserve_functions.config import AuthMode, EventAuth, Settings
+from kserve_functions.kube import Caller, Kube
+from kserve_functions.models import DeployRequest
+from kserve_functions.resources import INFERENCE_SERVICE
+
+log = logging.getLogger("kserve_functions")
+
+RESOURCE = f"{INFERENCE_SERVICE.plural}.{INFERENCE_SERVICE.group}"
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="kserve-functions"'}
+# SubjectAccessReviews in flight at once when filtering namespaces for namespace=*.
+REVIEW_CONCURRENCY = 16
+DOCKER_HUB = "docker.io"
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class TTLCache(Generic[_K, _V]):
+    """A small LRU cache whose entries expire ``ttl`` seconds after they were stored."""
+
+    def __init__(
+        self, *, ttl: float, size: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._ttl = ttl
+        self._size = size
+        self._clock = clock
+        self._entries: OrderedDict[_K, tuple[float, _V]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def lookup(self, key: _K) -> tuple[bool, _V | None]:
+        """``(True, value)`` for a live entry, ``(False, None)`` otherwise."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return False, None
+        expires, value = entry
+        if self._clock() >= expires:
+            del self._entries[key]
+            return False, None
+        self._entries.move_to_end(key)
+        return True, value
+
+    def store(self, key: _K, value: _V) -> None:
+        """Remember ``value``; the least recently used entry goes when full."""
+        self._entries[key] = (self._clock() + self._ttl, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+
+# -- pure decisions ------------------------------------------------------------
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; None when absent or malformed."""
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or any(c.isspace() for c in token):
+        return None
+    return token
+
+
+def token_key(token: str, audiences: Sequence[str] | None = None) -> str:
+    """The cache key of a token (its SHA-256, with the audiences asked for): never the token."""
+    digest = hashlib.sha256(token.encode("utf-8", "surrogateescape"))
+    digest.update(b"\0" + "\0".join(audiences or ()).encode())
+    return digest.hexdigest()
+
+
+def normalize_image(reference: str) -> str:
+    """An image reference with Docker Hub's implicit parts spelled out.
+
+    ``nginx`` is ``docker.io/library/nginx`` and ``kserve/x`` is
+    ``docker.io/kserve/x``, so an allowlist pattern matches however the image is written.
+    """
+    first, slash, rest = reference.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        if first in {"index.docker.io", "registry-1.docker.io"}:
+            first = DOCKER_HUB
+        if first == DOCKER_HUB and rest and "/" not in rest:
+            rest = f"library/{rest}"
+        return f"{first}/{rest}"
+    if not slash:
+        return f"{DOCKER_HUB}/library/{reference}"
+    return f"{DOCKER_HUB}/{reference}"
+
+
+def image_allowed(image: str, patterns: Iterable[str]) -> bool:
+    """Whether ``image`` starts with one of the prefix ``patterns`` (none: every image)."""
+    patterns = list(patterns)
+    if not patterns:
+        return True
+    normalized = normalize_image(image)
+    return any(
+        image.startswith(pattern) or normalized.startswith(normalize_image(pattern))
+        for pattern in patterns
+    )
+
+
+def namespace_allowed(namespace: str, allowed: frozenset[str] | None) -> bool:
+    """Whether ``namespace`` is in the allowlist (None: every namespace)."""
+    return allowed is None or namespace in allowed
+
+
+def check_namespace(settings: Settings, namespace: str) -> None:
+    """Raises:
+    errors.Forbidden: ``namespace`` is outside ``ALLOWED_NAMESPACES``.
+    """
+    if not namespace_allowed(namespace, settings.allowed_namespaces):
+        raise errors.Forbidden(f"namespace {namespace} is not in ALLOWED_NAMESPACES")
+
+
+def check_image(settings: Settings, image: str | None) -> None:
+    """Raises:
+    errors.Forbidden: ``image`` matches no ``ALLOWED_IMAGES`` prefix.
+    """
+    if image is not None and not image_allowed(image, settings.allowed_images):
+        raise errors.Forbidden(f"image {image} does not match ALLOWED_IMAGES")
+
+
+def encode_continue(namespace: str, token: str) -> str:
+    """A continue token of a list over several namespaces: where to go on."""
+    raw = f"{namespace}\n{token}".encode()
+    return "ns." + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_continue(value: str) -> tuple[str, str] | None:
+    """``(namespace, apiserver token)`` of ``encode_continue``'s token; None if not one."""
+    if not value.startswith("ns."):
+        return None
+    body = value[3:]
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    namespace, newline, token = raw.partition("\n")
+    return (namespace, token) if newline else None
+
+
+# -- the authorizer ------------------------------------------------------------
+
+
+class Authorizer:
+    """Authentication and authorization of callers, with the reviews cached."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        kube: Kube,
+        *,
+        audience: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._kube = kube
+        self.event_audience = settings.event_audience or audience
+        ttl, size = settings.auth_cache_ttl_seconds, settings.auth_cache_size
+        self._tokens: TTLCache[str, Caller | None] = TTLCache(ttl=ttl, size=size, clock=clock)
+        self._reviews: TTLCache[tuple[object, ...], bool] = TTLCache(
+            ttl=ttl, size=size, clock=clock
+        )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether callers are authenticated (``AUTH_MODE=kubernetes``)."""
+        return self._settings.auth_mode is AuthMode.KUBERNETES
+
+    async def authenticate(
+        self, request: Request, *, audiences: Sequence[str] | None = None
+    ) -> Caller | None:
+        """The caller of ``request``; None when authentication is off.
+
+        Raises:
+            errors.Unauthorized: no bearer token, or one the cluster does not accept.
+        """
+        if not self.enabled:
+            return None
+        token = bearer_token(request.header("authorization"))
+        if token is None:
+            raise errors.Unauthorized(
+                "this operation needs an Authorization: Bearer <token> header "
+                "with a Kubernetes token",
+                headers=CHALLENGE,
+            )
+        key = token_key(token, audiences)
+        found, caller = self._tokens.lookup(key)
+        if not found:
+            caller = await self._kube.review_token(token, audiences)
+            self._tokens.store(key, caller)
+        if caller is None:
+            log.info("refused a bearer token the cluster did not accept")
+            raise errors.Unauthorized(
+                "the bearer token was not accepted by the cluster", headers=CHALLENGE
+            )
+        return caller
+
+    async def authenticate_event(self, request: Request) -> Caller | None:
+        """The sender of an event: None when authentication is off or the broker is trusted.
+
+        Raises:
+            errors.Unauthorized: ``EVENT_AUTH=oidc`` and no valid token for our audience.
+        """
+        if not self.enabled or self._settings.event_auth is EventAuth.TRUST_BROKER:
+            return None
+        return await self.authenticate(request, audiences=[self.event_audience])
+
+    def check_registry_secret(self, request: Request) -> None:
+        """Accept a registry webhook only with the shared secret (``AUTH_MODE=kubernetes``).
+
+        Raises:
+            errors.Unauthorized: no secret configured, or the header is missing or wrong.
+        """
+        if not self.enabled:
+            return
+        header = self._settings.registry_secret_header
+        secret = self._settings.registry_secret
+        if secret is None:
+            raise errors.Unauthorized(
+                "registry webhooks are refused: no REGISTRY_SECRET_FILE or REGISTRY_SECRET "
+                "is configured"
+            )
+        given = request.header(header) or ""
+        if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), secret.encode()):
+            log.info("refused a registry webhook without the right %s", header)
+            raise errors.Unauthorized(f"the {header} header is missing or wrong")
+
+    async def allowed(self, caller: Caller, verb: str, namespace: str) -> bool:
+        """Whether RBAC lets ``caller`` ``verb`` models in ``namespace`` ("" = everywhere)."""
+        key = (caller.user, caller.uid, caller.groups, caller.extra, verb, namespace)
+        found, answer = self._reviews.lookup(key)
+        if not found or answer is None:
+            answer = await self._kube.subject_can(caller, verb, namespace)
+            self._reviews.store(key, answer)
+        return answer
+
+    async def authorize(self, caller: Caller | None, verbs: Sequence[str], namespace: str) -> None:
+        """Allow ``verbs`` on models in ``namespace`` for ``caller``, or refuse.
+
+        The namespace allowlist applies in every mode; RBAC when there is a caller.
+
+        Raises:
+            errors.Forbidden: naming the rule or the verb, resource and namespace.
+        """
+        check_namespace(self._settings, namespace)
+        if caller is None:
+            return
+        answers = await asyncio.gather(*(self.allowed(caller, v, namespace) for v in verbs))
+        for verb, allowed in zip(verbs, answers, strict=True):
+            if not allowed:
+                log.info("denied: %s may not %s %s", caller.user, verb, RESOURCE)
+                raise errors.Forbidden(
+                    f"{caller.user} may not {verb} {RESOURCE} in namespace {namespace}"
+                )
+
+    async def authorize_deploy(self, caller: Caller | None, request: DeployRequest) -> None:
+        """A deploy needs create and patch (a server-side apply may do either), allowed images.
+
+        Raises:
+            errors.Forbidden: by an allowlist or RBAC, before anything is written.
+        """
+        check_namespace(self._settings, request.namespace)
+        check_image(self._settings, request.image)
+        await self.authorize(caller, ("create", "patch"), request.namespace)
+
+    async def listable_namespaces(self, caller: Caller | None) -> list[str] | None:
+        """The namespaces whose models ``caller`` may list; None means all of them.
+
+        Allowed namespaces when there is an allowlist; else every namespace when
+        the caller may list cluster-wide; else each namespace the function sees
+        that a SubjectAccessReview allows.
+        """
+        allowlist = self._settings.allowed_namespaces
+        if caller is None:
+            return sorted(allowlist) if allowlist is not None else None
+        if allowlist is not None:
+            return await self._filter(caller, sorted(allowlist))
+        if await self.allowed(caller, "list", ""):
+            return None
+        names: list[str] = []
+        token: str | None = None
+        while True:
+            page, token = await self._kube.namespace_page(
+                limit=self._settings.list_page_size, continue_token=token
+            )
+            names.extend(await self._filter(caller, page))
+            if not token:
+                return names
+
+    async def _filter(self, caller: Caller, namespaces: Sequence[str]) -> list[str]:
+        limit = asyncio.Semaphore(REVIEW_CONCURRENCY)
+
+        async def may_list(namespace: str) -> bool:
+            async with limit:
+                return await self.allowed(caller, "list", namespace)
+
+        answers = await asyncio.gather(*(may_list(ns) for ns in namespaces))
+        return [ns for ns, ok in zip(namespaces, answers, strict=True) if ok]
