@@ -40,7 +40,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 	@# Every function package is named "function", so each is checked on its own.
-	for f in functions/*/; do (cd $$f && ../../$(BIN)/mypy --config-file ../../pyproject.toml function) || exit 1; done
+	for f in functions/*/; do (cd $$f && ../../$(BIN)/mypy --config-file ../../pyproject.toml --cache-dir ../../.mypy_cache function) || exit 1; done
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
