@@ -23,6 +23,7 @@ from kserve_functions.kube import Kube
 from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
 from support.functions import ServedFunction, new_function
+from support.rbac import create_service_account
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -154,9 +155,7 @@ async def test_health_names_the_missing_permissions(
     namespace: str,
     tmp_path: Path,
 ) -> None:
-    client.CoreV1Api(admin_api).create_namespaced_service_account(
-        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="powerless"))
-    )
+    create_service_account(admin_api, namespace, "powerless")
     token = control_plane.mint_service_account_token(namespace, "powerless")
     config = _kubeconfig_for(
         control_plane, tmp_path / "kubeconfig", server=control_plane.server, token=token
@@ -177,9 +176,7 @@ async def test_forbidden_by_the_cluster_is_403_without_the_token(
     namespace: str,
     tmp_path: Path,
 ) -> None:
-    client.CoreV1Api(admin_api).create_namespaced_service_account(
-        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="reader"))
-    )
+    create_service_account(admin_api, namespace, "reader")
     token = control_plane.mint_service_account_token(namespace, "reader")
     config = _kubeconfig_for(
         control_plane, tmp_path / "kubeconfig", server=control_plane.server, token=token

@@ -28,6 +28,7 @@ from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
 from support.functions import ServedFunction, new_function
 from support.objects import inference_service_names, read_inference_service
+from support.rbac import create_service_account, grant_inference_services
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -96,44 +97,6 @@ async def secured(
 # -- RBAC helpers ----------------------------------------------------------------
 
 
-def _service_account(admin_api: client.ApiClient, namespace: str, name: str) -> None:
-    client.CoreV1Api(admin_api).create_namespaced_service_account(
-        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=name))
-    )
-
-
-def _grant(admin_api: client.ApiClient, namespace: str, sa_namespace: str, sa_name: str) -> str:
-    """A Role on InferenceServices in ``namespace`` bound to the ServiceAccount; its name."""
-    rbac = client.RbacAuthorizationV1Api(admin_api)
-    name = f"isvc-editor-{sa_name}"
-    rbac.create_namespaced_role(
-        namespace,
-        client.V1Role(
-            metadata=client.V1ObjectMeta(name=name),
-            rules=[
-                client.V1PolicyRule(
-                    api_groups=[GROUP],
-                    resources=[PLURAL],
-                    verbs=["get", "list", "create", "patch", "delete"],
-                )
-            ],
-        ),
-    )
-    rbac.create_namespaced_role_binding(
-        namespace,
-        client.V1RoleBinding(
-            metadata=client.V1ObjectMeta(name=name),
-            role_ref=client.V1RoleRef(
-                api_group="rbac.authorization.k8s.io", kind="Role", name=name
-            ),
-            subjects=[
-                client.RbacV1Subject(kind="ServiceAccount", name=sa_name, namespace=sa_namespace)
-            ],
-        ),
-    )
-    return name
-
-
 @pytest.fixture
 def home(make_namespace: Callable[[], str]) -> str:
     return make_namespace()
@@ -147,8 +110,10 @@ def elsewhere(make_namespace: Callable[[], str]) -> str:
 @pytest.fixture
 def token(control_plane: ControlPlane, admin_api: client.ApiClient, home: str) -> str:
     """A token of ServiceAccount ``alice`` in ``home``, allowed to manage models there only."""
-    _service_account(admin_api, home, "alice")
-    _grant(admin_api, home, home, "alice")
+    create_service_account(admin_api, home, "alice")
+    grant_inference_services(
+        admin_api, home, service_account="alice", service_account_namespace=home
+    )
     return control_plane.mint_service_account_token(home, "alice")
 
 
@@ -294,7 +259,9 @@ async def test_all_namespaces_lists_only_the_callers_namespaces(
     token: str,
 ) -> None:
     second = make_namespace()
-    _grant(admin_api, second, home, "alice")
+    grant_inference_services(
+        admin_api, second, service_account="alice", service_account_namespace=home
+    )
     admin = secured("root").client
     admin_auth = _bearer(token)
     for namespace, name in [(home, "a1"), (home, "a2"), (second, "b1")]:
@@ -344,7 +311,9 @@ async def test_allowlists_refuse_before_any_write(
     elsewhere: str,
     token: str,
 ) -> None:
-    _grant(admin_api, elsewhere, home, "alice")  # RBAC would allow; the allowlist does not
+    grant_inference_services(
+        admin_api, elsewhere, service_account="alice", service_account_namespace=home
+    )  # RBAC would allow; the allowlist does not
     function = secured(
         "root",
         ALLOWED_NAMESPACES=home,
@@ -518,7 +487,7 @@ async def test_deleted_service_account_tokens_fail_review_without_a_controller_m
     control_plane: ControlPlane, admin_api: client.ApiClient, namespace: str
 ) -> None:
     """The premise of the deleted-ServiceAccount test, checked on the apiserver itself."""
-    _service_account(admin_api, namespace, "gone")
+    create_service_account(admin_api, namespace, "gone")
     minted = control_plane.mint_service_account_token(namespace, "gone")
     client.CoreV1Api(admin_api).delete_namespaced_service_account("gone", namespace)
     review = client.AuthenticationV1Api(admin_api).create_token_review(

@@ -13,6 +13,7 @@ from controlplane.cluster import ControlPlane
 from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from support.rbac import create_service_account, grant_inference_services
 
 pytestmark = pytest.mark.integration
 
@@ -25,43 +26,8 @@ GROUP, VERSION, PLURAL = (
 
 def _service_account_token(control_plane: ControlPlane, namespace: str, name: str) -> str:
     with control_plane.admin_client() as admin:
-        client.CoreV1Api(admin).create_namespaced_service_account(
-            namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=name))
-        )
+        create_service_account(admin, namespace, name)
     return control_plane.mint_service_account_token(namespace, name)
-
-
-def _grant_inference_services(
-    admin_api: client.ApiClient, namespace: str, service_account: str
-) -> None:
-    rbac = client.RbacAuthorizationV1Api(admin_api)
-    rbac.create_namespaced_role(
-        namespace,
-        client.V1Role(
-            metadata=client.V1ObjectMeta(name="isvc-editor"),
-            rules=[
-                client.V1PolicyRule(
-                    api_groups=[GROUP],
-                    resources=[PLURAL],
-                    verbs=["get", "list", "create", "patch", "delete"],
-                )
-            ],
-        ),
-    )
-    rbac.create_namespaced_role_binding(
-        namespace,
-        client.V1RoleBinding(
-            metadata=client.V1ObjectMeta(name="isvc-editor"),
-            role_ref=client.V1RoleRef(
-                api_group="rbac.authorization.k8s.io", kind="Role", name="isvc-editor"
-            ),
-            subjects=[
-                client.RbacV1Subject(
-                    kind="ServiceAccount", name=service_account, namespace=namespace
-                )
-            ],
-        ),
-    )
 
 
 def _list_status(control_plane: ControlPlane, token: str, namespace: str) -> int:
@@ -93,7 +59,7 @@ def test_role_grants_its_namespace_only(
     token = _service_account_token(control_plane, home, "ci")
     assert _list_status(control_plane, token, home) == 403
 
-    _grant_inference_services(admin_api, home, "ci")
+    grant_inference_services(admin_api, home, service_account="ci")
 
     assert _list_status(control_plane, token, home) == 200
     assert _list_status(control_plane, token, elsewhere) == 403
@@ -140,7 +106,7 @@ def test_subject_access_review_answers_per_verb_and_namespace(
 ) -> None:
     home, elsewhere = make_namespace(), make_namespace()
     _service_account_token(control_plane, home, "asker")
-    _grant_inference_services(admin_api, home, "asker")
+    grant_inference_services(admin_api, home, service_account="asker")
     review = client.AuthorizationV1Api(admin_api).create_subject_access_review(
         client.V1SubjectAccessReview(
             spec=client.V1SubjectAccessReviewSpec(

@@ -1,0 +1,63 @@
+"""RBAC set-up the integration tests share: ServiceAccounts and Roles on InferenceServices."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kserve_functions.resources import INFERENCE_SERVICE
+from kubernetes import client
+
+ALL_MODEL_VERBS = ("get", "list", "create", "patch", "delete")
+
+
+def create_service_account(admin_api: client.ApiClient, namespace: str, name: str) -> None:
+    """Create the ServiceAccount ``namespace/name``."""
+    client.CoreV1Api(admin_api).create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=name))
+    )
+
+
+def grant_inference_services(
+    admin_api: client.ApiClient,
+    namespace: str,
+    *,
+    service_account: str,
+    service_account_namespace: str | None = None,
+    verbs: Sequence[str] = ALL_MODEL_VERBS,
+) -> str:
+    """A Role on InferenceServices in ``namespace`` bound to the ServiceAccount; its name.
+
+    The ServiceAccount lives in ``service_account_namespace`` (default: ``namespace``).
+    """
+    rbac = client.RbacAuthorizationV1Api(admin_api)
+    name = f"isvc-editor-{service_account}"
+    rbac.create_namespaced_role(
+        namespace,
+        client.V1Role(
+            metadata=client.V1ObjectMeta(name=name),
+            rules=[
+                client.V1PolicyRule(
+                    api_groups=[INFERENCE_SERVICE.group],
+                    resources=[INFERENCE_SERVICE.plural],
+                    verbs=list(verbs),
+                )
+            ],
+        ),
+    )
+    rbac.create_namespaced_role_binding(
+        namespace,
+        client.V1RoleBinding(
+            metadata=client.V1ObjectMeta(name=name),
+            role_ref=client.V1RoleRef(
+                api_group="rbac.authorization.k8s.io", kind="Role", name=name
+            ),
+            subjects=[
+                client.RbacV1Subject(
+                    kind="ServiceAccount",
+                    name=service_account,
+                    namespace=service_account_namespace or namespace,
+                )
+            ],
+        ),
+    )
+    return name
