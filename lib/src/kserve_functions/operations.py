@@ -31,6 +31,7 @@ from kserve_functions.models import (
     DeployResponse,
     HealthResponse,
     ModelList,
+    ModelSummary,
     ValidationIssue,
 )
 
@@ -308,7 +309,7 @@ async def list_models(context: Context, request: Request, params: Mapping[str, s
     return Response(status=200, body=_stream_list(context, namespace, selector, first))
 
 
-def _summary(context: Context, isvc: Mapping[str, Any]) -> Any:  # noqa: ANN401
+def _summary(context: Context, isvc: Mapping[str, Any]) -> ModelSummary:
     return status.read_summary(
         isvc, url_template=context.settings.model_url_template, domain=context.settings.model_domain
     )
@@ -318,7 +319,7 @@ async def _stream_list(
     context: Context,
     namespace: str | None,
     selector: str | None,
-    page: Any,  # noqa: ANN401
+    page: Page,
 ) -> AsyncIterator[bytes]:
     """``{"models": [...], "count": N}`` written one apiserver page at a time."""
     yield b'{"models":['
