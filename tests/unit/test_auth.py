@@ -93,6 +93,16 @@ def test_token_key_is_a_digest_never_the_token() -> None:
         ("localhost:5000/m:1", ["localhost:5000/"], True),
         ("anything/at:all", [], True),
         ("a/b:1", ["x/", "a/"], True),
+        # A pattern ends at a boundary, with or without its trailing slash.
+        ("registry.example.com/team/model:v1", ["registry.example.com/team"], True),
+        ("registry.example.com/team-evil/m:1", ["registry.example.com/team"], False),
+        ("registry.example.com/m:1", ["registry.example.com"], True),
+        ("registry.example.com.evil.io/m:1", ["registry.example.com"], False),
+        (
+            "registry.example.com/team/model@sha256:" + "a" * 64,
+            ["registry.example.com/team/model"],
+            True,
+        ),
     ],
 )
 def test_image_allowlist_matches_prefixes(image: str, patterns: list[str], allowed: bool) -> None:

@@ -124,15 +124,32 @@ def normalize_image(reference: str) -> str:
 
 
 def image_allowed(image: str, patterns: Iterable[str]) -> bool:
-    """Whether ``image`` starts with one of the prefix ``patterns`` (none: every image)."""
+    """Whether ``image`` falls under one of the prefix ``patterns`` (none: every image).
+
+    A pattern matches at a boundary only: ``registry.example.com/team`` and
+    ``registry.example.com/team/`` both cover ``registry.example.com/team/m:1``
+    but neither ``registry.example.com/team-evil/m`` nor (for a bare host
+    pattern ``registry.example.com``) ``registry.example.com.evil.io/m``.
+    """
     patterns = list(patterns)
     if not patterns:
         return True
-    normalized = normalize_image(image)
+    candidates = (image, normalize_image(image))
     return any(
-        image.startswith(pattern) or normalized.startswith(normalize_image(pattern))
+        _under(candidate, prefix)
         for pattern in patterns
+        for prefix in {pattern, normalize_image(pattern)}
+        for candidate in candidates
     )
+
+
+def _under(image: str, prefix: str) -> bool:
+    if not image.startswith(prefix):
+        return False
+    rest = image[len(prefix) :]
+    # The prefix must end where a reference's parts end: a path separator, the
+    # tag or digest separator, or the end of the reference.
+    return prefix.endswith("/") or not rest or rest[0] in "/:@"
 
 
 def namespace_allowed(namespace: str, allowed: frozenset[str] | None) -> bool:
