@@ -18,11 +18,10 @@ import pytest_asyncio
 from controlplane import kubeconfig
 from controlplane.cluster import ControlPlane
 from kserve_functions import errors
-from kserve_functions.app import ModelFunction
 from kserve_functions.kube import Kube
 from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
-from support.functions import ServedFunction, new_function
+from support.functions import FunctionLauncher
 from support.rbac import create_service_account
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
@@ -61,34 +60,23 @@ async def launch(
     request: pytest.FixtureRequest, function_env: dict[str, str], tmp_path: Path
 ) -> AsyncIterator[Launch]:
     """Start a function against a given kubeconfig; yields a client for it."""
-    clients: list[httpx.AsyncClient] = []
-    instances: list[ModelFunction] = []
-    processes: list[ServedFunction] = []
+    launcher = FunctionLauncher(request.param, tmp_path)
 
     def start(name: str, config: Path) -> httpx.AsyncClient:
         env = {**function_env, "KUBECONFIG": str(config), "KUBE_TIMEOUT_SECONDS": "1"}
-        if request.param == "asgi":
-            function = new_function(name)
-            function.start(env)
-            instances.append(function)
-            made = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=function.handle), base_url="http://function"
-            )
-        else:
-            served = ServedFunction(name, env, tmp_path / f"{name}-{len(processes)}.log")
-            processes.append(served)
-            served.wait_ready()
-            made = httpx.AsyncClient(base_url=served.url, timeout=30)
-        clients.append(made)
-        return made
+        return launcher.start(name, env)[0]
 
     yield start
-    for made in clients:
-        await made.aclose()
-    for function in instances:
-        await function.aclose()
-    for served in processes:
-        served.stop()
+    await launcher.aclose()
+
+
+def _service_account_kubeconfig(
+    control_plane: ControlPlane, admin_api: client.ApiClient, namespace: str, name: str, path: Path
+) -> tuple[Path, str]:
+    """A kubeconfig for a new ServiceAccount without any rights, and its token."""
+    create_service_account(admin_api, namespace, name)
+    token = control_plane.mint_service_account_token(namespace, name)
+    return _kubeconfig_for(control_plane, path, server=control_plane.server, token=token), token
 
 
 ROUTES = [
@@ -155,10 +143,8 @@ async def test_health_names_the_missing_permissions(
     namespace: str,
     tmp_path: Path,
 ) -> None:
-    create_service_account(admin_api, namespace, "powerless")
-    token = control_plane.mint_service_account_token(namespace, "powerless")
-    config = _kubeconfig_for(
-        control_plane, tmp_path / "kubeconfig", server=control_plane.server, token=token
+    config, token = _service_account_kubeconfig(
+        control_plane, admin_api, namespace, "powerless", tmp_path / "kubeconfig"
     )
 
     answer = await launch("deploy", config).get("/health")
@@ -176,10 +162,8 @@ async def test_forbidden_by_the_cluster_is_403_without_the_token(
     namespace: str,
     tmp_path: Path,
 ) -> None:
-    create_service_account(admin_api, namespace, "reader")
-    token = control_plane.mint_service_account_token(namespace, "reader")
-    config = _kubeconfig_for(
-        control_plane, tmp_path / "kubeconfig", server=control_plane.server, token=token
+    config, token = _service_account_kubeconfig(
+        control_plane, admin_api, namespace, "reader", tmp_path / "kubeconfig"
     )
 
     answer = await launch("deploy", config).post(

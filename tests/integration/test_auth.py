@@ -23,10 +23,9 @@ import pytest_asyncio
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event, to_binary_event
 from cloudevents.core.v1.event import CloudEvent
 from controlplane.cluster import ControlPlane
-from kserve_functions.app import ModelFunction
 from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
-from support.functions import ServedFunction, new_function
+from support.functions import FunctionLauncher
 from support.objects import inference_service_names, read_inference_service
 from support.rbac import create_service_account, grant_inference_services
 
@@ -58,9 +57,7 @@ async def secured(
 ) -> AsyncIterator[Launch]:
     """Start a function with AUTH_MODE=kubernetes, a 1 s auth cache and extra settings."""
     caplog.set_level(logging.DEBUG)
-    clients: list[httpx.AsyncClient] = []
-    instances: list[ModelFunction] = []
-    processes: list[ServedFunction] = []
+    launcher = FunctionLauncher(request.param, tmp_path)
 
     def start(name: str, **settings: str) -> Secured:
         env = {
@@ -69,29 +66,11 @@ async def secured(
             "AUTH_CACHE_TTL_SECONDS": "1",
             **settings,
         }
-        if request.param == "asgi":
-            function = new_function(name)
-            function.start(env)
-            instances.append(function)
-            made = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=function.handle), base_url="http://function"
-            )
-            clients.append(made)
-            return Secured(made, lambda: caplog.text)
-        served = ServedFunction(name, env, tmp_path / f"{name}-{len(processes)}.log")
-        processes.append(served)
-        served.wait_ready()
-        made = httpx.AsyncClient(base_url=served.url, timeout=30)
-        clients.append(made)
-        return Secured(made, served.log)
+        made, served = launcher.start(name, env)
+        return Secured(made, served.log if served is not None else (lambda: caplog.text))
 
     yield start
-    for made in clients:
-        await made.aclose()
-    for function in instances:
-        await function.aclose()
-    for served in processes:
-        served.stop()
+    await launcher.aclose()
 
 
 # -- RBAC helpers ----------------------------------------------------------------

@@ -23,6 +23,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import httpx
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Small pages and a small body limit, so tests reach the streaming and 413 paths cheaply.
@@ -122,3 +124,48 @@ class ServedFunction:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+
+
+class FunctionLauncher:
+    """Starts functions with a given environment, in-process (ASGI) or served over HTTP.
+
+    For tests that need functions configured unlike the session's shared ones
+    (another kubeconfig, auth on). ``aclose`` stops everything it started.
+    """
+
+    def __init__(self, transport: str, log_dir: Path) -> None:
+        assert transport in {"asgi", "http"}, transport
+        self.transport = transport
+        self._log_dir = log_dir
+        self._clients: list[httpx.AsyncClient] = []
+        self._instances: list[Any] = []
+        self._processes: list[ServedFunction] = []
+
+    def start(
+        self, name: str, env: Mapping[str, str]
+    ) -> tuple[httpx.AsyncClient, ServedFunction | None]:
+        """A client for function ``name`` started with ``env``, and its process (None for ASGI)."""
+        served: ServedFunction | None = None
+        if self.transport == "asgi":
+            function = new_function(name)
+            function.start(dict(env))
+            self._instances.append(function)
+            made = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=function.handle), base_url="http://function"
+            )
+        else:
+            served = ServedFunction(name, env, self._log_dir / f"{name}-{len(self._processes)}.log")
+            self._processes.append(served)
+            served.wait_ready()
+            made = httpx.AsyncClient(base_url=served.url, timeout=30)
+        self._clients.append(made)
+        return made, served
+
+    async def aclose(self) -> None:
+        """Close the clients, the in-process functions' sessions and the processes."""
+        for made in self._clients:
+            await made.aclose()
+        for function in self._instances:
+            await function.aclose()
+        for served in self._processes:
+            served.stop()
