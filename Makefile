@@ -1,6 +1,6 @@
 # The two commands of the README: `make dev` and `make test`. Everything they
-# need (virtualenv, Python packages, etcd/kube-apiserver/func binaries) is set
-# up on first use.
+# need (virtualenv, Python packages, the local KServe cluster's binaries and the
+# func CLI) is set up on first use.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -20,14 +20,15 @@ $(STAMP): pyproject.toml lib/pyproject.toml tools/controlplane/pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --group dev -e ./lib -e ./tools/controlplane
 	@touch $@
 
-## binaries: build etcd, kube-apiserver and func from Go modules (once; cached by version)
+## binaries: build etcd, the Kubernetes components, kwok, the KServe controller and func
+## from Go modules (once; cached by version)
 binaries: $(STAMP)
 	$(BIN)/python -m controlplane build
 
 versions: $(STAMP)
 	$(BIN)/python -m controlplane versions
 
-## dev: the local control plane (kubeconfig in .dev/kubeconfig) and the API on
+## dev: the local KServe cluster (kubeconfig in .dev/kubeconfig) and the API on
 ## http://$(DEV_ADDRESS), until Ctrl-C
 dev: binaries
 	$(BIN)/python -m controlplane up --kubeconfig $(DEV_KUBECONFIG) -- \

@@ -71,7 +71,7 @@ def test_unreachable_module_proxy_is_named_with_the_fix(tmp_path: Path) -> None:
     assert sorted(p.name for p in cache.iterdir()) == [f"etcd-{version}.build.log"]
 
 
-def test_committed_kube_apiserver_wrapper_matches_its_release() -> None:
+def test_committed_kubernetes_wrapper_matches_its_release() -> None:
     """The committed replace list is exactly what `pin-kubernetes` would generate."""
     module_dir = binaries.KUBE_APISERVER.module_dir
     version = binaries.KUBE_APISERVER.version()

@@ -1,4 +1,4 @@
-"""Generating the kube-apiserver wrapper's go.mod from a release's go.mod."""
+"""Generating the Kubernetes wrapper's go.mod from a release's go.mod."""
 
 from __future__ import annotations
 
@@ -33,7 +33,15 @@ def test_wrapper_replaces_staging_modules_with_the_matching_release() -> None:
     go_mod = pinning.wrapper_go_mod(RELEASE_GO_MOD, "v1.37.2")
 
     assert "\ngo 1.26.0\n" in go_mod
-    assert "\ntool k8s.io/kubernetes/cmd/kube-apiserver\n" in go_mod
+    assert "\nmodule kserve-functions.local/kubernetes\n" in go_mod
+    assert (
+        "\ntool (\n"
+        "\tk8s.io/kubernetes/cmd/kube-apiserver\n"
+        "\tk8s.io/kubernetes/cmd/kube-controller-manager\n"
+        "\tk8s.io/kubernetes/cmd/kube-scheduler\n"
+        "\tk8s.io/kubernetes/cmd/kubectl\n"
+        ")\n"
+    ) in go_mod
     assert "\nrequire k8s.io/kubernetes v1.37.2\n" in go_mod
     assert go_mod.endswith(
         "replace (\n"

@@ -1,11 +1,15 @@
-"""Build the control-plane binaries from Go modules, once, and find them again.
+"""Build the local cluster's binaries from Go modules, once, and find them again.
 
-No Docker engine, no envtest download: etcd, kube-apiserver and the Knative
-``func`` CLI are compiled from their Go modules through the Go module proxy.
-Each has a wrapper module under ``tools/controlplane/gomod/<name>/`` whose
-committed ``go.mod``/``go.sum`` pin the exact version, so the version is read
-from there (one source of truth) and the binary is cached outside the repository
-as ``<cache>/<name>-<version>``: built when missing, reused afterwards.
+No Docker engine, no envtest download: etcd, the Kubernetes components
+(kube-apiserver, kube-controller-manager, kube-scheduler, kubectl), kwok, the
+KServe controller manager and the Knative ``func`` CLI are compiled from their
+Go modules through the Go module proxy. Each is built from a wrapper module
+under ``tools/controlplane/gomod/<wrapper>/`` whose committed ``go.mod``/``go.sum``
+pin the exact version, so the version is read from there (one source of truth)
+and the binary is cached outside the repository as ``<cache>/<name>-<version>``:
+built when missing, reused afterwards. The four Kubernetes components share one
+wrapper (one release, one lock), so Go's build cache compiles their common
+packages once.
 
 ``KUBEBUILDER_ASSETS`` (the envtest convention: a folder holding
 ``kube-apiserver`` and ``etcd``) replaces the build for those two when set.
@@ -40,12 +44,14 @@ _DOWNLOAD_FAILURE = re.compile(
 class Component:
     """One binary built from a wrapper module.
 
+    ``wrapper`` names the folder of its wrapper module under ``gomod/``;
     ``main_module`` is the module whose required version names the binary's
     version; ``package`` is the main package to build; ``ldflags`` turns that
     version into the linker flags that make ``--version`` print it.
     """
 
     name: str
+    wrapper: str
     main_module: str
     package: str
     ldflags: Callable[[str], list[str]]
@@ -54,7 +60,7 @@ class Component:
     @property
     def module_dir(self) -> Path:
         """The committed wrapper module this component is built from."""
-        return GOMOD_ROOT / self.name
+        return GOMOD_ROOT / self.wrapper
 
     def version(self) -> str:
         """The version pinned in the wrapper's ``go.mod``.
@@ -76,7 +82,7 @@ class Component:
         return match.group(1)
 
 
-def _kube_apiserver_ldflags(version: str) -> list[str]:
+def _kubernetes_ldflags(version: str) -> list[str]:
     major, minor = version.removeprefix("v").split(".")[:2]
     pkg = "k8s.io/component-base/version"
     return [
@@ -96,28 +102,72 @@ def _func_ldflags(version: str) -> list[str]:
     return [f"-X knative.dev/func/pkg/version.Vers={version}"]
 
 
-KUBE_APISERVER = Component(
-    name="kube-apiserver",
-    main_module="k8s.io/kubernetes",
-    package="k8s.io/kubernetes/cmd/kube-apiserver",
-    ldflags=_kube_apiserver_ldflags,
-    kubebuilder_asset=True,
-)
+def _no_ldflags(version: str) -> list[str]:
+    # kwok compiles its version in; KServe's manager prints none (the cache path
+    # carries it).
+    return []
+
+
+def _kubernetes(name: str, *, kubebuilder_asset: bool = False) -> Component:
+    return Component(
+        name=name,
+        wrapper="kubernetes",
+        main_module="k8s.io/kubernetes",
+        package=f"k8s.io/kubernetes/cmd/{name}",
+        ldflags=_kubernetes_ldflags,
+        kubebuilder_asset=kubebuilder_asset,
+    )
+
+
+KUBE_APISERVER = _kubernetes("kube-apiserver", kubebuilder_asset=True)
+KUBE_CONTROLLER_MANAGER = _kubernetes("kube-controller-manager")
+KUBE_SCHEDULER = _kubernetes("kube-scheduler")
+KUBECTL = _kubernetes("kubectl")
 ETCD = Component(
     name="etcd",
+    wrapper="etcd",
     main_module="go.etcd.io/etcd/server/v3",
     package="go.etcd.io/etcd/server/v3",
     ldflags=_etcd_ldflags,
     kubebuilder_asset=True,
 )
+KWOK = Component(
+    name="kwok",
+    wrapper="kwok",
+    main_module="sigs.k8s.io/kwok",
+    package="sigs.k8s.io/kwok/cmd/kwok",
+    ldflags=_no_ldflags,
+    kubebuilder_asset=False,
+)
+KSERVE_CONTROLLER = Component(
+    name="kserve-controller",
+    wrapper="kserve-controller",
+    main_module="github.com/kserve/kserve",
+    package="github.com/kserve/kserve/cmd/manager",
+    ldflags=_no_ldflags,
+    kubebuilder_asset=False,
+)
 FUNC = Component(
     name="func",
+    wrapper="func",
     main_module="knative.dev/func",
     package="knative.dev/func/cmd/func",
     ldflags=_func_ldflags,
     kubebuilder_asset=False,
 )
-COMPONENTS: dict[str, Component] = {c.name: c for c in (KUBE_APISERVER, ETCD, FUNC)}
+COMPONENTS: dict[str, Component] = {
+    c.name: c
+    for c in (
+        ETCD,
+        KUBE_APISERVER,
+        KUBE_CONTROLLER_MANAGER,
+        KUBE_SCHEDULER,
+        KUBECTL,
+        KWOK,
+        KSERVE_CONTROLLER,
+        FUNC,
+    )
+}
 
 
 def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
