@@ -1,7 +1,9 @@
-"""The launcher starts and stops control planes without leaving anything behind.
+"""The launcher starts and stops clusters without leaving anything behind.
 
-Each test here starts its own control plane (besides the session's), with a
-small CRD folder so that it starts in seconds.
+Each test here starts its own cluster besides the session's: most only etcd
+and kube-apiserver with a small CRD folder (``kserve_cluster=False``,
+``--without-kserve``), so that they start in seconds; the CLI tests of Ctrl-C
+and of a killed launcher run the whole KServe cluster, as ``make dev`` does.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from controlplane import crds
+from controlplane import binaries, crds
 from controlplane.cluster import REPO_ROOT, ControlPlane, Settings
 from controlplane.errors import ControlPlaneError
 
@@ -68,7 +70,9 @@ def test_stop_ends_both_processes_and_removes_all_files(
     small_crd_dir: Path, tmp_path: Path
 ) -> None:
     kubeconfig = tmp_path / "kubeconfig"
-    plane = ControlPlane(Settings(crd_dir=small_crd_dir, kubeconfig_path=kubeconfig))
+    plane = ControlPlane(
+        Settings(crd_dir=small_crd_dir, kubeconfig_path=kubeconfig, kserve_cluster=False)
+    )
     plane.start()
     pids, work_dir = plane.pids, plane.work_dir
     assert len(pids) == 2
@@ -86,11 +90,13 @@ def test_stop_ends_both_processes_and_removes_all_files(
 class _Launcher:
     """``python -m controlplane up`` as a user runs it, in its own process."""
 
-    def __init__(self, crd_dir: Path, kubeconfig: Path) -> None:
-        env = {**os.environ, "CRD_DIR": str(crd_dir)}
+    def __init__(self, kubeconfig: Path, *, bare_crd_dir: Path | None = None) -> None:
+        """Start the KServe cluster, or etcd and kube-apiserver only with ``bare_crd_dir``."""
+        env = {**os.environ, **({"CRD_DIR": str(bare_crd_dir)} if bare_crd_dir else {})}
+        bare = ["--without-kserve"] if bare_crd_dir else []
         self.kubeconfig = kubeconfig
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "controlplane", "up", "--kubeconfig", str(kubeconfig)],
+            [sys.executable, "-m", "controlplane", "up", "--kubeconfig", str(kubeconfig), *bare],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -120,20 +126,37 @@ class _Launcher:
         raise AssertionError("no etcd child with --data-dir")
 
 
+def _end(launcher: _Launcher) -> None:
+    if launcher.process.poll() is None:
+        launcher.process.kill()
+    launcher.process.communicate()
+
+
 @pytest.fixture
-def launcher(small_crd_dir: Path, tmp_path: Path) -> Iterator[_Launcher]:
-    started = _Launcher(small_crd_dir, tmp_path / "kubeconfig")
+def launcher(tmp_path: Path) -> Iterator[_Launcher]:
+    """``controlplane up`` of the whole KServe cluster, as ``make dev`` runs it."""
+    started = _Launcher(tmp_path / "kubeconfig")
     yield started
-    if started.process.poll() is None:
-        started.process.kill()
-    started.process.communicate()
+    _end(started)
+
+
+@pytest.fixture
+def bare_launcher(small_crd_dir: Path, tmp_path: Path) -> Iterator[_Launcher]:
+    """``controlplane up --without-kserve``: etcd and kube-apiserver only."""
+    started = _Launcher(tmp_path / "kubeconfig", bare_crd_dir=small_crd_dir)
+    yield started
+    _end(started)
 
 
 def test_cli_prints_the_kubeconfig_and_stops_cleanly_on_ctrl_c(launcher: _Launcher) -> None:
     assert f"kubeconfig: {launcher.kubeconfig}\n" in launcher.output
+    assert (
+        "running: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok, "
+        "kserve-controller\n"
+    ) in launcher.output
     assert launcher.kubeconfig.exists()
     children = launcher.children()
-    assert len(children) == 2
+    assert len(children) == 6
 
     launcher.process.send_signal(signal.SIGINT)
     rest, _ = launcher.process.communicate(timeout=30)
@@ -144,14 +167,33 @@ def test_cli_prints_the_kubeconfig_and_stops_cleanly_on_ctrl_c(launcher: _Launch
     assert not launcher.kubeconfig.exists()
 
 
-def test_cli_stops_cleanly_on_sigterm(launcher: _Launcher) -> None:
-    children = launcher.children()
+def test_cli_stops_cleanly_on_sigterm(bare_launcher: _Launcher) -> None:
+    children = bare_launcher.children()
+    assert len(children) == 2
 
-    launcher.process.terminate()
-    launcher.process.communicate(timeout=30)
+    bare_launcher.process.terminate()
+    bare_launcher.process.communicate(timeout=30)
 
-    assert launcher.process.returncode == 0
+    assert bare_launcher.process.returncode == 0
     assert _wait_gone(children, timeout=0) == []
+
+
+def test_a_component_that_dies_stops_the_cluster_naming_it(bare_launcher: _Launcher) -> None:
+    children = bare_launcher.children()
+    etcd = next(pid for pid in children if "--data-dir=" in _cmdline(pid))
+
+    os.kill(etcd, signal.SIGKILL)
+    rest, _ = bare_launcher.process.communicate(timeout=30)
+
+    assert bare_launcher.process.returncode == 1
+    assert "error: etcd exited with status -9; the cluster is stopped. Its log (" in rest
+    assert _wait_gone(children, timeout=0) == []
+    assert not bare_launcher.kubeconfig.exists()
+
+
+def _cmdline(pid: int) -> str:
+    with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+        return cmdline.read().decode().replace("\0", " ")
 
 
 def test_children_die_with_a_killed_launcher(launcher: _Launcher) -> None:
@@ -172,7 +214,9 @@ def test_port_in_use_is_refused_before_anything_starts(small_crd_dir: Path) -> N
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        plane = ControlPlane(Settings(crd_dir=small_crd_dir, apiserver_port=port))
+        plane = ControlPlane(
+            Settings(crd_dir=small_crd_dir, apiserver_port=port, kserve_cluster=False)
+        )
         before = _work_dirs()
 
         with pytest.raises(ControlPlaneError) as refused:
@@ -185,15 +229,17 @@ def test_port_in_use_is_refused_before_anything_starts(small_crd_dir: Path) -> N
 
 
 def test_not_ready_within_the_bound_shows_logs_and_stops_everything(small_crd_dir: Path) -> None:
-    plane = ControlPlane(Settings(crd_dir=small_crd_dir, ready_timeout=0.2))
+    plane = ControlPlane(Settings(crd_dir=small_crd_dir, ready_timeout=0.2, kserve_cluster=False))
     before = _work_dirs()
 
     with pytest.raises(ControlPlaneError) as late:
         plane.start()
 
-    assert "not ready within 0.2s" in late.value.message
+    assert late.value.message.startswith(
+        "not ready within 0.2s: kube-apiserver: https://127.0.0.1:"
+    )
+    assert late.value.message.endswith("; everything was stopped")
     assert "kube-apiserver| " in late.value.details
-    assert "etcd| " in late.value.details
     assert len(plane.pids) == 2
     assert _wait_gone(plane.pids, timeout=0) == []
     assert _work_dirs() == before
@@ -216,3 +262,51 @@ def test_cli_names_a_missing_crd_folder_in_one_line(tmp_path: Path) -> None:
         "kserve, knative-serving, knative-eventing, gateway-api (the project's ../shared/crds)"
     ]
     assert result.stdout == ""
+
+
+def _cache_with_stand_in(tmp_path: Path, component: binaries.Component, script: str) -> Path:
+    """A binary cache holding the real binaries, except ``component``: a script."""
+    real = binaries.default_cache_dir()
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for other in binaries.COMPONENTS.values():
+        target = binaries.cached_path(other, cache)
+        if other == component:
+            target.write_text(f"#!/bin/sh\n{script}\n")
+            target.chmod(0o755)
+        else:
+            target.symlink_to(binaries.ensure(other, cache_dir=real))
+    return cache
+
+
+def test_a_component_that_exits_is_named_with_its_log(tmp_path: Path) -> None:
+    cache = _cache_with_stand_in(
+        tmp_path, binaries.KWOK, 'echo "kwok: cannot reach the nodes" >&2; exit 3'
+    )
+    plane = ControlPlane(Settings(cache_dir=cache))
+    before = _work_dirs()
+
+    with pytest.raises(ControlPlaneError) as failed:
+        plane.start()
+
+    assert failed.value.message.startswith(
+        "kwok exited with status 3 while the cluster was starting; its log ("
+    )
+    assert failed.value.details == "  kwok| kwok: cannot reach the nodes"
+    assert _wait_gone(plane.pids) == []
+    assert _work_dirs() == before
+
+
+def test_a_component_that_never_answers_is_named_after_the_bound(tmp_path: Path) -> None:
+    # Alive but never serving: the webhook server of a hung KServe manager.
+    cache = _cache_with_stand_in(tmp_path, binaries.KSERVE_CONTROLLER, "exec sleep 600")
+    plane = ControlPlane(Settings(cache_dir=cache, ready_timeout=15))
+
+    with pytest.raises(ControlPlaneError) as late:
+        plane.start()
+
+    assert late.value.message.startswith(
+        "not healthy within 15s: kserve-controller: http://127.0.0.1:"
+    )
+    assert "/readyz: [Errno 111] Connection refused; everything was stopped" in (late.value.message)
+    assert _wait_gone(plane.pids) == []

@@ -1,7 +1,8 @@
-"""A real local Kubernetes control plane for tests and ``make dev``.
+"""A real local Kubernetes cluster running KServe, for tests and ``make dev``.
 
-etcd and kube-apiserver are built once from their Go modules
-(``controlplane.binaries``), started on loopback with RBAC, ServiceAccount
-token signing and the project's CRDs (``controlplane.cluster``), and stopped
-without leaving processes or files behind.
+etcd, the Kubernetes components, kwok and the KServe controller manager are
+built once from their Go modules (``controlplane.binaries``), started on
+loopback (``controlplane.cluster``: RBAC, ServiceAccount tokens, the project's
+CRDs, fake nodes, KServe's webhooks and configuration), and stopped without
+leaving processes or files behind.
 """

@@ -1,9 +1,10 @@
 """Command line: ``python -m controlplane build|up|versions``.
 
 ``build`` compiles whatever binaries are missing from the cache; ``up`` starts
-a control plane, writes its kubeconfig and keeps it running until Ctrl-C or
-SIGTERM; ``versions`` prints the pinned version and path of each binary;
-``pin-kubernetes`` regenerates the kube-apiserver wrapper for another release.
+the local KServe cluster (or, ``--without-kserve``, etcd and kube-apiserver
+only), writes its kubeconfig and keeps it running until Ctrl-C or SIGTERM;
+``versions`` prints the pinned version and path of each binary;
+``pin-kubernetes`` regenerates the Kubernetes wrapper for another release.
 Errors end the command with status 1 and one ``error:`` line (plus details,
 such as a log tail, on the lines after it).
 """
@@ -16,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
@@ -26,6 +28,8 @@ from controlplane.errors import ControlPlaneError
 
 # How long a command run beside the control plane gets to stop before it is killed.
 _GRACE_SECONDS = 10.0
+# How often `up` looks at the cluster's processes.
+_WATCH_SECONDS = 1.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,13 +50,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("versions", help="print each binary's pinned version and cache path")
     pin = commands.add_parser(
-        "pin-kubernetes", help="re-pin the kube-apiserver wrapper module to a release"
+        "pin-kubernetes", help="re-pin the Kubernetes wrapper module to a release"
     )
     pin.add_argument("version", help="a k8s.io/kubernetes release, e.g. v1.37.2")
     up = commands.add_parser("up", help="run a control plane until Ctrl-C")
     up.add_argument("--kubeconfig", type=Path, default=Path(".dev/kubeconfig"))
     up.add_argument("--apiserver-port", type=int, default=None)
     up.add_argument("--ready-timeout", type=float, default=90.0)
+    up.add_argument(
+        "--without-kserve",
+        action="store_true",
+        help="start etcd and kube-apiserver only (no controllers, nodes or KServe)",
+    )
     up.add_argument(
         "beside",
         metavar="-- COMMAND",
@@ -66,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
 def _build(names: Sequence[str], cache_dir: Path | None) -> None:
     for name in names or binaries.COMPONENTS:
         path = binaries.ensure(binaries.COMPONENTS[name], cache_dir=cache_dir)
-        print(f"{name}: {path}")
+        print(f"{name}: {path}", flush=True)
 
 
 def _versions(cache_dir: Path | None) -> None:
@@ -75,6 +84,24 @@ def _versions(cache_dir: Path | None) -> None:
         path = binaries.cached_path(component, cache)
         state = "built" if path.exists() else "not built"
         print(f"{component.name} {component.version()} {path} ({state})")
+
+
+def _ready_message(control_plane: ControlPlane, cache_dir: Path | None) -> str:
+    lines = [
+        f"control plane ready at {control_plane.server}",
+        f"running: {', '.join(control_plane.components)}",
+        f"kubeconfig: {control_plane.kubeconfig_path}",
+    ]
+    kubectl = binaries.cached_path(binaries.KUBECTL, cache_dir or binaries.default_cache_dir())
+    if kubectl.exists():
+        lines += [
+            "use it with the project's kubectl:",
+            f"  export KUBECONFIG={control_plane.kubeconfig_path}",
+            f"  {kubectl} get nodes,pods,deploy,isvc -A",
+        ]
+    else:
+        lines.append(f"  export KUBECONFIG={control_plane.kubeconfig_path}")
+    return "\n".join([*lines, "press Ctrl-C to stop it"])
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -90,47 +117,69 @@ def _up(args: argparse.Namespace) -> int:
         kubeconfig_path=args.kubeconfig.resolve(),
         ready_timeout=args.ready_timeout,
         cache_dir=args.cache_dir,
+        kserve_cluster=not args.without_kserve,
     )
     try:
         with ControlPlane(settings) as control_plane:
-            print(
-                f"control plane ready at {control_plane.server}\n"
-                f"kubeconfig: {control_plane.kubeconfig_path}\n"
-                f"  export KUBECONFIG={control_plane.kubeconfig_path}\n"
-                "press Ctrl-C to stop it",
-                flush=True,
-            )
+            print(_ready_message(control_plane, args.cache_dir), flush=True)
             command = args.beside[1:] if args.beside[:1] == ["--"] else args.beside
             if command:
-                return _run_beside(command, control_plane.kubeconfig_path)
+                return _run_beside(command, control_plane)
             while True:
-                signal.pause()
+                _check_components(control_plane)
+                time.sleep(_WATCH_SECONDS)
     except KeyboardInterrupt:
         print("control plane stopped", flush=True)
     return 0
 
 
-def _run_beside(command: list[str], kubeconfig: Path) -> int:
-    """Run ``command`` against the control plane; return its exit status.
+def _check_components(control_plane: ControlPlane) -> None:
+    """Stop with the component's name and log tail if one of the cluster's processes ended.
+
+    Raises:
+        ControlPlaneError: a component exited while the cluster was running.
+    """
+    for name, process in control_plane.components.items():
+        code = process.exit_code()
+        if code is not None:
+            raise ControlPlaneError(
+                f"{name} exited with status {code}; the cluster is stopped. Its log "
+                f"({process.log_path}) ends:",
+                details=process.log_tail(),
+            )
+
+
+def _run_beside(command: list[str], control_plane: ControlPlane) -> int:
+    """Run ``command`` against the cluster; return its exit status.
 
     Ctrl-C reaches the command too (same process group); SIGTERM is passed on.
+    Should a component of the cluster end meanwhile, the command is stopped and
+    the component named (``_check_components``), rather than leaving the
+    command to fail against a broken cluster.
     """
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    env = {**os.environ, "KUBECONFIG": str(control_plane.kubeconfig_path)}
     try:
         child = subprocess.Popen(command, env=env)
     except OSError as e:
         raise ControlPlaneError(f"cannot run {command[0]}: {e.strerror}") from e
     try:
-        return child.wait()
-    except KeyboardInterrupt:
-        if child.poll() is None:
-            child.terminate()
-        try:
-            child.wait(_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        while (code := child.poll()) is None:
+            _check_components(control_plane)
+            time.sleep(_WATCH_SECONDS)
+    except BaseException:
+        _stop(child)
         raise
+    return code
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is None:
+        child.terminate()
+    try:
+        child.wait(_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -147,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _versions(args.cache_dir)
         elif args.command == "pin-kubernetes":
             pinning.pin_kubernetes(binaries.KUBE_APISERVER.module_dir, args.version)
-            print(f"pinned kube-apiserver to {args.version}; commit go.mod and go.sum")
+            print(f"pinned the Kubernetes components to {args.version}; commit go.mod and go.sum")
         else:
             return _up(args)
     except ControlPlaneError as e:

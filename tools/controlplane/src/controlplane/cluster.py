@@ -1,26 +1,34 @@
-"""A real, throw-away Kubernetes control plane: etcd + kube-apiserver on loopback.
+"""A real, throw-away Kubernetes cluster running KServe, on loopback, without Docker.
 
-What it is and is not: RBAC is on, ServiceAccount tokens can be minted
-(TokenRequest) and reviewed (TokenReview), SubjectAccessReviews answer, and the
-project's CRDs are installed with their full schemas. No kube-controller-manager
-runs, so no ``default`` ServiceAccount appears in new namespaces, deleted
-namespaces stay Terminating and nothing is garbage-collected: tests use fresh
-namespaces instead of cleaning up. No KServe controller runs either; tests write
-InferenceService status themselves.
+Processes, in start order, all built from Go modules (``binaries``):
 
-Everything lives in one temporary folder (etcd data, keys, logs) that ``stop``
-removes; ``stop`` is safe to call at any point of ``start`` and more than once.
+- etcd and kube-apiserver (RBAC, ServiceAccount token signing, the project's
+  CRDs with their full schemas);
+- kube-controller-manager and kube-scheduler (``controllers``): garbage
+  collection, namespace deletion, Deployments → ReplicaSets → Pods,
+  ServiceAccounts and tokens, HPAs, scheduling onto nodes by their resources;
+- kwok (``kwok``): fake nodes with real capacities, whose pods it moves to
+  Running and Ready (or makes crash) as a kubelet would;
+- the KServe controller manager with its webhooks (``kserve``): it reconciles
+  InferenceServices into Deployments, Services and HPAs and writes their status.
+
+``Settings.kserve_cluster=False`` starts etcd and kube-apiserver only, for
+tests of the launcher itself with a reduced CRD set.
+
+"Ready" means every process answers its health endpoint, the nodes are Ready,
+KServe's webhooks are registered and answered the ClusterServingRuntimes, and
+the controller-manager has made the ``default`` ServiceAccount. Everything
+lives in one temporary folder (etcd data, keys, logs) that ``stop`` removes;
+``stop`` is safe to call at any point of ``start`` and more than once.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import ssl
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,14 +36,20 @@ from types import TracebackType
 from typing import TypeVar
 
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
-from controlplane import binaries, crds, kubeconfig, pki
+from controlplane import binaries, controllers, crds, kserve, kubeconfig, kwok, pki, readiness
 from controlplane.errors import ControlPlaneError
 from controlplane.processes import ManagedProcess, free_port, require_free_port, stop_all
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 ADMIN_USER = "kserve-functions-admin"
 ADMIN_GROUP = "system:masters"
+# kwok and the KServe manager act cluster-wide on nodes, pods, leases and every
+# KServe resource; their upstream RBAC manifests are not among the project's
+# shared files, so each runs as a user of its own in the admin group.
+KWOK_USER = "kwok-controller"
+KSERVE_USER = "kserve-controller-manager"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 # The InferenceService CRD is ~2 MB of JSON; etcd's default request limit is 1.5 MiB
 # (10 MiB is the most etcd recommends).
@@ -46,14 +60,18 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True)
 class Settings:
-    """How to start a control plane.
+    """How to start a cluster.
 
     ``apiserver_port`` None picks a free port. ``kubeconfig_path`` None writes
-    the kubeconfig inside the temporary folder. ``ready_timeout`` bounds the
-    wait for ``/readyz`` and for the CRDs to be served, each.
+    the kubeconfig inside the temporary folder. ``ready_timeout`` bounds each
+    wait (the apiserver's ``/readyz``, the CRDs, the components). ``model_domain``
+    is KServe's ingress domain: models' URLs end in it.
     """
 
     crd_dir: Path = field(default_factory=lambda: crds.default_crd_dir(REPO_ROOT))
+    kserve_dir: Path = field(default_factory=lambda: kserve.default_kserve_dir(REPO_ROOT))
+    kserve_cluster: bool = True
+    model_domain: str = kserve.DEFAULT_DOMAIN
     apiserver_port: int | None = None
     kubeconfig_path: Path | None = None
     ready_timeout: float = 90.0
@@ -61,13 +79,27 @@ class Settings:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """The defaults, with the CRD folder from ``CRD_DIR`` when that is set."""
-        crd_dir = (os.environ if environ is None else environ).get("CRD_DIR")
-        return cls(crd_dir=Path(crd_dir)) if crd_dir else cls()
+        """The defaults, with ``CRD_DIR`` and ``KSERVE_DIR`` folders when those are set."""
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        return cls(
+            crd_dir=Path(env["CRD_DIR"]) if env.get("CRD_DIR") else defaults.crd_dir,
+            kserve_dir=Path(env["KSERVE_DIR"]) if env.get("KSERVE_DIR") else defaults.kserve_dir,
+        )
+
+
+@dataclass(frozen=True)
+class _Binaries:
+    etcd: Path
+    apiserver: Path
+    controller_manager: Path | None = None
+    scheduler: Path | None = None
+    kwok: Path | None = None
+    kserve: Path | None = None
 
 
 class ControlPlane:
-    """etcd and kube-apiserver started together; use as a context manager."""
+    """The local cluster's processes started together; use as a context manager."""
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
@@ -76,6 +108,7 @@ class ControlPlane:
         self._credentials: pki.Credentials | None = None
         self._server: str | None = None
         self._kubeconfig_path: Path | None = None
+        self._webhook_url: str | None = None
 
     def __enter__(self) -> ControlPlane:
         self.start()
@@ -89,7 +122,7 @@ class ControlPlane:
     ) -> None:
         self.stop()
 
-    # -- what users of a running control plane need -------------------------
+    # -- what users of a running cluster need -------------------------------
 
     @property
     def server(self) -> str:
@@ -103,7 +136,7 @@ class ControlPlane:
 
     @property
     def ca_cert_path(self) -> Path:
-        """The CA that signed the apiserver's serving certificate."""
+        """The CA that signed every serving certificate of the cluster."""
         return self._require(self._credentials, "credentials").ca_cert
 
     @property
@@ -113,13 +146,23 @@ class ControlPlane:
 
     @property
     def pids(self) -> list[int]:
-        """Process ids of etcd and kube-apiserver, in start order."""
+        """Process ids of the cluster's processes, in start order."""
         return [process.pid for process in self._processes]
+
+    @property
+    def components(self) -> dict[str, ManagedProcess]:
+        """The running processes by component name (``etcd``, ``kube-apiserver``, …)."""
+        return {process.name: process for process in self._processes}
+
+    @property
+    def kserve_webhook_url(self) -> str:
+        """Where the apiserver calls KServe's webhooks, ``https://127.0.0.1:<port>``."""
+        return self._require(self._webhook_url, "KServe webhook")
 
     def admin_client(self) -> client.ApiClient:
         """A client authenticated as the admin (group ``system:masters``)."""
         credentials = self._require(self._credentials, "credentials")
-        return self.client_for_token(credentials.admin_token)
+        return self.client_for_token(credentials.tokens[ADMIN_USER])
 
     def client_for_token(self, token: str) -> client.ApiClient:
         """A client that presents ``token`` as its bearer token."""
@@ -154,52 +197,70 @@ class ControlPlane:
     # -- lifecycle ------------------------------------------------------------
 
     def start(self) -> None:
-        """Start etcd and kube-apiserver, install the CRDs, write the kubeconfig.
+        """Start the cluster and return when all of it is ready (see the module docstring).
 
         Raises:
-            ControlPlaneError: a cause a person can act on (missing CRD folder,
-                port in use, failed build, not ready in time, with log tails);
-                everything started so far is stopped and removed first.
+            ControlPlaneError: a cause a person can act on (missing CRD or KServe
+                folder, port in use, failed build, a component that exited or
+                was not ready in time, with its log tail); everything started
+                so far is stopped and removed first.
         """
         settings = self.settings
         crds.check_crd_dir(settings.crd_dir)
+        if settings.kserve_cluster:
+            kserve.check_kserve_dir(settings.kserve_dir)
         if settings.apiserver_port is not None:
             require_free_port(settings.apiserver_port, option="--apiserver-port")
-        etcd_binary = binaries.ensure(binaries.ETCD, cache_dir=settings.cache_dir)
-        apiserver_binary = binaries.ensure(binaries.KUBE_APISERVER, cache_dir=settings.cache_dir)
+        found = self._ensure_binaries()
         try:
-            self._start(etcd_binary, apiserver_binary)
+            self._start(found)
         except BaseException:
             self.stop()
             raise
 
-    def _start(self, etcd_binary: Path, apiserver_binary: Path) -> None:
+    def _ensure_binaries(self) -> _Binaries:
+        def ensure(component: binaries.Component) -> Path:
+            return binaries.ensure(component, cache_dir=self.settings.cache_dir)
+
+        etcd, apiserver = ensure(binaries.ETCD), ensure(binaries.KUBE_APISERVER)
+        if not self.settings.kserve_cluster:
+            return _Binaries(etcd=etcd, apiserver=apiserver)
+        return _Binaries(
+            etcd=etcd,
+            apiserver=apiserver,
+            controller_manager=ensure(binaries.KUBE_CONTROLLER_MANAGER),
+            scheduler=ensure(binaries.KUBE_SCHEDULER),
+            kwok=ensure(binaries.KWOK),
+            kserve=ensure(binaries.KSERVE_CONTROLLER),
+        )
+
+    def _start(self, found: _Binaries) -> None:
         settings = self.settings
         self._work_dir = Path(tempfile.mkdtemp(prefix="kserve-functions-controlplane-"))
-        credentials = pki.write_credentials(
-            self._work_dir, admin_user=ADMIN_USER, admin_group=ADMIN_GROUP
-        )
+        users: dict[str, list[str]] = {ADMIN_USER: [ADMIN_GROUP]}
+        if settings.kserve_cluster:
+            users |= {
+                controllers.CONTROLLER_MANAGER_USER: [],
+                controllers.SCHEDULER_USER: [],
+                KWOK_USER: [ADMIN_GROUP],
+                KSERVE_USER: [ADMIN_GROUP],
+            }
+        credentials = pki.write_credentials(self._work_dir, users=users)
         self._credentials = credentials
 
-        etcd_url = self._start_etcd(etcd_binary)
+        etcd_url = self._start_etcd(found.etcd)
         port = settings.apiserver_port or free_port()
         self._server = f"https://127.0.0.1:{port}"
-        self._start_apiserver(apiserver_binary, etcd_url, port, credentials)
-        self._wait_ready(settings.ready_timeout)
+        self._start_apiserver(found.apiserver, etcd_url, port, credentials)
+        self._wait_endpoints({"kube-apiserver": f"{self.server}/readyz"}, "ready")
 
         self._kubeconfig_path = settings.kubeconfig_path or self._work_dir / "kubeconfig"
-        kubeconfig.write(
-            self._kubeconfig_path,
-            kubeconfig.render(
-                server=self._server,
-                ca_pem=credentials.ca_cert.read_bytes(),
-                user=ADMIN_USER,
-                token=credentials.admin_token,
-            ),
-        )
+        kubeconfig.write(self._kubeconfig_path, self._kubeconfig_for(ADMIN_USER))
         with self.admin_client() as api_client:
             installed = crds.install(api_client, settings.crd_dir)
             crds.wait_served(api_client, installed, timeout=settings.ready_timeout)
+            if settings.kserve_cluster:
+                self._start_kserve_cluster(api_client, found)
 
     def _start_etcd(self, binary: Path) -> str:
         work_dir = self.work_dir
@@ -230,8 +291,8 @@ class ControlPlane:
             str(binary),
             f"--etcd-servers={etcd_url}",
             f"--cert-dir={work_dir / 'certs'}",
-            f"--tls-cert-file={credentials.serving_cert}",
-            f"--tls-private-key-file={credentials.serving_key}",
+            f"--tls-cert-file={credentials.apiserver.cert}",
+            f"--tls-private-key-file={credentials.apiserver.key}",
             f"--secure-port={port}",
             "--bind-address=127.0.0.1",
             "--advertise-address=127.0.0.1",
@@ -245,45 +306,134 @@ class ControlPlane:
             f"--service-account-key-file={credentials.service_account_key}",
             f"--service-account-signing-key-file={credentials.service_account_key}",
             "--allow-privileged=true",
-            # The ServiceAccount admission plugin waits for a `default` ServiceAccount
-            # that only kube-controller-manager would create.
-            "--disable-admission-plugins=ServiceAccount",
             "--v=1",
         ]
+        if not self.settings.kserve_cluster:
+            # The ServiceAccount admission plugin waits for a `default` ServiceAccount
+            # that only kube-controller-manager creates, and none runs then.
+            argv.append("--disable-admission-plugins=ServiceAccount")
         self._processes.append(ManagedProcess("kube-apiserver", argv, work_dir / "apiserver.log"))
 
-    def _wait_ready(self, timeout: float) -> None:
-        context = ssl.create_default_context(cafile=str(self.ca_cert_path))
-        deadline = time.monotonic() + timeout
-        last_error = "no answer yet"
-        while time.monotonic() < deadline:
-            for process in self._processes:
-                code = process.exit_code()
-                if code is not None:
-                    raise ControlPlaneError(
-                        f"{process.name} exited with status {code} while starting; its log:",
-                        details=self._log_tails(),
-                    )
-            try:
-                with urllib.request.urlopen(  # noqa: S310 - fixed https URL of our own apiserver
-                    f"{self.server}/readyz", context=context, timeout=2
-                ) as response:
-                    if response.status == 200:  # noqa: PLR2004
-                        return
-            except (urllib.error.URLError, OSError) as e:
-                last_error = str(e)
-            time.sleep(0.2)
-        raise ControlPlaneError(
-            f"the control plane was not ready within {timeout:g}s (last: {last_error}); "
-            "logs follow, processes stopped",
-            details=self._log_tails(),
+    def _start_kserve_cluster(self, api_client: client.ApiClient, found: _Binaries) -> None:
+        settings = self.settings
+        credentials = self._require(self._credentials, "credentials")
+        certs = self.work_dir / "serving-certs"
+        if not (found.controller_manager and found.scheduler and found.kwok and found.kserve):
+            raise ControlPlaneError("the KServe cluster's binaries were not built")
+
+        kcm_port, scheduler_port, kwok_port = free_port(), free_port(), free_port()
+        self._start_process(
+            "kube-controller-manager",
+            controllers.controller_manager_argv(
+                found.controller_manager,
+                kubeconfig=self._component_kubeconfig(controllers.CONTROLLER_MANAGER_USER),
+                port=kcm_port,
+                certificate=credentials.issue_serving_certificate(certs, "controller-manager"),
+                credentials=credentials,
+            ),
+        )
+        self._start_process(
+            "kube-scheduler",
+            controllers.scheduler_argv(
+                found.scheduler,
+                kubeconfig=self._component_kubeconfig(controllers.SCHEDULER_USER),
+                port=scheduler_port,
+                certificate=credentials.issue_serving_certificate(certs, "scheduler"),
+            ),
+        )
+        kwok_certificate = credentials.issue_serving_certificate(certs, "kwok")
+        self._start_process(
+            "kwok",
+            kwok.argv(
+                found.kwok,
+                kubeconfig=self._component_kubeconfig(KWOK_USER),
+                server_port=kwok_port,
+                tls_cert=kwok_certificate.cert,
+                tls_key=kwok_certificate.key,
+            ),
+        )
+        nodes = kwok.create_nodes(api_client)
+
+        # The manager reads its ConfigMap once, at start.
+        kserve.install_config(api_client, settings.kserve_dir, domain=settings.model_domain)
+        webhook_port, probe_port = free_port(), free_port()
+        self._start_kserve_manager(found.kserve, webhook_port, probe_port, credentials)
+
+        self._wait_endpoints(
+            {
+                "kube-controller-manager": f"https://127.0.0.1:{kcm_port}/healthz",
+                "kube-scheduler": f"https://127.0.0.1:{scheduler_port}/healthz",
+                "kwok": f"https://127.0.0.1:{kwok_port}/healthz",
+                "kserve-controller": f"http://127.0.0.1:{probe_port}/readyz",
+            },
+            "healthy",
+        )
+        self._webhook_url = f"https://127.0.0.1:{webhook_port}"
+        ca_bundle = base64.b64encode(credentials.ca_cert.read_bytes()).decode()
+        kserve.register_webhooks(
+            api_client, settings.kserve_dir, base_url=self._webhook_url, ca_bundle=ca_bundle
+        )
+        # Created through KServe's validating webhook: proof that the apiserver reaches it.
+        kserve.install_runtimes(api_client, settings.kserve_dir)
+        self._wait(
+            lambda: {
+                **_nodes_not_ready(api_client, nodes),
+                **_default_service_account_missing(api_client),
+            },
+            "ready",
         )
 
-    def _log_tails(self) -> str:
-        return "\n".join(process.log_tail() for process in self._processes)
+    def _start_kserve_manager(
+        self, binary: Path, webhook_port: int, probe_port: int, credentials: pki.Credentials
+    ) -> None:
+        tmp_dir = self.work_dir / "kserve-tmp"
+        # controller-runtime reads exactly tls.crt and tls.key from that folder.
+        credentials.issue_serving_certificate(kserve.webhook_cert_dir(tmp_dir), "tls")
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(self._component_kubeconfig(KSERVE_USER)),
+            "POD_NAMESPACE": kserve.NAMESPACE,
+            "TMPDIR": str(tmp_dir),
+        }
+        self._start_process(
+            "kserve-controller",
+            kserve.manager_argv(
+                binary, webhook_port=webhook_port, probe_port=probe_port, metrics_port=free_port()
+            ),
+            env=env,
+        )
+
+    def _start_process(
+        self, name: str, argv: list[str], *, env: Mapping[str, str] | None = None
+    ) -> None:
+        log = self.work_dir / f"{name}.log"
+        self._processes.append(ManagedProcess(name, argv, log, env=env))
+
+    def _kubeconfig_for(self, user: str) -> dict[str, object]:
+        credentials = self._require(self._credentials, "credentials")
+        return kubeconfig.render(
+            server=self.server,
+            ca_pem=credentials.ca_cert.read_bytes(),
+            user=user,
+            token=credentials.tokens[user],
+        )
+
+    def _component_kubeconfig(self, user: str) -> Path:
+        path = self.work_dir / "kubeconfigs" / f"{user.replace(':', '-')}.yaml"
+        kubeconfig.write(path, self._kubeconfig_for(user))
+        return path
+
+    def _wait_endpoints(self, endpoints: dict[str, str], what: str) -> None:
+        context = ssl.create_default_context(cafile=str(self.ca_cert_path))
+        self._wait(readiness.endpoints_check(endpoints, context), what)
+
+    def _wait(self, check: readiness.Check, what: str) -> None:
+        readiness.wait_for(
+            check, processes=self._processes, timeout=self.settings.ready_timeout, what=what
+        )
 
     def stop(self) -> None:
-        """Stop kube-apiserver, then etcd; remove the temporary folder and kubeconfig."""
+        """Stop every process in reverse start order; remove the temporary folder and kubeconfig."""
         stop_all(list(reversed(self._processes)))
         if self._kubeconfig_path is not None:
             # It names a server that no longer exists; a stale copy only misleads.
@@ -298,3 +448,20 @@ class ControlPlane:
         if value is None:
             raise ControlPlaneError(f"the control plane is not started (no {what} yet)")
         return value
+
+
+def _nodes_not_ready(api_client: client.ApiClient, nodes: list[str]) -> dict[str, str]:
+    """kwok at work: every fake node Ready."""
+    not_ready = sorted(set(nodes) - set(kwok.ready_nodes(api_client, nodes)))
+    return {"kwok": f"nodes not Ready: {', '.join(not_ready)}"} if not_ready else {}
+
+
+def _default_service_account_missing(api_client: client.ApiClient) -> dict[str, str]:
+    """The controller-manager's ServiceAccount controller at work: ``default/default`` exists."""
+    try:
+        client.CoreV1Api(api_client).read_namespaced_service_account("default", "default")
+    except ApiException as e:
+        if e.status == 404:  # noqa: PLR2004
+            return {"kube-controller-manager": "no ServiceAccount default/default yet"}
+        raise
+    return {}

@@ -1,9 +1,16 @@
-"""Keys and certificates for a throw-away local kube-apiserver.
+"""Keys, certificates and identities for a throw-away local cluster.
 
-A fresh CA signs the apiserver's serving certificate (for 127.0.0.1 and
-localhost), so clients verify TLS against the CA in the kubeconfig instead of
-turning verification off. A separate RSA key signs ServiceAccount tokens, which
-is what makes TokenRequest and TokenReview work.
+A fresh CA signs every serving certificate on loopback: the apiserver's, and
+those of the servers the apiserver or the launcher calls (KServe's webhooks,
+kwok's kubelet endpoint, the health endpoints of the controller-manager and
+the scheduler). So clients verify TLS against the CA in the kubeconfig instead
+of turning verification off. A separate RSA key signs ServiceAccount tokens,
+which is what makes TokenRequest and TokenReview work.
+
+Each component authenticates as a user of its own, by a static bearer token
+(``--token-auth-file``): RBAC then sees ``system:kube-controller-manager`` and
+``system:kube-scheduler`` as in a real cluster, bound by the apiserver's own
+bootstrap roles.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,15 +31,34 @@ _VALIDITY = datetime.timedelta(days=7)
 
 
 @dataclass(frozen=True)
+class ServingCertificate:
+    """A certificate for 127.0.0.1 and localhost, and its key, as files."""
+
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True)
 class Credentials:
-    """Paths of the files a control plane's processes and clients need."""
+    """Paths of the files a cluster's processes and clients need, and their tokens.
+
+    ``tokens`` maps each user of the token file to its bearer token.
+    """
 
     ca_cert: Path
-    serving_cert: Path
-    serving_key: Path
+    ca_key: Path
+    apiserver: ServingCertificate
     service_account_key: Path
     token_auth_file: Path
-    admin_token: str
+    tokens: Mapping[str, str]
+
+    def issue_serving_certificate(self, directory: Path, name: str) -> ServingCertificate:
+        """Sign a loopback serving certificate ``name`` with this CA, into ``directory``."""
+        ca_key = serialization.load_pem_private_key(self.ca_key.read_bytes(), password=None)
+        if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+            raise TypeError(f"{self.ca_key} is not the EC key this module writes")
+        ca_cert = x509.load_pem_x509_certificate(self.ca_cert.read_bytes())
+        return _write_serving_certificate(directory, name, ca_key, ca_cert.subject)
 
 
 def _pem_key(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
@@ -47,13 +74,39 @@ def _write_private(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def write_credentials(directory: Path, *, admin_user: str, admin_group: str) -> Credentials:
-    """Create a CA, a serving certificate, a token-signing key and an admin token.
-
-    The admin is authenticated by a static bearer token (``--token-auth-file``)
-    and is a member of ``admin_group`` (``system:masters`` bypasses RBAC).
-    """
+def _write_serving_certificate(
+    directory: Path, name: str, ca_key: ec.EllipticCurvePrivateKey, ca_name: x509.Name
+) -> ServingCertificate:
     now = datetime.datetime.now(datetime.UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + _VALIDITY)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")),
+                    x509.DNSName("localhost"),
+                ]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([x509.OID_SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    written = ServingCertificate(cert=directory / f"{name}.crt", key=directory / f"{name}.key")
+    written.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(written.key, _pem_key(key))
+    return written
+
+
+def _ca(now: datetime.datetime) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kserve-functions-local-ca")])
     ca_cert = (
@@ -81,46 +134,46 @@ def write_credentials(directory: Path, *, admin_user: str, admin_group: str) -> 
         )
         .sign(ca_key, hashes.SHA256())
     )
-    serving_key = ec.generate_private_key(ec.SECP256R1())
-    serving_cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
-        .issuer_name(ca_name)
-        .public_key(serving_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + _VALIDITY)
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")),
-                    x509.DNSName("localhost"),
-                ]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.ExtendedKeyUsage([x509.OID_SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
+    return ca_key, ca_cert
+
+
+def token_file_line(token: str, user: str, groups: Sequence[str]) -> str:
+    """One line of ``--token-auth-file``: ``token,user,uid[,"group1,group2"]``."""
+    line = f"{token},{user},{user}"
+    return f'{line},"{",".join(groups)}"\n' if groups else f"{line}\n"
+
+
+def write_credentials(directory: Path, *, users: Mapping[str, Sequence[str]]) -> Credentials:
+    """Create a CA, the apiserver's serving certificate, a token-signing key and tokens.
+
+    ``users`` maps each user name to its groups; each gets a random bearer
+    token in the token file (a member of ``system:masters`` bypasses RBAC).
+    """
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, ca_cert = _ca(now)
+    ca_cert_path = directory / "ca.crt"
+    ca_cert_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    ca_key_path = directory / "ca.key"
+    _write_private(ca_key_path, _pem_key(ca_key))
+    apiserver = _write_serving_certificate(directory, "apiserver", ca_key, ca_cert.subject)
     # kube-apiserver signs ServiceAccount tokens with RS256 by default.
     service_account_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    admin_token = secrets.token_urlsafe(32)
+    service_account_key_path = directory / "service-account.key"
+    _write_private(service_account_key_path, _pem_key(service_account_key))
 
-    credentials = Credentials(
-        ca_cert=directory / "ca.crt",
-        serving_cert=directory / "apiserver.crt",
-        serving_key=directory / "apiserver.key",
-        service_account_key=directory / "service-account.key",
-        token_auth_file=directory / "tokens.csv",
-        admin_token=admin_token,
-    )
-    credentials.ca_cert.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    credentials.serving_cert.write_bytes(serving_cert.public_bytes(serialization.Encoding.PEM))
-    _write_private(credentials.serving_key, _pem_key(serving_key))
-    _write_private(credentials.service_account_key, _pem_key(service_account_key))
-    # Format: token,user,uid,"group1,group2"
+    tokens = {user: secrets.token_urlsafe(32) for user in users}
+    token_auth_file = directory / "tokens.csv"
     _write_private(
-        credentials.token_auth_file,
-        f'{admin_token},{admin_user},{admin_user},"{admin_group}"\n'.encode(),
+        token_auth_file,
+        "".join(
+            token_file_line(tokens[user], user, groups) for user, groups in users.items()
+        ).encode(),
     )
-    return credentials
+    return Credentials(
+        ca_cert=ca_cert_path,
+        ca_key=ca_key_path,
+        apiserver=apiserver,
+        service_account_key=service_account_key_path,
+        token_auth_file=token_auth_file,
+        tokens=tokens,
+    )

@@ -1,8 +1,9 @@
 """Child processes that cannot outlive the Python process that started them.
 
-etcd and kube-apiserver run in their own session, so a Ctrl-C in the terminal
-reaches only the launcher, which then stops them in order (apiserver first,
-so it never loses etcd mid-request). Should the launcher die without running
+The cluster's processes run in their own session, so a Ctrl-C in the terminal
+reaches only the launcher, which then stops them in reverse start order (the
+controllers before the apiserver, the apiserver before etcd, so none loses
+what it talks to mid-request). Should the launcher die without running
 its cleanup (SIGKILL, a crashed test runner), Linux's parent-death signal
 kills each child: no orphan survives either way. That signal is SIGKILL, not
 SIGTERM: kube-apiserver's graceful shutdown waits for etcd, which dies at the
@@ -16,7 +17,7 @@ import ctypes
 import signal
 import socket
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -34,7 +35,15 @@ def _die_with_parent() -> None:
 class ManagedProcess:
     """A started binary whose output goes to a log file."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log_path: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """Start ``argv``; ``env`` None inherits the launcher's environment."""
         self.name = name
         self.log_path = log_path
         self._log: IO[bytes] = log_path.open("wb")
@@ -45,6 +54,7 @@ class ManagedProcess:
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env=None if env is None else dict(env),
                 preexec_fn=_die_with_parent,  # noqa: PLW1509 - the launcher is single-threaded here
             )
         except OSError as e:

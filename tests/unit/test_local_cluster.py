@@ -1,0 +1,168 @@
+"""What the launcher installs for KServe and kwok, and how it starts them (pure parts)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from controlplane import controllers, kserve, kwok, pki
+from controlplane.cluster import REPO_ROOT
+from controlplane.errors import ControlPlaneError
+
+KSERVE_DIR = kserve.default_kserve_dir(REPO_ROOT)
+
+
+def _documents(name: str) -> list[dict[str, Any]]:
+    with (KSERVE_DIR / name).open() as stream:
+        return [doc for doc in yaml.safe_load_all(stream) if isinstance(doc, dict)]
+
+
+def test_local_config_changes_exactly_the_three_documented_fields() -> None:
+    [upstream] = _documents(kserve.CONFIG_FILE)
+
+    local = kserve.local_config(upstream, domain="models.test")
+
+    assert local["metadata"] == {"name": "inferenceservice-config", "namespace": "kserve"}
+    changed = {key for key in upstream["data"] if local["data"][key] != upstream["data"][key]}
+    assert changed == {"deploy", "ingress"}
+    assert json.loads(local["data"]["deploy"]) == {"defaultDeploymentMode": "Standard"}
+    ingress, before = json.loads(local["data"]["ingress"]), json.loads(upstream["data"]["ingress"])
+    assert {k for k in ingress if ingress[k] != before[k]} == {
+        "disableIngressCreation",
+        "ingressDomain",
+    }
+    assert (ingress["disableIngressCreation"], ingress["ingressDomain"]) == (True, "models.test")
+    # KServe's Standard-mode host rule, which the API's URL prediction mirrors.
+    assert ingress["domainTemplate"] == "{{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }}"
+
+
+def test_local_config_leaves_the_upstream_document_alone() -> None:
+    [upstream] = _documents(kserve.CONFIG_FILE)
+    snapshot = json.dumps(upstream, sort_keys=True)
+
+    kserve.local_config(upstream, domain="example.com")
+
+    assert json.dumps(upstream, sort_keys=True) == snapshot
+
+
+def test_local_webhooks_call_the_local_server_with_the_ca_and_keep_the_rest() -> None:
+    upstream = _documents(kserve.WEBHOOKS_FILE)
+
+    local = kserve.local_webhooks(upstream, base_url="https://127.0.0.1:9443", ca_bundle="Q0E=")
+
+    assert [c["metadata"]["name"] for c in local] == [c["metadata"]["name"] for c in upstream]
+    for before, after in zip(upstream, local, strict=True):
+        for old, new in zip(before["webhooks"], after["webhooks"], strict=True):
+            path = old["clientConfig"]["service"]["path"]
+            assert new["clientConfig"] == {
+                "url": f"https://127.0.0.1:9443{path}",
+                "caBundle": "Q0E=",
+            }
+            assert {k: v for k, v in new.items() if k != "clientConfig"} == {
+                k: v for k, v in old.items() if k != "clientConfig"
+            }
+    paths = {w["clientConfig"]["url"] for c in local for w in c["webhooks"]}
+    assert "https://127.0.0.1:9443/mutate-pods" in paths  # the pod mutator too
+
+
+def test_a_kserve_folder_without_its_files_is_named_with_the_fix(tmp_path: Path) -> None:
+    (tmp_path / kserve.WEBHOOKS_FILE).write_text("")
+
+    with pytest.raises(ControlPlaneError) as missing:
+        kserve.check_kserve_dir(tmp_path)
+
+    assert missing.value.message == (
+        f"KServe folder {tmp_path} lacks inferenceservice-config.yaml, "
+        "cluster-serving-runtimes.yaml: set KSERVE_DIR to the folder holding KServe "
+        "v0.20.0's configuration (the project's ../shared/kserve)"
+    )
+
+
+def test_the_shared_folder_has_the_fourteen_cluster_serving_runtimes() -> None:
+    runtimes = _documents(kserve.RUNTIMES_FILE)
+    assert len(runtimes) == 14
+    assert "kserve-sklearnserver" in {r["metadata"]["name"] for r in runtimes}
+
+
+def test_manager_listens_on_loopback_without_leader_election() -> None:
+    argv = kserve.manager_argv(Path("/b/m"), webhook_port=1, probe_port=2, metrics_port=3)
+    assert argv == [
+        "/b/m",
+        "--webhook-port=1",
+        "--health-probe-addr=127.0.0.1:2",
+        "--metrics-addr=127.0.0.1:3",
+        "--leader-elect=false",
+    ]
+
+
+def test_fake_nodes_carry_capacity_and_the_kwok_annotation() -> None:
+    gpu = kwok.node_manifest(kwok.NodeShape("g", cpu="8", memory="32Gi", gpus=2))
+    cpu = kwok.node_manifest(kwok.NodeShape("c", cpu="4", memory="8Gi"))
+
+    assert gpu["metadata"]["annotations"] == {"kwok.x-k8s.io/node": "fake"}
+    assert gpu["status"]["capacity"] == {
+        "cpu": "8",
+        "memory": "32Gi",
+        "pods": "110",
+        "ephemeral-storage": "100Gi",
+        "nvidia.com/gpu": "2",
+    }
+    assert gpu["status"]["allocatable"] == gpu["status"]["capacity"]
+    assert "nvidia.com/gpu" not in cpu["status"]["capacity"]
+
+
+def test_exactly_one_default_node_has_gpus() -> None:
+    assert [shape.gpus for shape in kwok.DEFAULT_NODES if shape.gpus] == [8]
+
+
+def test_kwok_manages_only_the_annotated_nodes_and_serves_on_loopback() -> None:
+    argv = kwok.argv(
+        Path("/b/kwok"),
+        kubeconfig=Path("/k"),
+        server_port=7,
+        tls_cert=Path("/c"),
+        tls_key=Path("/key"),
+    )
+    assert "--manage-all-nodes=false" in argv
+    assert "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake" in argv
+    assert "--server-address=127.0.0.1:7" in argv
+    assert f"--config={kwok.STAGES_FILE}" in argv
+
+
+def test_the_stages_cover_nodes_pods_and_the_two_ways_to_fail() -> None:
+    with kwok.STAGES_FILE.open() as stream:
+        stages = [doc for doc in yaml.safe_load_all(stream) if doc]
+    assert [(s["metadata"]["name"], s["spec"]["resourceRef"]["kind"]) for s in stages] == [
+        ("node-ready", "Node"),
+        ("node-heartbeat", "Node"),
+        ("pod-running", "Pod"),
+        ("pod-crash-loop", "Pod"),
+        ("pod-crash-loop-restart", "Pod"),
+        ("pod-delete", "Pod"),
+    ]
+
+
+def test_controllers_run_without_leader_election_on_loopback(tmp_path: Path) -> None:
+    credentials = pki.write_credentials(tmp_path, users={"admin": []})
+    certificate = pki.ServingCertificate(cert=Path("/c"), key=Path("/k"))
+
+    manager = controllers.controller_manager_argv(
+        Path("/kcm"),
+        kubeconfig=Path("/kc"),
+        port=5,
+        certificate=certificate,
+        credentials=credentials,
+    )
+    scheduler = controllers.scheduler_argv(
+        Path("/ks"), kubeconfig=Path("/kc"), port=6, certificate=certificate
+    )
+
+    for argv, port in ((manager, 5), (scheduler, 6)):
+        assert "--leader-elect=false" in argv
+        assert "--bind-address=127.0.0.1" in argv
+        assert f"--secure-port={port}" in argv
+    assert "--use-service-account-credentials=true" in manager
+    assert f"--service-account-private-key-file={credentials.service_account_key}" in manager

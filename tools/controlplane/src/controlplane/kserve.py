@@ -1,0 +1,218 @@
+"""KServe v0.20.0 installed into the local cluster, as its own install does, minus Docker.
+
+KServe's install applies its CRDs (installed with the others by ``crds``), the
+``kserve`` namespace, the ``inferenceservice-config`` ConfigMap, the
+ClusterServingRuntimes and the webhook configurations, then runs the
+controller manager in a Deployment whose webhook Service gets its certificate
+from cert-manager. Here the manager runs as a local process, so:
+
+- the webhook configurations call ``https://127.0.0.1:<port><path>`` with a
+  ``caBundle`` of the launcher's CA instead of the Service, and the manager
+  reads a certificate that CA issued (controller-runtime's default folder
+  ``$TMPDIR/k8s-webhook-server/serving-certs``);
+- the ConfigMap differs from upstream in three fields (``local_config``),
+  because no Knative Serving, Istio or Gateway runs locally.
+
+The upstream files are read from ``../shared/kserve/`` unchanged; the changes
+are made here, in code, where a test can see them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from controlplane.errors import ControlPlaneError
+
+NAMESPACE = "kserve"
+CONFIG_MAP = "inferenceservice-config"
+CONFIG_FILE = "inferenceservice-config.yaml"
+RUNTIMES_FILE = "cluster-serving-runtimes.yaml"
+WEBHOOKS_FILE = "webhooks.yaml"
+DEFAULT_DEPLOYMENT_MODE = "Standard"
+DEFAULT_DOMAIN = "example.com"
+_SERVING_GROUP = "serving.kserve.io"
+
+
+def default_kserve_dir(repo_root: Path) -> Path:
+    """``../shared/kserve`` beside the repository, where the project keeps KServe's files."""
+    return repo_root.parent / "shared" / "kserve"
+
+
+def check_kserve_dir(kserve_dir: Path) -> None:
+    """Fail early, before any process starts, when KServe's files are missing.
+
+    Raises:
+        ControlPlaneError: the folder or one of its files is missing.
+    """
+    missing = [
+        name
+        for name in (CONFIG_FILE, RUNTIMES_FILE, WEBHOOKS_FILE)
+        if not (kserve_dir / name).is_file()
+    ]
+    if missing:
+        raise ControlPlaneError(
+            f"KServe folder {kserve_dir} lacks {', '.join(missing)}: set KSERVE_DIR to the "
+            "folder holding KServe v0.20.0's configuration (the project's ../shared/kserve)"
+        )
+
+
+def _documents(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open() as stream:
+        for document in yaml.safe_load_all(stream):
+            if isinstance(document, dict):
+                yield document
+
+
+def local_config(upstream: Mapping[str, Any], *, domain: str) -> dict[str, Any]:
+    """The ``inferenceservice-config`` ConfigMap for the local cluster.
+
+    Changed from upstream, and why:
+
+    - ``deploy.defaultDeploymentMode``: ``Serverless`` → ``Standard``. Knative
+      mode needs Knative Serving's controllers, which do not run locally;
+      Standard mode is plain Deployments, Services and HPAs, which the
+      controller-manager, scheduler and kwok reconcile for real.
+    - ``ingress.disableIngressCreation``: ``false`` → ``true``. No Istio or
+      Gateway controller runs, so an Ingress/VirtualService would never be
+      served; KServe still reports ``status.url`` from the ingress domain template.
+    - ``ingress.ingressDomain``: upstream ``example.com`` → ``domain`` (the
+      same unless a caller chooses another), so the URLs the API predicts and
+      the ones KServe writes come from one setting.
+
+    Every other key is upstream's, byte for byte.
+    """
+    config = copy.deepcopy(dict(upstream))
+    data = dict(config["data"])
+    deploy = json.loads(data["deploy"])
+    deploy["defaultDeploymentMode"] = DEFAULT_DEPLOYMENT_MODE
+    data["deploy"] = json.dumps(deploy, indent=2)
+    ingress = json.loads(data["ingress"])
+    ingress["disableIngressCreation"] = True
+    ingress["ingressDomain"] = domain
+    data["ingress"] = json.dumps(ingress, indent=2)
+    config["data"] = data
+    config["metadata"] = {"name": CONFIG_MAP, "namespace": NAMESPACE}
+    return config
+
+
+def local_webhooks(
+    configurations: Iterable[Mapping[str, Any]], *, base_url: str, ca_bundle: str
+) -> list[dict[str, Any]]:
+    """KServe's webhook configurations pointing at a webhook server outside the cluster.
+
+    Each webhook's ``clientConfig.service`` (a Service in front of the manager's
+    pod, upstream) becomes ``url: base_url + path`` with ``caBundle`` (base64 of
+    the PEM CA): the way the apiserver reaches a webhook that is not a Service.
+    Everything else (rules, selectors, failurePolicy, sideEffects) is upstream's.
+    """
+    local = []
+    for configuration in configurations:
+        rendered = copy.deepcopy(dict(configuration))
+        rendered["metadata"] = {"name": configuration["metadata"]["name"]}
+        for webhook in rendered["webhooks"]:
+            path = webhook["clientConfig"]["service"]["path"]
+            webhook["clientConfig"] = {"url": f"{base_url}{path}", "caBundle": ca_bundle}
+        local.append(rendered)
+    return local
+
+
+def manager_argv(
+    binary: Path, *, webhook_port: int, probe_port: int, metrics_port: int
+) -> list[str]:
+    """The KServe controller manager's command line on loopback, without leader election.
+
+    Its webhook server has no flag for the address and binds every interface
+    on ``webhook_port`` (controller-runtime's default host); the probe and
+    metrics servers bind 127.0.0.1.
+    """
+    return [
+        str(binary),
+        f"--webhook-port={webhook_port}",
+        f"--health-probe-addr=127.0.0.1:{probe_port}",
+        f"--metrics-addr=127.0.0.1:{metrics_port}",
+        "--leader-elect=false",
+    ]
+
+
+def webhook_cert_dir(tmp_dir: Path) -> Path:
+    """Where the manager reads ``tls.crt``/``tls.key`` when its ``TMPDIR`` is ``tmp_dir``."""
+    return tmp_dir / "k8s-webhook-server" / "serving-certs"
+
+
+def install_config(api_client: client.ApiClient, kserve_dir: Path, *, domain: str) -> None:
+    """Create the ``kserve`` namespace and the local ``inferenceservice-config``.
+
+    The manager reads the ConfigMap once at start, so this comes first.
+
+    Raises:
+        ControlPlaneError: the apiserver refused one of them.
+    """
+    core = client.CoreV1Api(api_client)
+    upstream = next(_documents(kserve_dir / CONFIG_FILE))
+    _create("namespace kserve", core.create_namespace, {"metadata": {"name": NAMESPACE}})
+    _create(
+        f"ConfigMap {NAMESPACE}/{CONFIG_MAP}",
+        core.create_namespaced_config_map,
+        NAMESPACE,
+        local_config(upstream, domain=domain),
+    )
+
+
+def register_webhooks(
+    api_client: client.ApiClient, kserve_dir: Path, *, base_url: str, ca_bundle: str
+) -> None:
+    """Register KServe's webhook configurations, calling ``base_url``.
+
+    Raises:
+        ControlPlaneError: the apiserver refused one of them.
+    """
+    admission = client.AdmissionregistrationV1Api(api_client)
+    for configuration in local_webhooks(
+        _documents(kserve_dir / WEBHOOKS_FILE), base_url=base_url, ca_bundle=ca_bundle
+    ):
+        kind, name = configuration["kind"], configuration["metadata"]["name"]
+        create = (
+            admission.create_mutating_webhook_configuration
+            if kind == "MutatingWebhookConfiguration"
+            else admission.create_validating_webhook_configuration
+        )
+        _create(f"{kind} {name}", create, configuration)
+
+
+def install_runtimes(api_client: client.ApiClient, kserve_dir: Path) -> int:
+    """Create the ClusterServingRuntimes (through KServe's validating webhook); return how many.
+
+    Raises:
+        ControlPlaneError: the apiserver or the webhook refused one.
+    """
+    custom = client.CustomObjectsApi(api_client)
+    count = 0
+    for runtime in _documents(kserve_dir / RUNTIMES_FILE):
+        _create(
+            f"ClusterServingRuntime {runtime['metadata']['name']}",
+            custom.create_cluster_custom_object,
+            _SERVING_GROUP,
+            "v1alpha1",
+            "clusterservingruntimes",
+            runtime,
+        )
+        count += 1
+    return count
+
+
+def _create(what: str, create: Callable[..., object], *args: object) -> None:
+    """Call a generated ``create_*`` method; dict bodies are sent as they are."""
+    try:
+        create(*args)
+    except ApiException as e:
+        raise ControlPlaneError(
+            f"the apiserver refused {what} ({e.status} {e.reason})", details=str(e.body)[:2000]
+        ) from e
