@@ -1,10 +1,16 @@
-"""A stand-in for the KServe controller, which does not run in the local cluster.
+"""KServe's status of a Knative-mode model, built by hand: what the local cluster cannot make.
 
-The real controller reconciles an InferenceService and reports through its
-``status`` subresource: conditions, URL, revisions, traffic and model state.
-Tests that need a Ready (or failed) model write that status here, through the
-same subresource and in the shape KServe v0.20 writes it, so the code under
-test reads exactly what it would read in a cluster.
+The local cluster runs the real KServe controller, in Standard mode: every
+status the integration tests read comes from it. Knative mode (the default of
+KServe's own install) needs Knative Serving's controllers, which do not run
+here, so its status -- Knative revisions (``latestCreatedRevision``,
+``latestReadyRevision``), the traffic split between them (canaries), the
+``LatestDeploymentReady``/``RoutesReady`` conditions -- is never produced
+locally. The unit tests of the status readers take it from ``build_status``,
+in the shape KServe v0.20 writes it in Knative mode. Where Standard mode writes
+the same fields (conditions, url, observedGeneration, modelStatus and its
+lastFailureInfo), ``tests/integration/test_status_shapes.py`` checks this
+shape against what the real controller writes.
 """
 
 from __future__ import annotations
@@ -12,11 +18,6 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 from typing import Any
-
-from kserve_functions.resources import INFERENCE_SERVICE
-from kubernetes import client
-
-from support.objects import as_dict
 
 # Conditions KServe sets on every InferenceService in Knative mode.
 _COMPONENT_CONDITIONS = ("PredictorReady", "IngressReady", "LatestDeploymentReady", "RoutesReady")
@@ -46,7 +47,7 @@ def build_status(
     failure: FailureInfo | None = None,
     now: datetime.datetime,
 ) -> dict[str, Any]:
-    """The ``status`` KServe would write for a model that is (not) ready.
+    """The ``status`` KServe writes for a Knative-mode model that is (not) ready.
 
     ``observed_generation`` defaults to ``generation`` (the controller has
     seen the current spec); pass an older one to model a spec not yet rolled out.
@@ -87,7 +88,6 @@ def build_status(
         model_status["lastFailureInfo"] = {
             "reason": failure.reason,
             "message": failure.message,
-            "time": stamp,
             **({"location": failure.location} if failure.location else {}),
             **({"exitCode": failure.exit_code} if failure.exit_code is not None else {}),
         }
@@ -96,85 +96,9 @@ def build_status(
         "conditions": conditions,
         "components": {"predictor": predictor},
         "modelStatus": model_status,
-        "deploymentMode": "Serverless",
+        "deploymentMode": "Knative",
     }
     if ready or url is not None:
         status["url"] = model_url
         status["address"] = {"url": f"http://{name}.{namespace}.svc.cluster.local"}
     return status
-
-
-class KServeControllerStandIn:
-    """Writes InferenceService status through the status subresource, as KServe would."""
-
-    def __init__(self, api_client: client.ApiClient) -> None:
-        self._custom = client.CustomObjectsApi(api_client)
-
-    def _write(self, namespace: str, name: str, **fields: Any) -> dict[str, Any]:
-        current = as_dict(
-            self._custom.get_namespaced_custom_object(
-                INFERENCE_SERVICE.group,
-                INFERENCE_SERVICE.version,
-                namespace,
-                INFERENCE_SERVICE.plural,
-                name,
-            )
-        )
-        status = build_status(
-            name=name,
-            namespace=namespace,
-            generation=current["metadata"]["generation"],
-            now=datetime.datetime.now(datetime.UTC),
-            **fields,
-        )
-        # Replace (not merge) the status, so nothing of an earlier write lingers;
-        # the resourceVersion makes a concurrent spec change fail loudly (409).
-        current["status"] = status
-        return as_dict(
-            self._custom.replace_namespaced_custom_object_status(
-                INFERENCE_SERVICE.group,
-                INFERENCE_SERVICE.version,
-                namespace,
-                INFERENCE_SERVICE.plural,
-                name,
-                current,
-            )
-        )
-
-    def mark_ready(
-        self,
-        namespace: str,
-        name: str,
-        *,
-        url: str | None = None,
-        revision: str | None = None,
-        observed_generation: int | None = None,
-    ) -> dict[str, Any]:
-        """Report the model Ready and serving; returns the updated object."""
-        return self._write(
-            namespace,
-            name,
-            ready=True,
-            url=url,
-            revision=revision,
-            observed_generation=observed_generation,
-        )
-
-    def mark_not_ready(
-        self,
-        namespace: str,
-        name: str,
-        *,
-        reason: str,
-        message: str,
-        url: str | None = None,
-        failure: FailureInfo | None = None,
-    ) -> dict[str, Any]:
-        """Report the model not Ready with ``reason``/``message``; returns the object.
-
-        ``url`` is absent unless given: a model that never became Ready has none,
-        one that failed after serving keeps the one it had.
-        """
-        return self._write(
-            namespace, name, ready=False, reason=reason, message=message, url=url, failure=failure
-        )

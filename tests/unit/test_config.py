@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from kserve_functions import app
 from kserve_functions.config import AuthMode, ConfigError, Settings
+from kserve_functions.status import ModelUrls
 
 NOT_SECONDS = "is not a number of seconds"
 ONLY = "may use only {name}, {namespace} and {domain}"
@@ -12,14 +14,18 @@ ONLY = "may use only {name}, {namespace} and {domain}"
 def test_an_empty_environment_gives_the_defaults() -> None:
     assert Settings.from_environment({}) == Settings(
         kubeconfig=None,
-        model_domain="example.com",
-        model_url_template="http://{name}.{namespace}.{domain}",
+        model_urls=ModelUrls(
+            domain="example.com",
+            standard_template="http://{name}-{namespace}.{domain}",
+            knative_template="http://{name}.{namespace}.{domain}",
+        ),
         max_body_bytes=1024 * 1024,
         kube_timeout_seconds=10.0,
         wait_timeout_default_seconds=60.0,
         wait_timeout_max_seconds=600.0,
         list_page_size=250,
         auth_mode=AuthMode.KUBERNETES,
+        health_probe_namespace="default",
     )
 
 
@@ -32,20 +38,14 @@ def test_unrelated_variables_are_ignored() -> None:
     [
         ("KUBECONFIG", "/etc/kube/config", "kubeconfig", "/etc/kube/config"),
         ("KUBECONFIG", "", "kubeconfig", None),
-        ("MODEL_DOMAIN", "models.internal", "model_domain", "models.internal"),
-        (
-            "MODEL_URL_TEMPLATE",
-            "https://{name}-{namespace}.{domain}/v1",
-            "model_url_template",
-            "https://{name}-{namespace}.{domain}/v1",
-        ),
-        ("MODEL_URL_TEMPLATE", "http://fixed.example", "model_url_template", "http://fixed.example"),
         ("MAX_BODY_BYTES", "2048", "max_body_bytes", 2048),
         ("KUBE_TIMEOUT_SECONDS", "2.5", "kube_timeout_seconds", 2.5),
         ("WAIT_TIMEOUT_DEFAULT_SECONDS", "30", "wait_timeout_default_seconds", 30.0),
         ("WAIT_TIMEOUT_MAX_SECONDS", "120", "wait_timeout_max_seconds", 120.0),
         ("LIST_PAGE_SIZE", "50", "list_page_size", 50),
         ("AUTH_MODE", "none", "auth_mode", AuthMode.NONE),
+        ("HEALTH_PROBE_NAMESPACE", "kserve-probe", "health_probe_namespace", "kserve-probe"),
+        ("HEALTH_PROBE_NAMESPACE", "a" * 63, "health_probe_namespace", "a" * 63),
     ],
 )  # fmt: skip
 def test_each_variable_is_read(variable: str, value: str, attribute: str, expected: object) -> None:
@@ -66,9 +66,6 @@ def test_each_variable_is_read(variable: str, value: str, attribute: str, expect
         ("KUBE_TIMEOUT_SECONDS", "10s", "KUBE_TIMEOUT_SECONDS='10s' is not a number of seconds"),
         ("WAIT_TIMEOUT_DEFAULT_SECONDS", "x", "WAIT_TIMEOUT_DEFAULT_SECONDS='x' " + NOT_SECONDS),
         ("WAIT_TIMEOUT_MAX_SECONDS", "-0", "WAIT_TIMEOUT_MAX_SECONDS='-0' must be greater than 0"),
-        ("MODEL_URL_TEMPLATE", "http://{unknown}", "MODEL_URL_TEMPLATE='http://{unknown}' " + ONLY),
-        ("MODEL_URL_TEMPLATE", "http://{0}", "MODEL_URL_TEMPLATE='http://{0}' " + ONLY),
-        ("MODEL_URL_TEMPLATE", "http://{name", "MODEL_URL_TEMPLATE='http://{name' " + ONLY),
         ("AUTH_MODE", "bogus", "AUTH_MODE='bogus' is not one of: none, kubernetes"),
         ("AUTH_MODE", "NONE", "AUTH_MODE='NONE' is not one of: none, kubernetes"),
     ],
@@ -79,6 +76,74 @@ def test_an_unusable_value_is_a_config_error_naming_the_variable(
     with pytest.raises(ConfigError) as caught:
         Settings.from_environment({variable: value})
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"MODEL_DOMAIN": "models.internal"}, ModelUrls(domain="models.internal")),
+        (
+            {"MODEL_URL_TEMPLATE_STANDARD": "https://{name}.{namespace}.svc.{domain}/v1"},
+            ModelUrls(standard_template="https://{name}.{namespace}.svc.{domain}/v1"),
+        ),
+        (
+            {"MODEL_URL_TEMPLATE_KNATIVE": "http://fixed.example"},
+            ModelUrls(knative_template="http://fixed.example"),
+        ),
+        (
+            {
+                "MODEL_DOMAIN": "ai.io",
+                "MODEL_URL_TEMPLATE_STANDARD": "https://{name}-{namespace}.{domain}",
+                "MODEL_URL_TEMPLATE_KNATIVE": "https://{name}.{namespace}.{domain}",
+            },
+            ModelUrls(
+                domain="ai.io",
+                standard_template="https://{name}-{namespace}.{domain}",
+                knative_template="https://{name}.{namespace}.{domain}",
+            ),
+        ),
+    ],
+    ids=["domain", "standard-template", "knative-template", "all-three"],
+)
+def test_the_model_url_variables_make_one_url_rule(
+    environ: dict[str, str], expected: ModelUrls
+) -> None:
+    assert Settings.from_environment(environ).model_urls == expected
+
+
+@pytest.mark.parametrize("variable", ["MODEL_URL_TEMPLATE_STANDARD", "MODEL_URL_TEMPLATE_KNATIVE"])
+@pytest.mark.parametrize(
+    "template",
+    ["http://{unknown}", "http://{0}", "http://{}", "http://{name", "http://name}"],
+    ids=["unknown-name", "positional", "empty", "unclosed", "stray-brace"],
+)
+def test_a_url_template_with_other_placeholders_is_a_config_error(
+    variable: str, template: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_environment({variable: template})
+    assert str(caught.value) == f"{variable}={template!r} {ONLY}"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "Default", "-probe", "probe-", "a.b", " default", "a" * 64],
+    ids=["empty", "upper-case", "leading-dash", "trailing-dash", "dot", "space", "64-characters"],
+)
+def test_a_health_probe_namespace_that_cannot_name_a_namespace_is_a_config_error(
+    value: str,
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_environment({"HEALTH_PROBE_NAMESPACE": value})
+    assert str(caught.value) == f"HEALTH_PROBE_NAMESPACE={value!r} is not a namespace name"
+
+
+def test_an_unusable_health_probe_namespace_keeps_the_function_not_ready() -> None:
+    function = app.deploy_function()
+
+    function.start({"HEALTH_PROBE_NAMESPACE": "Default"})
+
+    assert function.ready() == (False, "HEALTH_PROBE_NAMESPACE='Default' is not a namespace name")
 
 
 def test_a_config_error_is_a_value_error() -> None:

@@ -1,10 +1,10 @@
-"""The KServe controller stand-in builds status in KServe's shape (pure part)."""
+"""The hand-built Knative-mode status has KServe's shape (see ``support.knative_mode_status``)."""
 
 from __future__ import annotations
 
 import datetime
 
-from support.kserve_controller import FailureInfo, build_status
+from support.knative_mode_status import FailureInfo, build_status
 
 NOW = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
 

@@ -1,8 +1,8 @@
 """Reading InferenceServices into the API's answers, against the status KServe writes.
 
-Statuses come from the KServe controller stand-in (``build_status``), so the
-readers are tested against the same shape the integration tests write through
-the status subresource.
+Knative-mode statuses (revisions, traffic) come from ``build_status``, the
+hand-built shape of what the local cluster cannot produce; Standard-mode ones,
+recorded from the real controller, are in ``test_status_recorded.py``.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 from kserve_functions import status
-from support.kserve_controller import FailureInfo, build_status
+from support.knative_mode_status import FailureInfo, build_status
 
 NOW = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
 STAMP = "2026-01-02T03:04:05Z"
 CREATED = "2026-01-01T00:00:00Z"
 DOMAIN = "calvinruntime.net"
-TEMPLATE = status.DEFAULT_URL_TEMPLATE
+URLS = status.ModelUrls(domain=DOMAIN)
 SEED_IMAGE = "registry.example.com/my-model:v1.0.0"
 
 
@@ -78,12 +78,12 @@ def ready_service(**fields: Any) -> dict[str, Any]:
 
 
 def summary(isvc: dict[str, Any]) -> dict[str, Any]:
-    read = status.read_summary(isvc, url_template=TEMPLATE, domain=DOMAIN)
+    read = status.read_summary(isvc, urls=URLS)
     return read.model_dump(by_alias=True, exclude_none=True)
 
 
 def detail(isvc: dict[str, Any]) -> dict[str, Any]:
-    read = status.read_detail(isvc, url_template=TEMPLATE, domain=DOMAIN)
+    read = status.read_detail(isvc, urls=URLS)
     return read.model_dump(by_alias=True, exclude_none=True)
 
 
@@ -94,7 +94,7 @@ def test_ready_for_the_current_generation_is_ready() -> None:
     isvc = ready_service(generation=4)
 
     assert status.is_ready(isvc) is True
-    read = status.read_summary(isvc, url_template=TEMPLATE, domain=DOMAIN)
+    read = status.read_summary(isvc, urls=URLS)
     assert (read.ready, read.reason, read.message) == (True, None, None)
 
 
@@ -112,7 +112,7 @@ def test_ready_for_an_older_generation_is_a_rollout_in_progress() -> None:
     )
 
     assert status.is_ready(isvc) is False
-    read = status.read_summary(isvc, url_template=TEMPLATE, domain=DOMAIN)
+    read = status.read_summary(isvc, urls=URLS)
     assert (read.ready, read.reason, read.message) == (
         False,
         "RolloutInProgress",
@@ -125,7 +125,7 @@ def test_ready_without_observed_generation_is_not_ready() -> None:
     del isvc["status"]["observedGeneration"]
 
     assert status.is_ready(isvc) is False
-    read = status.read_summary(isvc, url_template=TEMPLATE, domain=DOMAIN)
+    read = status.read_summary(isvc, urls=URLS)
     assert (read.reason, read.message) == (
         "RolloutInProgress",
         "the KServe controller has not yet observed generation 2",
@@ -153,7 +153,7 @@ def test_not_ready_reports_the_ready_conditions_reason_and_message() -> None:
     )
 
     assert status.is_ready(isvc) is False
-    read = status.read_summary(isvc, url_template=TEMPLATE, domain=DOMAIN)
+    read = status.read_summary(isvc, urls=URLS)
     assert (read.ready, read.reason, read.message) == (
         False,
         "RevisionFailed",
@@ -171,7 +171,7 @@ def test_ready_unknown_reports_its_reason() -> None:
     }
     isvc = inference_service(state=state)
 
-    read = status.read_summary(isvc, url_template=TEMPLATE, domain=DOMAIN)
+    read = status.read_summary(isvc, urls=URLS)
     assert (read.ready, read.reason, read.message) == (
         False,
         "PredictorConfigurationReady not ready",
@@ -188,7 +188,7 @@ def test_without_a_ready_condition_the_model_is_pending(state: dict[str, Any] | 
     isvc = inference_service(state=state)
 
     assert status.is_ready(isvc) is False
-    read = status.read_summary(isvc, url_template=TEMPLATE, domain=DOMAIN)
+    read = status.read_summary(isvc, urls=URLS)
     assert (read.ready, read.reason, read.message) == (
         False,
         "Pending",
@@ -196,10 +196,12 @@ def test_without_a_ready_condition_the_model_is_pending(state: dict[str, Any] | 
     )
 
 
-# URL
+# URL and deployment mode
+
+MODE = "serving.kserve.io/deploymentMode"
 
 
-def test_status_url_is_preferred_over_the_template() -> None:
+def test_status_url_is_preferred_over_the_prediction() -> None:
     isvc = inference_service(
         state=build_status(
             name="my-model",
@@ -211,8 +213,25 @@ def test_status_url_is_preferred_over_the_template() -> None:
         )
     )
 
-    url = status.model_url(isvc, url_template=TEMPLATE, domain=DOMAIN)
+    url = status.model_url(isvc, URLS)
     assert url == "https://my-model.ml.example.org"
+
+
+@pytest.mark.parametrize(
+    ("annotation", "state"),
+    [
+        (None, {"url": "http://kserve.example.org"}),
+        ("Standard", {"url": "http://kserve.example.org"}),
+        ("ModelMesh", {"url": "http://kserve.example.org"}),
+        ("standard", {"url": "http://kserve.example.org"}),
+        (None, {"deploymentMode": "ModelMesh", "url": "http://kserve.example.org"}),
+    ],
+    ids=["knative", "standard", "modelmesh", "unknown-mode", "modelmesh-in-status"],
+)
+def test_status_url_wins_in_every_mode(annotation: str | None, state: dict[str, Any]) -> None:
+    isvc = inference_service(annotations={MODE: annotation} if annotation else {}, state=state)
+
+    assert status.model_url(isvc, URLS) == "http://kserve.example.org"
 
 
 @pytest.mark.parametrize(
@@ -225,18 +244,133 @@ def test_status_url_is_preferred_over_the_template() -> None:
     ],
     ids=["no-status", "not-ready-yet", "empty-url", "url-not-a-string"],
 )
-def test_without_status_url_the_template_gives_the_seeds_url(
+def test_without_status_url_or_mode_the_knative_url_is_predicted(
     state: dict[str, Any] | None,
 ) -> None:
-    url = status.model_url(inference_service(state=state), url_template=TEMPLATE, domain=DOMAIN)
+    url = status.model_url(inference_service(state=state), URLS)
     assert url == "http://my-model.default.calvinruntime.net"
 
 
-def test_a_configured_template_is_used_with_the_configured_domain() -> None:
-    isvc = inference_service(name="iris", namespace="ml")
+@pytest.mark.parametrize(
+    ("annotation", "state", "mode", "url"),
+    [
+        # No status yet: the annotation decides; none at all is Knative.
+        (None, None, "Knative", "http://iris.ml.calvinruntime.net"),
+        ("Knative", None, "Knative", "http://iris.ml.calvinruntime.net"),
+        ("Serverless", None, "Knative", "http://iris.ml.calvinruntime.net"),
+        ("Standard", None, "Standard", "http://iris-ml.calvinruntime.net"),
+        ("RawDeployment", None, "Standard", "http://iris-ml.calvinruntime.net"),
+        ("ModelMesh", None, "ModelMesh", None),
+        ("Triton", None, "Triton", None),
+        ("standard", None, "standard", None),
+        ("", None, "", None),
+        # KServe's status.deploymentMode is the mode in force: it wins over the annotation.
+        (None, {"deploymentMode": "Standard"}, "Standard", "http://iris-ml.calvinruntime.net"),
+        ("Knative", {"deploymentMode": "Standard"}, "Standard", "http://iris-ml.calvinruntime.net"),
+        ("Standard", {"deploymentMode": "Knative"}, "Knative", "http://iris.ml.calvinruntime.net"),
+        (None, {"deploymentMode": "RawDeployment"}, "Standard", "http://iris-ml.calvinruntime.net"),
+        ("Standard", {"deploymentMode": "Serverless"}, "Knative", "http://iris.ml.calvinruntime.net"),
+        ("Standard", {"deploymentMode": "ModelMesh"}, "ModelMesh", None),
+        # An empty or non-string status.deploymentMode is no report: the annotation decides.
+        ("Standard", {"deploymentMode": ""}, "Standard", "http://iris-ml.calvinruntime.net"),
+        ("RawDeployment", {"deploymentMode": 1}, "Standard", "http://iris-ml.calvinruntime.net"),
+        (None, {"deploymentMode": ""}, "Knative", "http://iris.ml.calvinruntime.net"),
+    ],
+    ids=[
+        "no-annotation",
+        "knative",
+        "serverless-is-knative",
+        "standard",
+        "rawdeployment-is-standard",
+        "modelmesh-unknown-url",
+        "other-mode-unknown-url",
+        "case-sensitive",
+        "empty-annotation",
+        "status-without-annotation",
+        "status-over-annotation",
+        "status-knative-over-annotation",
+        "status-rawdeployment",
+        "status-serverless",
+        "status-modelmesh",
+        "empty-status-mode",
+        "non-string-status-mode",
+        "empty-status-mode-no-annotation",
+    ],
+)  # fmt: skip
+def test_the_url_is_predicted_for_the_deployment_mode_in_force(
+    annotation: str | None, state: dict[str, Any] | None, mode: str, url: str | None
+) -> None:
+    isvc = inference_service(
+        name="iris",
+        namespace="ml",
+        annotations={MODE: annotation} if annotation is not None else {},
+        state=state,
+    )
 
-    url = status.model_url(isvc, url_template="https://{name}-{namespace}.{domain}", domain="ai.io")
-    assert url == "https://iris-ml.ai.io"
+    assert status.deployment_mode(isvc) == mode
+    assert status.model_url(isvc, URLS) == url
+
+
+@pytest.mark.parametrize(
+    ("annotation", "url"),
+    [
+        ("Standard", "https://iris.ml.svc.ai.io/v1"),
+        ("Knative", "https://ai.io/ml/iris"),
+        (None, "https://ai.io/ml/iris"),
+    ],
+    ids=["standard", "knative", "no-annotation"],
+)
+def test_the_configured_templates_are_used_with_the_configured_domain(
+    annotation: str | None, url: str
+) -> None:
+    urls = status.ModelUrls(
+        domain="ai.io",
+        standard_template="https://{name}.{namespace}.svc.{domain}/v1",
+        knative_template="https://{domain}/{namespace}/{name}",
+    )
+    isvc = inference_service(
+        name="iris", namespace="ml", annotations={MODE: annotation} if annotation else {}
+    )
+
+    assert status.model_url(isvc, urls) == url
+
+
+def test_the_default_templates_are_kserves_standard_and_knatives_host_shapes() -> None:
+    assert status.ModelUrls() == status.ModelUrls(
+        domain="example.com",
+        standard_template="http://{name}-{namespace}.{domain}",
+        knative_template="http://{name}.{namespace}.{domain}",
+    )
+
+
+@pytest.mark.parametrize(
+    ("annotation", "url"),
+    [
+        ("Standard", "http://my-model-default.calvinruntime.net"),
+        ("ModelMesh", None),
+    ],
+    ids=["standard", "modelmesh"],
+)
+def test_summary_and_detail_carry_the_models_url(annotation: str, url: str | None) -> None:
+    isvc = inference_service(annotations={MODE: annotation})
+
+    assert status.read_summary(isvc, urls=URLS).url == url
+    assert status.read_detail(isvc, urls=URLS).url == url
+
+
+def test_an_unknown_url_is_null_in_the_answer_not_left_out() -> None:
+    isvc = inference_service(annotations={MODE: "ModelMesh"})
+
+    assert summary(isvc) == {
+        "name": "my-model",
+        "namespace": "default",
+        "url": None,
+        "ready": False,
+        "image": SEED_IMAGE,
+        "reason": "Pending",
+        "message": "the KServe controller has not reported status yet",
+        "createdAt": CREATED,
+    }
 
 
 # The seed contract
@@ -298,7 +432,8 @@ def test_a_ready_seed_model_reads_in_full_detail() -> None:
             "states": {"activeModelState": "Loaded", "targetModelState": "Loaded"},
         },
         "envs": {"MODEL_PATH": "/models", "LOG_LEVEL": "INFO"},
-        "deploymentMode": "Serverless",
+        # The stand-in reports the old name "Serverless"; it is read as the new one.
+        "deploymentMode": "Knative",
         "labels": {},
         "annotations": {},
     }
@@ -320,7 +455,7 @@ def test_conditions_carry_reason_message_and_transition_time() -> None:
         )
     )
 
-    read = status.read_detail(isvc, url_template=TEMPLATE, domain=DOMAIN)
+    read = status.read_detail(isvc, urls=URLS)
     assert read.conditions[0].model_dump(by_alias=True) == {
         "type": "Ready",
         "status": "False",
@@ -338,7 +473,7 @@ def test_a_not_ready_model_has_a_created_but_no_ready_revision_and_no_traffic() 
         ),
     )
 
-    read = status.read_detail(isvc, url_template=TEMPLATE, domain=DOMAIN)
+    read = status.read_detail(isvc, urls=URLS)
     assert (read.latest_created_revision, read.latest_ready_revision, read.traffic) == (
         "my-model-predictor-00003",
         None,
@@ -368,7 +503,7 @@ def test_canary_traffic_is_split_between_revisions() -> None:
         generation=2, predictor=custom_predictor(canaryTrafficPercent=10), state=state
     )
 
-    read = status.read_detail(isvc, url_template=TEMPLATE, domain=DOMAIN)
+    read = status.read_detail(isvc, urls=URLS)
     assert [target.model_dump(by_alias=True, exclude_none=True) for target in read.traffic] == [
         {"revisionName": "my-model-predictor-00002", "percent": 10, "latestRevision": True},
         {
@@ -396,14 +531,13 @@ def test_last_failure_info_is_surfaced_in_model_status() -> None:
         )
     )
 
-    read = status.read_detail(isvc, url_template=TEMPLATE, domain=DOMAIN)
+    read = status.read_detail(isvc, urls=URLS)
     assert read.model_status == {
         "transitionStatus": "BlockedByFailedLoad",
         "states": {"activeModelState": "FailedToLoad", "targetModelState": "FailedToLoad"},
         "lastFailureInfo": {
             "reason": "ModelLoadFailed",
             "message": "no model found at /mnt/models",
-            "time": STAMP,
             "location": "my-model-abc",
             "exitCode": 1,
         },
@@ -413,22 +547,30 @@ def test_last_failure_info_is_surfaced_in_model_status() -> None:
 @pytest.mark.parametrize(
     ("annotations", "state", "expected"),
     [
-        (
-            {"serving.kserve.io/deploymentMode": "Standard"},
-            {"deploymentMode": "Serverless"},
-            "Standard",
-        ),
-        ({}, {"deploymentMode": "RawDeployment"}, "RawDeployment"),
+        ({MODE: "Standard"}, {"deploymentMode": "Knative"}, "Knative"),
+        ({MODE: "Standard"}, {}, "Standard"),
+        ({}, {"deploymentMode": "Standard"}, "Standard"),
+        ({MODE: "RawDeployment"}, {}, "Standard"),
+        ({}, {"deploymentMode": "Serverless"}, "Knative"),
+        ({MODE: "ModelMesh"}, {}, "ModelMesh"),
         ({}, {}, None),
     ],
-    ids=["annotation-wins", "status-when-not-annotated", "neither"],
+    ids=[
+        "status-wins",
+        "annotation-without-status",
+        "status-without-annotation",
+        "old-annotation-name",
+        "old-status-name",
+        "modelmesh",
+        "neither",
+    ],
 )
-def test_deployment_mode_comes_from_the_annotation_else_the_status(
+def test_the_detail_shows_the_reported_deployment_mode(
     annotations: dict[str, str], state: dict[str, Any], expected: str | None
 ) -> None:
     isvc = inference_service(annotations=annotations, state=state)
 
-    read = status.read_detail(isvc, url_template=TEMPLATE, domain=DOMAIN)
+    read = status.read_detail(isvc, urls=URLS)
     assert read.deployment_mode == expected
 
 
@@ -436,7 +578,7 @@ def test_deployment_mode_comes_from_the_annotation_else_the_status(
 
 
 def test_envs_come_from_the_predictor_container() -> None:
-    read = status.read_detail(inference_service(), url_template=TEMPLATE, domain=DOMAIN)
+    read = status.read_detail(inference_service(), urls=URLS)
     assert read.envs == {"MODEL_PATH": "/models", "LOG_LEVEL": "INFO"}
 
 
@@ -454,9 +596,7 @@ def test_a_model_format_predictor_reads_envs_resources_and_storage_from_the_mode
         "maxReplicas": 3,
     }
 
-    read = status.read_detail(
-        inference_service(predictor=predictor), url_template=TEMPLATE, domain=DOMAIN
-    )
+    read = status.read_detail(inference_service(predictor=predictor), urls=URLS)
     assert (
         read.image,
         read.model_format,
@@ -499,9 +639,7 @@ def test_an_env_set_by_reference_shows_its_source_not_its_value(
     predictor = custom_predictor()
     predictor["containers"][0]["env"] = [{"name": "TOKEN", "valueFrom": value_from}]
 
-    read = status.read_detail(
-        inference_service(predictor=predictor), url_template=TEMPLATE, domain=DOMAIN
-    )
+    read = status.read_detail(inference_service(predictor=predictor), urls=URLS)
     assert read.envs == {"TOKEN": shown}
 
 
@@ -509,9 +647,7 @@ def test_an_env_without_a_value_is_empty_as_in_kubernetes() -> None:
     predictor = custom_predictor()
     predictor["containers"][0]["env"] = [{"name": "DEBUG"}]
 
-    read = status.read_detail(
-        inference_service(predictor=predictor), url_template=TEMPLATE, domain=DOMAIN
-    )
+    read = status.read_detail(inference_service(predictor=predictor), urls=URLS)
     assert read.envs == {"DEBUG": ""}
 
 
@@ -536,7 +672,7 @@ def test_image_is_the_kserve_container_else_the_first_container(
 ) -> None:
     isvc = inference_service(predictor={"containers": containers})
 
-    assert status.read_summary(isvc, url_template=TEMPLATE, domain=DOMAIN).image == image
+    assert status.read_summary(isvc, urls=URLS).image == image
 
 
 @pytest.mark.parametrize(
@@ -554,9 +690,7 @@ def test_a_custom_containers_storage_uri_comes_from_its_storage_uri_env(
     predictor = custom_predictor()
     predictor["containers"][0]["env"] = env
 
-    read = status.read_detail(
-        inference_service(predictor=predictor), url_template=TEMPLATE, domain=DOMAIN
-    )
+    read = status.read_detail(inference_service(predictor=predictor), urls=URLS)
     assert read.storage_uri == storage_uri
 
 
@@ -565,9 +699,7 @@ def test_container_resources_are_passed_on_as_given() -> None:
     predictor = custom_predictor()
     predictor["containers"][0]["resources"] = resources
 
-    read = status.read_detail(
-        inference_service(predictor=predictor), url_template=TEMPLATE, domain=DOMAIN
-    )
+    read = status.read_detail(inference_service(predictor=predictor), urls=URLS)
     assert read.resources == resources
 
 
@@ -577,7 +709,7 @@ def test_labels_and_annotations_are_read_from_metadata() -> None:
         annotations={"serving.kserve.io/deploymentMode": "Knative", "owner": "ana"},
     )
 
-    read = status.read_detail(isvc, url_template=TEMPLATE, domain=DOMAIN)
+    read = status.read_detail(isvc, urls=URLS)
     assert (read.labels, read.annotations) == (
         {"team": "vision"},
         {"serving.kserve.io/deploymentMode": "Knative", "owner": "ana"},
@@ -591,7 +723,7 @@ def test_a_status_that_is_a_list_reads_as_no_status() -> None:
     isvc = inference_service()
     isvc["status"] = [{"type": "Ready", "status": "True"}]
 
-    read = status.read_detail(isvc, url_template=TEMPLATE, domain=DOMAIN)
+    read = status.read_detail(isvc, urls=URLS)
     assert (read.ready, read.reason, read.conditions, read.observed_generation) == (
         False,
         "Pending",
@@ -605,7 +737,7 @@ def test_conditions_that_are_not_objects_are_skipped() -> None:
     state["conditions"] = ["Ready", None, 7, {"status": "True"}, *state["conditions"][:1]]
     isvc = inference_service(state=state)
 
-    read = status.read_detail(isvc, url_template=TEMPLATE, domain=DOMAIN)
+    read = status.read_detail(isvc, urls=URLS)
     assert read.ready is True
     assert [condition.type for condition in read.conditions] == ["Ready"]
 
@@ -613,14 +745,14 @@ def test_conditions_that_are_not_objects_are_skipped() -> None:
 def test_a_condition_without_a_status_is_unknown() -> None:
     isvc = inference_service(state={"conditions": [{"type": "Ready"}], "observedGeneration": 1})
 
-    read = status.read_detail(isvc, url_template=TEMPLATE, domain=DOMAIN)
+    read = status.read_detail(isvc, urls=URLS)
     assert (read.ready, read.conditions[0].status) == (False, "Unknown")
 
 
 def test_a_predictor_without_containers_or_model_reads_empty() -> None:
     isvc = ready_service(predictor={"minReplicas": 1})
 
-    read = status.read_detail(isvc, url_template=TEMPLATE, domain=DOMAIN)
+    read = status.read_detail(isvc, urls=URLS)
     assert (read.image, read.envs, read.resources, read.storage_uri, read.model_format) == (
         None,
         {},
@@ -634,7 +766,7 @@ def test_metadata_without_generation_reads_as_unknown_generation() -> None:
     isvc = ready_service()
     del isvc["metadata"]["generation"]
 
-    read = status.read_detail(isvc, url_template=TEMPLATE, domain=DOMAIN)
+    read = status.read_detail(isvc, urls=URLS)
     assert (read.generation, read.observed_generation) == (None, 1)
 
 
@@ -652,7 +784,7 @@ def test_values_of_the_wrong_type_read_as_absent() -> None:
     )
     isvc["metadata"]["generation"] = "1"
 
-    read = status.read_detail(isvc, url_template=TEMPLATE, domain=DOMAIN)
+    read = status.read_detail(isvc, urls=URLS)
     assert read.model_dump(by_alias=True, exclude_none=True) == {
         "name": "my-model",
         "namespace": "default",
@@ -676,7 +808,7 @@ def test_values_of_the_wrong_type_read_as_absent() -> None:
         "latestReadyRevision": "my-model-predictor-00001",
         "traffic": [{}],
         "envs": {},
-        "deploymentMode": "Serverless",
+        "deploymentMode": "Knative",
         "labels": {"team": "vision"},
         "annotations": {},
     }
@@ -706,7 +838,7 @@ def test_values_of_the_wrong_type_read_as_absent() -> None:
     ],
 )
 def test_malformed_objects_read_as_pending_without_raising(isvc: dict[str, Any]) -> None:
-    read = status.read_detail(isvc, url_template=TEMPLATE, domain=DOMAIN)
+    read = status.read_detail(isvc, urls=URLS)
 
     assert (read.ready, read.reason, read.conditions, read.traffic, read.envs) == (
         False,
@@ -715,4 +847,4 @@ def test_malformed_objects_read_as_pending_without_raising(isvc: dict[str, Any])
         [],
         {},
     )
-    assert status.read_summary(isvc, url_template=TEMPLATE, domain=DOMAIN).ready is False
+    assert status.read_summary(isvc, urls=URLS).ready is False

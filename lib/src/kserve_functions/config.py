@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from kserve_functions.status import DEFAULT_URL_TEMPLATE
+from kserve_functions.status import ModelUrls
 
 
 class AuthMode(StrEnum):
@@ -41,8 +41,7 @@ class Settings:
     """Everything a function needs to know about its environment."""
 
     kubeconfig: str | None = None
-    model_domain: str = "example.com"
-    model_url_template: str = DEFAULT_URL_TEMPLATE
+    model_urls: ModelUrls = field(default_factory=ModelUrls)
     max_body_bytes: int = 1024 * 1024
     kube_timeout_seconds: float = 10.0
     wait_timeout_default_seconds: float = 60.0
@@ -61,6 +60,8 @@ class Settings:
     allowed_namespaces: frozenset[str] | None = None
     # Empty: every image is allowed.
     allowed_images: tuple[str, ...] = ()
+    # Where GET /health dry-runs a create through KServe's webhooks (every cluster has it).
+    health_probe_namespace: str = "default"
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Settings:
@@ -70,14 +71,15 @@ class Settings:
             ConfigError: a variable is set to a value that cannot be used.
         """
         defaults = cls()
-        template = environ.get("MODEL_URL_TEMPLATE", defaults.model_url_template)
-        try:
-            template.format(name="n", namespace="ns", domain="d")
-        except (KeyError, IndexError, ValueError) as e:
-            raise ConfigError(
-                f"MODEL_URL_TEMPLATE={template!r} may use only {{name}}, {{namespace}} "
-                "and {domain}"
-            ) from e
+        model_urls = ModelUrls(
+            domain=environ.get("MODEL_DOMAIN", defaults.model_urls.domain),
+            standard_template=_url_template(
+                environ, "MODEL_URL_TEMPLATE_STANDARD", defaults.model_urls.standard_template
+            ),
+            knative_template=_url_template(
+                environ, "MODEL_URL_TEMPLATE_KNATIVE", defaults.model_urls.knative_template
+            ),
+        )
         wait_default = _positive_float(
             environ, "WAIT_TIMEOUT_DEFAULT_SECONDS", defaults.wait_timeout_default_seconds
         )
@@ -102,8 +104,7 @@ class Settings:
             raise ConfigError(f"REGISTRY_SECRET_HEADER={header[:100]!r} is not a header name")
         return cls(
             kubeconfig=environ.get("KUBECONFIG") or None,
-            model_domain=environ.get("MODEL_DOMAIN", defaults.model_domain),
-            model_url_template=template,
+            model_urls=model_urls,
             max_body_bytes=_positive_int(environ, "MAX_BODY_BYTES", defaults.max_body_bytes),
             kube_timeout_seconds=_positive_float(
                 environ, "KUBE_TIMEOUT_SECONDS", defaults.kube_timeout_seconds
@@ -122,11 +123,32 @@ class Settings:
             registry_secret=_registry_secret(environ),
             allowed_namespaces=_allowed_namespaces(environ),
             allowed_images=_allowed_images(environ),
+            health_probe_namespace=_namespace(
+                environ, "HEALTH_PROBE_NAMESPACE", defaults.health_probe_namespace
+            ),
         )
+
+
+def _url_template(environ: Mapping[str, str], name: str, default: str) -> str:
+    """A model URL template: ``str.format`` over ``{name}``, ``{namespace}``, ``{domain}`` only."""
+    template = environ.get(name, default)
+    try:
+        template.format(name="n", namespace="ns", domain="d")
+    except (KeyError, IndexError, ValueError) as e:
+        raise ConfigError(
+            f"{name}={template!r} may use only {{name}}, {{namespace}} and {{domain}}"
+        ) from e
+    return template
 
 
 def _names(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _is_namespace_name(name: str) -> bool:
+    """Whether ``name`` can name a namespace (a DNS-1123 label)."""
+    label = re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name)
+    return label is not None and len(name) <= 63  # noqa: PLR2004
 
 
 def _allowed_namespaces(environ: Mapping[str, str]) -> frozenset[str] | None:
@@ -135,9 +157,16 @@ def _allowed_namespaces(environ: Mapping[str, str]) -> frozenset[str] | None:
     if not names:
         return None
     for name in names:
-        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name) or len(name) > 63:  # noqa: PLR2004
+        if not _is_namespace_name(name):
             raise ConfigError(f"ALLOWED_NAMESPACES: {name[:100]!r} is not a namespace name")
     return frozenset(names)
+
+
+def _namespace(environ: Mapping[str, str], name: str, default: str) -> str:
+    value = environ.get(name, default)
+    if not _is_namespace_name(value):
+        raise ConfigError(f"{name}={value[:100]!r} is not a namespace name")
+    return value
 
 
 def _allowed_images(environ: Mapping[str, str]) -> tuple[str, ...]:

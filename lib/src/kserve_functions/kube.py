@@ -29,11 +29,14 @@ from kubernetes.aio.client.exceptions import ApiException
 
 from kserve_functions import errors
 from kserve_functions.models import ValidationIssue
-from kserve_functions.resources import INFERENCE_SERVICE, CustomResource
+from kserve_functions.resources import INFERENCE_SERVICE, KSERVE_CONTAINER, CustomResource
 
 FIELD_MANAGER = "kserve-functions"
 APPLY_PATCH = "application/apply-patch+yaml"
 CRD_NAME = f"{INFERENCE_SERVICE.plural}.{INFERENCE_SERVICE.group}"
+# The InferenceService ``probe_admission`` dry-runs (GET /health): never stored.
+ADMISSION_PROBE_NAME = "kserve-functions-admission-probe"
+ADMISSION_PROBE_IMAGE = "kserve-functions/admission-probe:1"
 # Kubernetes answers with a Status object whose message is for people; cap what
 # we pass on, so a huge or odd body never floods a response or a log.
 _MESSAGE_LIMIT = 500
@@ -168,7 +171,7 @@ class Kube:
                 _content_type=APPLY_PATCH,
                 _request_timeout=self._timeout,
             ),
-            what=f"apply {metadata['namespace']}/{metadata['name']}",
+            what=f"model {metadata['namespace']}/{metadata['name']}",
         )
         # The generated client decodes the body of a 200 only; read the raw bytes.
         applied = json.loads(response.raw_data)
@@ -319,6 +322,67 @@ class Kube:
             for version in crd.spec.versions
         )
 
+    async def probe_admission(self, namespace: str) -> None:
+        """Dry-run create a minimal InferenceService in ``namespace``: does admission pass?
+
+        A server-side dry run (``dryRun=All``) runs everything a deploy's create
+        runs — schema, KServe's defaulting and validating webhooks (they declare
+        ``sideEffects: None``) — and stores nothing. Returns when admitted, also
+        when an object of the probe's name already exists: the apiserver looks
+        the name up only after both admission phases passed (AlreadyExists, 409).
+
+        Raises:
+            errors.Unavailable: an admission webhook could not be called (the
+                detail says KServe's webhooks do not answer, with the apiserver's
+                message), or the apiserver did not answer.
+            errors.NotFound: no such namespace, or InferenceServices are not
+                served (the detail is the apiserver's message).
+            errors.Invalid: KServe or the schema refused the probe.
+            errors.Forbidden: this identity may not create InferenceServices there.
+        """
+        probe = {
+            "apiVersion": self._resource.api_version,
+            "kind": self._resource.kind,
+            "metadata": {"name": ADMISSION_PROBE_NAME, "namespace": namespace},
+            "spec": {
+                "predictor": {
+                    "containers": [{"name": KSERVE_CONTAINER, "image": ADMISSION_PROBE_IMAGE}]
+                }
+            },
+        }
+        custom = client.CustomObjectsApi(await self._client())
+        what = f"a dry-run InferenceService {namespace}/{ADMISSION_PROBE_NAME}"
+        try:
+            await self._call(
+                custom.create_namespaced_custom_object(
+                    self._resource.group,
+                    self._resource.version,
+                    namespace,
+                    self._resource.plural,
+                    probe,
+                    dry_run="All",
+                    _request_timeout=self._timeout,
+                ),
+                what=what,
+            )
+        except errors.Conflict:
+            return  # AlreadyExists: decided after admission passed (see above)
+        except (errors.NotFound, errors.Unavailable) as e:
+            # The general mapping says "not found" or "a webhook did not answer";
+            # for a health check the apiserver's own words are the point.
+            cause = e.__cause__
+            if not isinstance(cause, ApiException):
+                raise  # no answer at all (connection, timeout)
+            message = str(_status_body(cause).get("message") or cause.reason or "")
+            message = message[:_MESSAGE_LIMIT]
+            if isinstance(e, errors.NotFound):
+                raise errors.NotFound(f"cannot create {what}: {message}") from cause
+            if _WEBHOOK_CALL_FAILURE in message:
+                raise errors.Unavailable(
+                    f"KServe's admission webhooks do not answer: {message}"
+                ) from cause
+            raise
+
     async def can_i(self, verb: str, *, namespace: str | None = None) -> bool:
         """Whether this function's own identity may ``verb`` InferenceServices.
 
@@ -437,6 +501,12 @@ def _status_body(e: ApiException) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
+# The apiserver's wording (k8s.io/apiserver admission webhook errors) for a
+# webhook's refusal and for a webhook it could not call.
+_ADMISSION_DENIAL = "denied the request"
+_WEBHOOK_CALL_FAILURE = "failed calling webhook"
+
+
 def _raise_for_status(e: ApiException, *, what: str) -> NoReturn:
     """Map an apiserver answer onto the API's errors (chained for the log, never shown)."""
     body = _status_body(e)
@@ -459,9 +529,19 @@ def _raise_for_status(e: ApiException, *, what: str) -> NoReturn:
         raise errors.Invalid(f"the cluster refused {what}: {message}", errors=issues) from e
     if status == 400:  # noqa: PLR2004
         raise errors.BadRequest(f"the cluster refused {what}: {message}") from e
+    if status == 403 and _ADMISSION_DENIAL in message:  # noqa: PLR2004
+        # KServe's validating webhook refuses a spec the CRD schema accepts
+        # (controller-runtime answers a denial with 403): the request is at fault.
+        raise errors.Invalid(f"KServe refused {what}: {message}") from e
     if status == 403:  # noqa: PLR2004
         raise errors.Forbidden(
             f"this service's own identity may not access {what}: {message}"
+        ) from e
+    if _WEBHOOK_CALL_FAILURE in message:
+        # The apiserver could not reach an admission webhook (KServe's, when its
+        # controller is down): nothing was written, and a retry may succeed.
+        raise errors.Unavailable(
+            f"an admission webhook did not answer for {what}; try again later: {message}"
         ) from e
     if status == 401:  # noqa: PLR2004
         raise errors.Unavailable("the Kubernetes API refused this service's credentials") from e

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     AfterValidator,
@@ -23,8 +23,10 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    SerializerFunctionWrapHandler,
     StringConstraints,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -241,6 +243,34 @@ class _Answer(BaseModel):
     model_config = ConfigDict(populate_by_name=True, protected_namespaces=())
 
 
+class _AnswerWithUrl(_Answer):
+    """An answer with the seed's ``url`` field: always in the JSON, ``null`` when unknown.
+
+    Subclasses declare ``url: str | None`` (in their own field order). The seed's
+    answers have ``url``, so a caller may read it without checking for it; the
+    answers' "None left out" dump must not drop it. ``url`` is None only when the
+    model's URL cannot be predicted (ModelMesh or an unknown deployment mode) and
+    KServe has not reported one.
+    """
+
+    @model_serializer(mode="wrap")
+    def _keep_url(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        # Missing only when it was None and the dump leaves None out.
+        data.setdefault("url", None)
+        return data
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # A wrap serializer makes pydantic describe the answer by the function's
+        # return type (any dict); the fields, with ``url`` required and nullable,
+        # are the exact description, so it is generated without the serializer.
+        fields_only = {key: value for key, value in schema.items() if key != "serialization"}
+        return handler(cast(core_schema.CoreSchema, fields_only))
+
+
 class ModelFormat(_Model):
     """``spec.predictor.model.modelFormat``: which ServingRuntime can serve the model."""
 
@@ -358,26 +388,26 @@ def _check_toleration(index: int, toleration: Toleration) -> None:
         )
 
 
-class DeployResponse(_Answer):
+class DeployResponse(_AnswerWithUrl):
     """The answer of ``POST /deploy`` (201 created, 200 updated, 202 still rolling out)."""
 
     name: str
     namespace: str
     action: Literal["created", "updated"]
     status: Literal["success"] = "success"
-    url: str
+    url: str | None
     generation: int | None = None
     ready: bool
     # Present (true) only on a dry run, so the seed's answer shape is unchanged otherwise.
     dry_run: bool | None = Field(default=None, alias="dryRun")
 
 
-class ModelSummary(_Answer):
+class ModelSummary(_AnswerWithUrl):
     """One model in ``GET /models``."""
 
     name: str
     namespace: str
-    url: str
+    url: str | None
     ready: bool
     image: str | None = None
     model_format: str | None = Field(default=None, alias="modelFormat")

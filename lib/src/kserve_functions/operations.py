@@ -55,11 +55,9 @@ class Context:
     kube: Kube
     auth: auth.Authorizer
 
-    def summary_url(self, isvc: Mapping[str, Any]) -> str:
-        """The model's URL: KServe's, or the configured template's."""
-        return status.model_url(
-            isvc, url_template=self.settings.model_url_template, domain=self.settings.model_domain
-        )
+    def summary_url(self, isvc: Mapping[str, Any]) -> str | None:
+        """The model's URL: KServe's, else predicted for its mode (``status.model_url``)."""
+        return status.model_url(isvc, self.settings.model_urls)
 
 
 # -- validation helpers ----------------------------------------------------
@@ -310,9 +308,7 @@ async def list_models(context: Context, request: Request, params: Mapping[str, s
 
 
 def _summary(context: Context, isvc: Mapping[str, Any]) -> ModelSummary:
-    return status.read_summary(
-        isvc, url_template=context.settings.model_url_template, domain=context.settings.model_domain
-    )
+    return status.read_summary(isvc, urls=context.settings.model_urls)
 
 
 async def _stream_list(
@@ -433,9 +429,7 @@ async def get_model(context: Context, request: Request, params: Mapping[str, str
     namespace, name = path_model(params)
     await context.auth.authorize(caller, ("get",), namespace)
     isvc = await context.kube.get(namespace, name)
-    detail = status.read_detail(
-        isvc, url_template=context.settings.model_url_template, domain=context.settings.model_domain
-    )
+    detail = status.read_detail(isvc, urls=context.settings.model_urls)
     return json_response(200, detail)
 
 
@@ -472,8 +466,13 @@ def health_check(required_verbs: Sequence[str]) -> Callable[..., Any]:
 
     Checks, each reported as ``ok`` or what failed: the apiserver answers, the
     InferenceService CRD is served, and this function's own identity may do
-    what it needs (SelfSubjectAccessReview, cluster-wide). 503 if any fails.
+    what it needs (SelfSubjectAccessReview, cluster-wide). A function that
+    creates models also checks ``kserve_webhooks``: a dry-run create in
+    ``HEALTH_PROBE_NAMESPACE`` passes KServe's admission webhooks, without which
+    every deploy fails (functions without "create" may not dry-run one). 503 if
+    any fails.
     """
+    probes_admission = "create" in required_verbs
 
     async def health(context: Context, request: Request, params: Mapping[str, str]) -> Response:
         checks: dict[str, str] = {}
@@ -498,6 +497,12 @@ def health_check(required_verbs: Sequence[str]) -> Callable[..., Any]:
             )
         except errors.ApiError as e:
             checks["permissions"] = e.detail
+        if probes_admission:
+            try:
+                await context.kube.probe_admission(context.settings.health_probe_namespace)
+                checks["kserve_webhooks"] = "ok"
+            except errors.ApiError as e:
+                checks["kserve_webhooks"] = e.detail
         return _health_answer(checks)
 
     return health

@@ -6,25 +6,66 @@ versions. So every field may be missing or of an unexpected type, and a listing
 must not fail because one object in the namespace is odd. The readers never
 raise on such input; what they cannot read comes back as ``None`` or empty.
 
+A model's URL is ``status.url`` once KServe has written it. Before that it is
+predicted the way KServe will build it, from the model's deployment mode and the
+configured domain (``ModelUrls``): Standard mode's ingress ``domainTemplate``
+``{{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }}`` or Knative's route
+``{name}.{namespace}.{domain}``. ModelMesh and unknown modes get no prediction
+(``None``) rather than a URL the controller would later contradict.
+
 Pure: no client, no clock, no environment. The caller passes the object as the
-apiserver returned it (a JSON mapping) and the configured URL template and domain.
+apiserver returned it (a JSON mapping) and the configured ``ModelUrls``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kserve_functions.models import Condition, ModelDetail, ModelSummary, TrafficTarget
 from kserve_functions.resources import DEPLOYMENT_MODE_ANNOTATION, KSERVE_CONTAINER, STORAGE_URI_ENV
 
-DEFAULT_URL_TEMPLATE = "http://{name}.{namespace}.{domain}"
-"""Knative's default host shape, used until KServe reports ``status.url``."""
+STANDARD_MODE = "Standard"
+KNATIVE_MODE = "Knative"
+# The names KServe used before v0.17; its defaulting webhook rewrites them to the
+# new ones (kserve PR #5025), but objects admitted earlier still carry them.
+_LEGACY_MODES = {"RawDeployment": STANDARD_MODE, "Serverless": KNATIVE_MODE}
+
+
+@dataclass(frozen=True)
+class ModelUrls:
+    """How a model's URL is predicted until KServe reports ``status.url``.
+
+    ``domain`` is KServe's ingress domain (``ingress.ingressDomain`` of the
+    ``inferenceservice-config`` ConfigMap; Knative's ``config-domain`` for Knative
+    mode, usually the same). Each template is a ``str.format``
+    pattern over ``name``, ``namespace`` and ``domain``; the defaults are KServe's
+    Standard-mode ingress ``domainTemplate`` and Knative's route domain template.
+    Templates are validated where they are configured (``config.Settings``).
+    """
+
+    domain: str = "example.com"
+    standard_template: str = "http://{name}-{namespace}.{domain}"
+    knative_template: str = "http://{name}.{namespace}.{domain}"
 
 
 PENDING_REASON = "Pending"
+FAILED_LOAD_REASON = "ModelLoadFailed"
+DELETING_REASON = "Deleting"
+DELETING_MESSAGE = "the model is being deleted; KServe is removing what it made for it"
+# modelStatus.transitionStatus values meaning the current spec cannot load.
+_FAILED_TRANSITIONS = {"BlockedByFailedLoad", "InvalidSpec"}
 PENDING_MESSAGE = "the KServe controller has not reported status yet"
 ROLLOUT_REASON = "RolloutInProgress"
+ROLLOUT_MESSAGE = (
+    "the predictor's Deployment is rolling out the current spec; pods of the previous "
+    "one still serve"
+)
+# PredictorReady's reason in Standard mode while a Deployment rolls out: KServe
+# copies the Deployment's Available condition (True, the old pods) and
+# overrides it only once Progressing says NewReplicaSetAvailable.
+_ROLLING_OUT_REASON = "MinimumReplicasAvailable"
 
 # How an env var set by reference (``valueFrom``) is shown: its source, never its
 # value. The API does not read Secrets or ConfigMaps, and must not leak them.
@@ -45,8 +86,13 @@ def is_ready(isvc: Mapping[str, Any]) -> bool:
     reconciles a new spec, so an old Ready must not count for a new spec. A missing
     status, Ready condition or observedGeneration gives False. A missing
     ``metadata.generation`` (the apiserver always sets it; only hand-built objects
-    lack it) leaves no newer spec to be stale against, so Ready decides.
+    lack it) leaves no newer spec to be stale against, so Ready decides. A model
+    being deleted (``metadata.deletionTimestamp`` set) is not ready: it only
+    lingers until KServe's finalizer lets it go. Nor is a Standard-mode model
+    whose Deployment is still rolling out (``_rolling_out``).
     """
+    if _being_deleted(isvc):
+        return False
     ready = _condition(isvc, "Ready")
     if ready is None or ready.get("status") != "True":
         return False
@@ -54,34 +100,59 @@ def is_ready(isvc: Mapping[str, Any]) -> bool:
     if observed is None:
         return False
     generation = _int(_get(isvc, "metadata", "generation"))
-    return generation is None or observed >= generation
+    return (generation is None or observed >= generation) and not _rolling_out(isvc)
 
 
-def model_url(isvc: Mapping[str, Any], *, url_template: str, domain: str) -> str:
-    """The model's URL: ``status.url`` once KServe has set it, else the template's.
+def deployment_mode(isvc: Mapping[str, Any]) -> str:
+    """The deployment mode the model runs in, decided as KServe decides it.
 
-    ``url_template`` is formatted with ``name``, ``namespace`` and ``domain``; a
-    template with other placeholders raises ``KeyError`` (configuration is
-    validated when the function starts, not per object).
+    ``status.deploymentMode`` once KServe has reported it; else the
+    ``serving.kserve.io/deploymentMode`` annotation; else ``"Knative"``. The old
+    names ``RawDeployment`` and ``Serverless`` read as ``Standard`` and ``Knative``
+    wherever they appear. Without an annotation the mode is Knative because
+    KServe's defaulting webhook writes the annotation itself on create whenever
+    the cluster default is Standard or ModelMesh. Matching is exact and
+    case-sensitive; any other string is returned as it is.
+    """
+    reported = _reported_mode(isvc)
+    return KNATIVE_MODE if reported is None else reported
+
+
+def model_url(isvc: Mapping[str, Any], urls: ModelUrls) -> str | None:
+    """The model's URL: ``status.url`` once KServe has set it, else the predicted one.
+
+    The prediction formats the template of the model's ``deployment_mode`` with
+    its ``name``, ``namespace`` and ``urls.domain``. ModelMesh, or any mode
+    other than Standard and Knative, has no prediction: ``None``. A template with
+    other placeholders raises ``KeyError`` (configuration is validated when the
+    function starts, not per object).
     """
     reported = _str(_get(isvc, "status", "url"))
     if reported:
         return reported
-    return url_template.format(name=_name(isvc), namespace=_namespace(isvc), domain=domain)
+    mode = deployment_mode(isvc)
+    if mode == STANDARD_MODE:
+        template = urls.standard_template
+    elif mode == KNATIVE_MODE:
+        template = urls.knative_template
+    else:
+        return None
+    return template.format(name=_name(isvc), namespace=_namespace(isvc), domain=urls.domain)
 
 
-def read_summary(isvc: Mapping[str, Any], *, url_template: str, domain: str) -> ModelSummary:
+def read_summary(isvc: Mapping[str, Any], *, urls: ModelUrls) -> ModelSummary:
     """One ``GET /models`` item: the seed's ``name, namespace, url, ready`` plus additions.
 
-    ``reason``/``message`` are set only when the model is not ready (see
-    ``_not_ready_because``); ``createdAt`` is ``metadata.creationTimestamp`` as given.
+    ``url`` is ``model_url(isvc, urls)``. ``reason``/``message`` are set only when
+    the model is not ready (see ``_not_ready_because``); ``createdAt`` is
+    ``metadata.creationTimestamp`` as given.
     """
     ready = is_ready(isvc)
     reason, message = (None, None) if ready else _not_ready_because(isvc)
     return ModelSummary(
         name=_name(isvc),
         namespace=_namespace(isvc),
-        url=model_url(isvc, url_template=url_template, domain=domain),
+        url=model_url(isvc, urls),
         ready=ready,
         image=_image(isvc),
         modelFormat=_str(_get(isvc, "spec", "predictor", "model", "modelFormat", "name")),
@@ -91,15 +162,21 @@ def read_summary(isvc: Mapping[str, Any], *, url_template: str, domain: str) -> 
     )
 
 
-def read_detail(isvc: Mapping[str, Any], *, url_template: str, domain: str) -> ModelDetail:
+def read_detail(isvc: Mapping[str, Any], *, urls: ModelUrls) -> ModelDetail:
     """The ``GET /models/{namespace}/{name}`` answer: the summary plus spec and status details.
+
+    ``deploymentMode`` is the mode KServe reported in ``status.deploymentMode``,
+    else the annotation, with the old names read as the new ones (as in
+    ``deployment_mode``). With neither it is ``None``: nothing on the object says
+    which mode it runs in, though ``url`` is predicted for Knative, the mode such
+    an object is in when KServe's webhook admitted it.
 
     Env vars set by reference (``valueFrom``) are shown as a placeholder naming the
     source, e.g. ``(from secret creds/token)``, ``(from configMap settings/level)``,
     ``(from field metadata.name)``, ``(from resource limits.cpu)``, or
     ``(from a reference)``; they are never resolved.
     """
-    summary = read_summary(isvc, url_template=url_template, domain=domain)
+    summary = read_summary(isvc, urls=urls)
     predictor = _get(isvc, "spec", "predictor")
     components = _get(isvc, "status", "components", "predictor")
     serving = _serving_spec(isvc)
@@ -126,7 +203,7 @@ def read_detail(isvc: Mapping[str, Any], *, url_template: str, domain: str) -> M
         resources=_json_object(_get(serving, "resources")),
         storageUri=_storage_uri(isvc),
         runtime=_str(_get(predictor, "model", "runtime")),
-        deploymentMode=_deployment_mode(isvc),
+        deploymentMode=_reported_mode(isvc),
         minReplicas=_int(_get(predictor, "minReplicas")),
         maxReplicas=_int(_get(predictor, "maxReplicas")),
         canaryTrafficPercent=_int(_get(predictor, "canaryTrafficPercent")),
@@ -136,18 +213,83 @@ def read_detail(isvc: Mapping[str, Any], *, url_template: str, domain: str) -> M
 
 
 def _not_ready_because(isvc: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """``(reason, message)`` for a model that ``is_ready`` calls not ready."""
+    """``(reason, message)`` for a model that ``is_ready`` calls not ready.
+
+    A failed load KServe reports (``_failed_load``) comes first: its Ready
+    condition then only says the Deployment lacks available pods
+    (``MinimumReplicasUnavailable``), while the failure says why.
+    """
+    if _being_deleted(isvc):
+        return DELETING_REASON, DELETING_MESSAGE
     ready = _condition(isvc, "Ready")
     if ready is None:
         return PENDING_REASON, PENDING_MESSAGE
     if ready.get("status") != "True":
+        failed = _failed_load(isvc)
+        if failed is not None:
+            return failed
         return _str(ready.get("reason")), _str(ready.get("message"))
+    if _rolling_out(isvc):
+        return ROLLOUT_REASON, ROLLOUT_MESSAGE
     # Ready is True but describes an older spec than the current one.
     generation = _int(_get(isvc, "metadata", "generation"))
     observed = _int(_get(isvc, "status", "observedGeneration"))
     wanted = f"generation {generation}" if generation is not None else "the current generation"
     seen = f" (observed: {observed})" if observed is not None else ""
     return ROLLOUT_REASON, f"the KServe controller has not yet observed {wanted}{seen}"
+
+
+def _rolling_out(isvc: Mapping[str, Any]) -> bool:
+    """KServe reports a Standard-mode predictor Ready while its new pods are not yet all up.
+
+    In Standard mode KServe (``PropagateRawStatus``) marks ``PredictorReady``
+    True as soon as the Deployment is Available, which the previous pods keep
+    it during a rollout, with the Available condition's reason
+    ``MinimumReplicasAvailable``; once the new ReplicaSet is available it takes
+    the Progressing condition's ``NewReplicaSetAvailable`` instead. So that
+    reason on a True PredictorReady means the current spec is not yet served.
+    """
+    if deployment_mode(isvc) != STANDARD_MODE:
+        return False
+    predictor = _condition(isvc, "PredictorReady")
+    return (
+        predictor is not None
+        and predictor.get("status") == "True"
+        and predictor.get("reason") == _ROLLING_OUT_REASON
+    )
+
+
+def _being_deleted(isvc: Mapping[str, Any]) -> bool:
+    """A delete was accepted; the object stays until KServe's finalizer is removed."""
+    return _get(isvc, "metadata", "deletionTimestamp") is not None
+
+
+def _failed_load(isvc: Mapping[str, Any]) -> tuple[str, str] | None:
+    """KServe's ``modelStatus.lastFailureInfo`` while the failure is current, as (reason, message).
+
+    KServe (``PropagateModelStatus``) fills ``lastFailureInfo`` from the first
+    pod's ``kserve-container`` or storage initializer when it ends in Error or
+    CrashLoopBackOff (reason ``ModelLoadFailed``, the termination message and
+    exit code), and marks the model ``targetModelState: FailedToLoad`` /
+    ``transitionStatus: BlockedByFailedLoad``. It keeps ``lastFailureInfo``
+    after a later successful load, so without those markers the failure is
+    history and None is returned.
+    """
+    model_status = _get(isvc, "status", "modelStatus")
+    info = _get(model_status, "lastFailureInfo")
+    if not isinstance(info, Mapping):
+        return None
+    current = (
+        _str(_get(model_status, "states", "targetModelState")) == "FailedToLoad"
+        or _str(_get(model_status, "transitionStatus")) in _FAILED_TRANSITIONS
+    )
+    if not current:
+        return None
+    message = _str(info.get("message")) or ""
+    exit_code = _int(info.get("exitCode"))
+    if exit_code:
+        message = f"{message} (exit code {exit_code})" if message else f"exit code {exit_code}"
+    return _str(info.get("reason")) or FAILED_LOAD_REASON, message
 
 
 def _name(isvc: Mapping[str, Any]) -> str:
@@ -271,14 +413,17 @@ def _storage_uri(isvc: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _deployment_mode(isvc: Mapping[str, Any]) -> str | None:
-    """The annotation the user set, else the mode KServe reports it chose.
+def _reported_mode(isvc: Mapping[str, Any]) -> str | None:
+    """``status.deploymentMode``, else the annotation, old names normalized; else None.
 
-    KServe decides the mode from the annotation or, without one, from its
-    cluster-wide default, and writes its choice to ``status.deploymentMode``.
+    The status comes first because it records the mode KServe chose, and the mode
+    cannot change after creation (KServe's validating webhook refuses it). An
+    empty ``status.deploymentMode`` is not a report, as in KServe.
     """
-    annotated = _str(_get(isvc, "metadata", "annotations", DEPLOYMENT_MODE_ANNOTATION))
-    return annotated if annotated is not None else _str(_get(isvc, "status", "deploymentMode"))
+    mode = _str(_get(isvc, "status", "deploymentMode")) or _str(
+        _get(isvc, "metadata", "annotations", DEPLOYMENT_MODE_ANNOTATION)
+    )
+    return None if mode is None else _LEGACY_MODES.get(mode, mode)
 
 
 # Safe access to JSON of unknown shape: each returns None or empty instead of raising.
