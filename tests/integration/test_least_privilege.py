@@ -22,6 +22,7 @@ from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
 from support.functions import REPO_ROOT
 from support.kustomize import Answer, documents, object_path, send
+from support.workloads import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -46,6 +47,8 @@ ISVC_GRANTS: dict[str, frozenset[str]] = {
 REVIEWERS = frozenset({"kserve-deploy", "kserve-models", "kserve-delete", "kserve-api"})
 # Who lists namespaces (GET /models?namespace=*).
 NAMESPACE_LISTERS = frozenset({"kserve-models", "kserve-api"})
+# Who reads a Standard-mode model's predictor Deployment (has it rolled out?).
+DEPLOYMENT_READERS = frozenset({"kserve-deploy", "kserve-models", "kserve-api"})
 ACCOUNTS = sorted(ISVC_GRANTS)
 
 
@@ -305,6 +308,17 @@ def _list_namespaces(rig: Rig, api: client.ApiClient) -> Answer:
     return send(api, "GET", "/api/v1/namespaces", query=[("limit", "2")])
 
 
+def _read_predictor_deployment(rig: Rig, api: client.ApiClient) -> Answer:
+    # KServe made it for a model of the target namespace (kube.predictor_deployment).
+    name = rig.model()
+    path = f"/apis/apps/v1/namespaces/{rig.target}/deployments/{name}-predictor"
+    wait_for(
+        lambda: True if send(rig.admin, "GET", path).status == 200 else None,
+        what=f"KServe's Deployment {name}-predictor",
+    )
+    return send(api, "GET", path)
+
+
 def _server_version(rig: Rig, api: client.ApiClient) -> Answer:
     del rig
     return send(api, "GET", "/version")
@@ -316,6 +330,7 @@ CALLS: dict[str, tuple[Call, int, frozenset[str]]] = {
     "tokenreviews-create": (_token_review, 201, REVIEWERS),
     "subjectaccessreviews-create": (_subject_access_review, 201, REVIEWERS),
     "namespaces-list": (_list_namespaces, 200, NAMESPACE_LISTERS),
+    "predictor-deployment-get": (_read_predictor_deployment, 200, DEPLOYMENT_READERS),
     "inferenceservice-crd-get": (_read_isvc_crd, 200, frozenset(ACCOUNTS)),
     "selfsubjectaccessreviews-create": (_self_subject_access_review, 201, frozenset(ACCOUNTS)),
     "version": (_server_version, 200, frozenset(ACCOUNTS)),
@@ -377,6 +392,13 @@ FORBIDDEN: dict[str, Call] = {
     "configmaps-list": _forbidden("GET", "/api/v1/namespaces/{target}/configmaps"),
     "pods-create": _forbidden("POST", "/api/v1/namespaces/{target}/pods", _POD),
     "pods-list": _forbidden("GET", "/api/v1/namespaces/{target}/pods"),
+    "deployments-list": _forbidden("GET", "/apis/apps/v1/namespaces/{target}/deployments"),
+    "deployments-patch": _forbidden(
+        "PATCH",
+        "/apis/apps/v1/namespaces/{target}/deployments/x",
+        {"spec": {"replicas": 0}},
+        content_type="application/merge-patch+json",
+    ),
     "serviceaccounts-token-create": _forbidden(
         "POST",
         "/api/v1/namespaces/{home}/serviceaccounts/kserve-api/token",

@@ -111,3 +111,87 @@ def test_a_standard_model_whose_deployment_still_rolls_out_is_not_ready() -> Non
     # The same status in Knative mode says nothing about a Deployment.
     isvc["status"]["deploymentMode"] = "Knative"
     assert status.is_ready(isvc) is True
+
+
+def _updated() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A model updated at once after its create, and KServe's Deployment for it."""
+    isvc = json.loads(json.dumps(RECORDED["updated-before-first-reconcile"]))
+    deployment = json.loads(json.dumps(RECORDED["updated-before-first-reconcile-deployment"]))
+    return isvc, deployment
+
+
+def test_kserves_observed_generation_is_the_deployments_not_the_models() -> None:
+    # Recorded: generation 2, KServe's observedGeneration 1 (the Deployment's), yet the
+    # Deployment serves generation 2's restart token. The counters are unrelated.
+    isvc, deployment = _updated()
+    assert (isvc["metadata"]["generation"], isvc["status"]["observedGeneration"]) == (2, 1)
+    assert deployment["status"]["observedGeneration"] == 1
+
+    rollout = status.predictor_rollout(isvc, deployment)
+
+    assert rollout == status.Rollout(complete=True)
+    assert status.is_ready(isvc, rollout=rollout) is True
+
+
+def test_a_deployment_with_an_older_restart_token_has_not_got_the_current_spec() -> None:
+    isvc, deployment = _updated()
+    isvc["spec"]["predictor"]["annotations"]["kserve-functions.dev/restart-token"] = "newer"
+
+    rollout = status.predictor_rollout(isvc, deployment)
+
+    assert rollout == status.Rollout(
+        complete=False, message="KServe has not applied the current spec yet"
+    )
+    read = status.read_summary(isvc, urls=URLS, rollout=rollout)
+    assert (read.ready, read.reason, read.message) == (
+        False,
+        "RolloutInProgress",
+        "KServe has not applied the current spec yet",
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "complete"),
+    [
+        (lambda d: d["metadata"].update(generation=2), False),
+        (lambda d: d["status"]["conditions"][1].update(reason="ReplicaSetUpdated"), False),
+        (lambda d: d["status"]["conditions"].pop(), False),
+        (lambda d: d["spec"]["template"]["metadata"]["annotations"].clear(), False),
+        (lambda d: None, True),
+    ],
+    ids=["not-yet-observed", "replicas-updating", "no-progressing", "no-token", "rolled-out"],
+)
+def test_the_deployment_has_rolled_out_only_once_its_controller_says_so(
+    change: Any, complete: bool
+) -> None:
+    isvc, deployment = _updated()
+    assert deployment["status"]["conditions"][1]["type"] == "Progressing"
+    change(deployment)
+
+    rollout = status.predictor_rollout(isvc, deployment)
+
+    assert rollout is not None
+    assert rollout.complete is complete
+
+
+def test_without_a_deployment_kserve_has_not_created_the_predictor() -> None:
+    isvc, _ = _updated()
+
+    assert status.predictor_rollout(isvc, None) == status.Rollout(
+        complete=False, message="KServe has not created the predictor yet"
+    )
+
+
+def test_a_model_made_elsewhere_has_no_token_to_match() -> None:
+    isvc, deployment = _updated()
+    del isvc["spec"]["predictor"]["annotations"]
+    deployment["spec"]["template"]["metadata"]["annotations"].clear()
+
+    assert status.predictor_rollout(isvc, deployment) == status.Rollout(complete=True)
+
+
+def test_knative_models_have_no_deployment_to_compare() -> None:
+    isvc, deployment = _updated()
+    isvc["status"]["deploymentMode"] = "Knative"
+
+    assert status.predictor_rollout(isvc, deployment) is None

@@ -197,6 +197,29 @@ class Kube:
         )
         return _as_object(found)
 
+    async def predictor_deployment(self, namespace: str, model: str) -> dict[str, Any] | None:
+        """KServe's Deployment ``<model>-predictor`` (Standard mode), or None while absent.
+
+        Read through the custom-objects API, which addresses any group's
+        resources by path (``/apis/apps/v1/.../deployments/...``) and returns
+        the JSON as sent, like the InferenceServices.
+
+        Raises:
+            errors.Forbidden: this function may not read Deployments there.
+        """
+        custom = client.CustomObjectsApi(await self._client())
+        name = f"{model}-predictor"
+        try:
+            found = await self._call(
+                custom.get_namespaced_custom_object(
+                    "apps", "v1", namespace, "deployments", name, _request_timeout=self._timeout
+                ),
+                what=f"Deployment {namespace}/{name}",
+            )
+        except errors.NotFound:
+            return None
+        return _as_object(found)
+
     async def list_page(
         self,
         namespace: str | None,

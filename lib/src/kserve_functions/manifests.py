@@ -24,8 +24,7 @@ from kserve_functions.models import (
 
 # Label and annotation keys this project writes itself live under RESERVED_PREFIX;
 # DeployRequest refuses caller keys there, so these cannot be forged.
-RESTART_TOKEN_ANNOTATION = f"{RESERVED_PREFIX}restart-token"
-"""In ``spec.predictor.annotations``: a new value rolls a new revision."""
+RESTART_TOKEN_ANNOTATION = resources.RESTART_TOKEN_ANNOTATION
 
 AUTO_UPDATE_LABEL = f"{RESERVED_PREFIX}auto-update"
 """In ``metadata.labels`` (value ``"true"``): registry pushes may roll this model (§5)."""

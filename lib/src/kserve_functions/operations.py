@@ -224,9 +224,11 @@ async def apply_model(
             "deploy it again once it is gone"
         )
     code = 201 if created else 200
+    # A dry run made no Deployment to compare with.
+    rollout = None if dry_run else await predictor_rollout(context, applied)
     if wait_seconds is not None and not dry_run:
-        applied = await _wait_ready(context, applied, wait_seconds)
-        if not status.is_ready(applied):
+        applied, rollout = await _wait_ready(context, applied, rollout, wait_seconds)
+        if not status.is_ready(applied, rollout=rollout):
             code = 202
     log.info(
         "deploy %s/%s: %s%s",
@@ -241,23 +243,46 @@ async def apply_model(
         action="created" if created else "updated",
         url=context.summary_url(applied),
         generation=applied.get("metadata", {}).get("generation"),
-        ready=status.is_ready(applied),
+        ready=status.is_ready(applied, rollout=rollout),
         dry_run=dry_run or None,
     )
     return code, answer
 
 
-async def _wait_ready(context: Context, isvc: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """Re-read the model until it is Ready for its current generation, or time runs out."""
+async def _wait_ready(
+    context: Context, isvc: dict[str, Any], rollout: status.Rollout | None, timeout: float
+) -> tuple[dict[str, Any], status.Rollout | None]:
+    """Re-read the model (and its roll-out) until it is ready, or time runs out."""
     namespace, name = isvc["metadata"]["namespace"], isvc["metadata"]["name"]
     deadline = time.monotonic() + timeout
-    while not status.is_ready(isvc):
+    while not status.is_ready(isvc, rollout=rollout):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
         await asyncio.sleep(min(POLL_INTERVAL_SECONDS, remaining))
         isvc = await context.kube.get(namespace, name)
-    return isvc
+        rollout = await predictor_rollout(context, isvc)
+    return isvc, rollout
+
+
+async def predictor_rollout(context: Context, isvc: Mapping[str, Any]) -> status.Rollout | None:
+    """How far the model's predictor Deployment has rolled out its spec (Standard mode).
+
+    None for other modes, and when this function may not read Deployments
+    (an installation with older RBAC): readiness then rests on KServe's status
+    alone, which may call an update ready before KServe has applied it.
+    """
+    if status.deployment_mode(isvc) != status.STANDARD_MODE:
+        return None
+    metadata = isvc.get("metadata", {})
+    try:
+        deployment = await context.kube.predictor_deployment(
+            metadata["namespace"], metadata["name"]
+        )
+    except errors.Forbidden as e:
+        log.warning("cannot compare %s with its Deployment: %s", metadata.get("name"), e.detail)
+        return None
+    return status.predictor_rollout(isvc, deployment)
 
 
 async def list_models(context: Context, request: Request, params: Mapping[str, str]) -> Response:
@@ -429,7 +454,9 @@ async def get_model(context: Context, request: Request, params: Mapping[str, str
     namespace, name = path_model(params)
     await context.auth.authorize(caller, ("get",), namespace)
     isvc = await context.kube.get(namespace, name)
-    detail = status.read_detail(isvc, urls=context.settings.model_urls)
+    detail = status.read_detail(
+        isvc, urls=context.settings.model_urls, rollout=await predictor_rollout(context, isvc)
+    )
     return json_response(200, detail)
 
 

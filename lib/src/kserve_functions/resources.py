@@ -31,6 +31,11 @@ DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
 KSERVE_CONTAINER = "kserve-container"
 """KServe recognises a custom predictor's serving container by this name."""
 
+RESTART_TOKEN_ANNOTATION = "kserve-functions.dev/restart-token"  # noqa: S105 - a key, no secret
+"""In ``spec.predictor.annotations``: a new value rolls a new revision. KServe
+copies it into the predictor's pod template, where a roll-out can be matched
+against the model's spec."""
+
 STORAGE_URI_ENV = "STORAGE_URI"
 """KServe's storage initializer fetches a custom container's model from this env var
 (the predictor has no storageUri field of its own outside ``model``)."""

@@ -24,7 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from kserve_functions.models import Condition, ModelDetail, ModelSummary, TrafficTarget
-from kserve_functions.resources import DEPLOYMENT_MODE_ANNOTATION, KSERVE_CONTAINER, STORAGE_URI_ENV
+from kserve_functions.resources import (
+    DEPLOYMENT_MODE_ANNOTATION,
+    KSERVE_CONTAINER,
+    RESTART_TOKEN_ANNOTATION,
+    STORAGE_URI_ENV,
+)
 
 STANDARD_MODE = "Standard"
 KNATIVE_MODE = "Knative"
@@ -58,14 +63,12 @@ DELETING_MESSAGE = "the model is being deleted; KServe is removing what it made 
 _FAILED_TRANSITIONS = {"BlockedByFailedLoad", "InvalidSpec"}
 PENDING_MESSAGE = "the KServe controller has not reported status yet"
 ROLLOUT_REASON = "RolloutInProgress"
-ROLLOUT_MESSAGE = (
-    "the predictor's Deployment is rolling out the current spec; pods of the previous "
-    "one still serve"
-)
+ROLLOUT_MESSAGE = "the current spec is rolling out; the previous one still serves"
 # PredictorReady's reason in Standard mode while a Deployment rolls out: KServe
 # copies the Deployment's Available condition (True, the old pods) and
 # overrides it only once Progressing says NewReplicaSetAvailable.
 _ROLLING_OUT_REASON = "MinimumReplicasAvailable"
+_ROLLED_OUT_REASON = "NewReplicaSetAvailable"
 
 # How an env var set by reference (``valueFrom``) is shown: its source, never its
 # value. The API does not read Secrets or ConfigMaps, and must not leak them.
@@ -78,29 +81,76 @@ _ENV_REFERENCE_KINDS = {
 ENV_REFERENCE_UNKNOWN = "(from a reference)"
 
 
-def is_ready(isvc: Mapping[str, Any]) -> bool:
-    """Whether the model serves its current spec.
+def is_ready(isvc: Mapping[str, Any], *, rollout: Rollout | None = None) -> bool:
+    """Whether the model serves its current spec, as far as KServe and ``rollout`` tell.
 
-    True when the ``Ready`` condition is ``"True"`` and ``status.observedGeneration``
-    is at least ``metadata.generation``: KServe keeps the previous Ready while it
-    reconciles a new spec, so an old Ready must not count for a new spec. A missing
-    status, Ready condition or observedGeneration gives False. A missing
-    ``metadata.generation`` (the apiserver always sets it; only hand-built objects
-    lack it) leaves no newer spec to be stale against, so Ready decides. A model
-    being deleted (``metadata.deletionTimestamp`` set) is not ready: it only
-    lingers until KServe's finalizer lets it go. Nor is a Standard-mode model
-    whose Deployment is still rolling out (``_rolling_out``).
+    True when KServe's ``Ready`` condition is ``"True"``, the model is not being
+    deleted (``metadata.deletionTimestamp``: it only lingers until KServe's
+    finalizer lets it go), and no roll-out is in progress: neither one KServe
+    reports (``_rolling_out``) nor, when the caller read the predictor's
+    Deployment, one ``rollout`` reports (``predictor_rollout``).
+
+    ``status.observedGeneration`` is deliberately not compared with
+    ``metadata.generation``: KServe copies it from the predictor's Deployment
+    (Standard mode) or Knative Service (Knative mode), whose generations count
+    their own changes, not the InferenceService's. Equal counts are a
+    coincidence; a model updated before KServe's first reconcile never reaches
+    them.
     """
     if _being_deleted(isvc):
         return False
     ready = _condition(isvc, "Ready")
     if ready is None or ready.get("status") != "True":
         return False
-    observed = _int(_get(isvc, "status", "observedGeneration"))
-    if observed is None:
-        return False
-    generation = _int(_get(isvc, "metadata", "generation"))
-    return (generation is None or observed >= generation) and not _rolling_out(isvc)
+    return not _rolling_out(isvc) and (rollout is None or rollout.complete)
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """Whether a Standard-mode model's predictor Deployment serves its current spec.
+
+    ``complete`` False comes with ``message`` saying what is still under way.
+    """
+
+    complete: bool
+    message: str = ""
+
+
+def predictor_rollout(
+    isvc: Mapping[str, Any], deployment: Mapping[str, Any] | None
+) -> Rollout | None:
+    """Compare a Standard-mode model with its predictor Deployment (``<name>-predictor``).
+
+    KServe's status cannot say that it has applied the model's latest spec (see
+    ``is_ready``), but the Deployment can: every deploy through this API writes
+    a new restart token into ``spec.predictor.annotations``, which KServe copies
+    into the Deployment's pod template. The roll-out is complete when the
+    template carries the model's token (a model without one, made elsewhere,
+    is taken as matching), the Deployment controller has observed the
+    template's generation and its ``Progressing`` condition says
+    ``NewReplicaSetAvailable``. ``deployment`` None means KServe has not made
+    it yet. Returns None for other modes, where no Deployment is KServe's.
+    """
+    if deployment_mode(isvc) != STANDARD_MODE:
+        return None
+    if deployment is None:
+        return Rollout(complete=False, message="KServe has not created the predictor yet")
+    wanted = _str(_get(isvc, "spec", "predictor", "annotations", RESTART_TOKEN_ANNOTATION))
+    template = _get(deployment, "spec", "template", "metadata", "annotations")
+    if wanted is not None and _str(_get(template, RESTART_TOKEN_ANNOTATION)) != wanted:
+        return Rollout(complete=False, message="KServe has not applied the current spec yet")
+    generation = _int(_get(deployment, "metadata", "generation"))
+    observed = _int(_get(deployment, "status", "observedGeneration"))
+    progressing = _condition(deployment, "Progressing")
+    if (
+        generation is None
+        or observed is None
+        or observed < generation
+        or progressing is None
+        or progressing.get("reason") != _ROLLED_OUT_REASON
+    ):
+        return Rollout(complete=False, message=ROLLOUT_MESSAGE)
+    return Rollout(complete=True)
 
 
 def deployment_mode(isvc: Mapping[str, Any]) -> str:
@@ -140,15 +190,17 @@ def model_url(isvc: Mapping[str, Any], urls: ModelUrls) -> str | None:
     return template.format(name=_name(isvc), namespace=_namespace(isvc), domain=urls.domain)
 
 
-def read_summary(isvc: Mapping[str, Any], *, urls: ModelUrls) -> ModelSummary:
+def read_summary(
+    isvc: Mapping[str, Any], *, urls: ModelUrls, rollout: Rollout | None = None
+) -> ModelSummary:
     """One ``GET /models`` item: the seed's ``name, namespace, url, ready`` plus additions.
 
     ``url`` is ``model_url(isvc, urls)``. ``reason``/``message`` are set only when
     the model is not ready (see ``_not_ready_because``); ``createdAt`` is
     ``metadata.creationTimestamp`` as given.
     """
-    ready = is_ready(isvc)
-    reason, message = (None, None) if ready else _not_ready_because(isvc)
+    ready = is_ready(isvc, rollout=rollout)
+    reason, message = (None, None) if ready else _not_ready_because(isvc, rollout)
     return ModelSummary(
         name=_name(isvc),
         namespace=_namespace(isvc),
@@ -162,7 +214,9 @@ def read_summary(isvc: Mapping[str, Any], *, urls: ModelUrls) -> ModelSummary:
     )
 
 
-def read_detail(isvc: Mapping[str, Any], *, urls: ModelUrls) -> ModelDetail:
+def read_detail(
+    isvc: Mapping[str, Any], *, urls: ModelUrls, rollout: Rollout | None = None
+) -> ModelDetail:
     """The ``GET /models/{namespace}/{name}`` answer: the summary plus spec and status details.
 
     ``deploymentMode`` is the mode KServe reported in ``status.deploymentMode``,
@@ -176,7 +230,7 @@ def read_detail(isvc: Mapping[str, Any], *, urls: ModelUrls) -> ModelDetail:
     ``(from field metadata.name)``, ``(from resource limits.cpu)``, or
     ``(from a reference)``; they are never resolved.
     """
-    summary = read_summary(isvc, urls=urls)
+    summary = read_summary(isvc, urls=urls, rollout=rollout)
     predictor = _get(isvc, "spec", "predictor")
     components = _get(isvc, "status", "components", "predictor")
     serving = _serving_spec(isvc)
@@ -212,7 +266,9 @@ def read_detail(isvc: Mapping[str, Any], *, urls: ModelUrls) -> ModelDetail:
     )
 
 
-def _not_ready_because(isvc: Mapping[str, Any]) -> tuple[str | None, str | None]:
+def _not_ready_because(
+    isvc: Mapping[str, Any], rollout: Rollout | None
+) -> tuple[str | None, str | None]:
     """``(reason, message)`` for a model that ``is_ready`` calls not ready.
 
     A failed load KServe reports (``_failed_load``) comes first: its Ready
@@ -225,37 +281,35 @@ def _not_ready_because(isvc: Mapping[str, Any]) -> tuple[str | None, str | None]
     if ready is None:
         return PENDING_REASON, PENDING_MESSAGE
     if ready.get("status") != "True":
-        failed = _failed_load(isvc)
-        if failed is not None:
-            return failed
-        return _str(ready.get("reason")), _str(ready.get("message"))
-    if _rolling_out(isvc):
-        return ROLLOUT_REASON, ROLLOUT_MESSAGE
-    # Ready is True but describes an older spec than the current one.
-    generation = _int(_get(isvc, "metadata", "generation"))
-    observed = _int(_get(isvc, "status", "observedGeneration"))
-    wanted = f"generation {generation}" if generation is not None else "the current generation"
-    seen = f" (observed: {observed})" if observed is not None else ""
-    return ROLLOUT_REASON, f"the KServe controller has not yet observed {wanted}{seen}"
+        return _failed_load(isvc) or (_str(ready.get("reason")), _str(ready.get("message")))
+    # Ready, yet not ready: a roll-out KServe reports, or one its Deployment shows.
+    incomplete = rollout is not None and not rollout.complete and not _rolling_out(isvc)
+    return ROLLOUT_REASON, rollout.message if incomplete and rollout else ROLLOUT_MESSAGE
 
 
 def _rolling_out(isvc: Mapping[str, Any]) -> bool:
-    """KServe reports a Standard-mode predictor Ready while its new pods are not yet all up.
+    """KServe's own status says the model's new pods or revision are not serving yet.
 
-    In Standard mode KServe (``PropagateRawStatus``) marks ``PredictorReady``
+    Standard mode: KServe (``PropagateRawStatus``) marks ``PredictorReady``
     True as soon as the Deployment is Available, which the previous pods keep
-    it during a rollout, with the Available condition's reason
+    it during a roll-out, with the Available condition's reason
     ``MinimumReplicasAvailable``; once the new ReplicaSet is available it takes
     the Progressing condition's ``NewReplicaSetAvailable`` instead. So that
     reason on a True PredictorReady means the current spec is not yet served.
+    Knative mode: the latest created revision is not the latest ready one
+    (KServe's own test in ``PropagateModelStatus``).
     """
+    if deployment_mode(isvc) == KNATIVE_MODE:
+        predictor = _get(isvc, "status", "components", "predictor")
+        created = _str(_get(predictor, "latestCreatedRevision"))
+        return created is not None and created != _str(_get(predictor, "latestReadyRevision"))
     if deployment_mode(isvc) != STANDARD_MODE:
         return False
-    predictor = _condition(isvc, "PredictorReady")
+    predictor_ready = _condition(isvc, "PredictorReady")
     return (
-        predictor is not None
-        and predictor.get("status") == "True"
-        and predictor.get("reason") == _ROLLING_OUT_REASON
+        predictor_ready is not None
+        and predictor_ready.get("status") == "True"
+        and predictor_ready.get("reason") == _ROLLING_OUT_REASON
     )
 
 
