@@ -1,6 +1,7 @@
-"""Fixtures of the integration tier: one real control plane per test session.
+"""Fixtures of the integration tier: one real KServe cluster per test session.
 
-The control plane (etcd + kube-apiserver built from Go modules, see
+The cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+kwok and the KServe controller, all built from Go modules, see
 ``tools/controlplane``) starts once, lazily, for the first test that needs it.
 A test that cannot get it fails with the launcher's message; it never skips.
 """
@@ -17,10 +18,10 @@ import pytest
 import pytest_asyncio
 from controlplane.cluster import ControlPlane, Settings
 from controlplane.errors import ControlPlaneError
+from controlplane.processes import free_port
 from kserve_functions.app import ModelFunction
 from kubernetes import client
 from support.functions import LIST_PAGE_SIZE, MAX_BODY_BYTES, ServedFunction, new_function
-from support.kserve_controller import KServeControllerStandIn
 
 # Process ids of every control plane the session started, checked at the end.
 _STARTED_PIDS: list[int] = []
@@ -28,7 +29,7 @@ _STARTED_PIDS: list[int] = []
 
 @pytest.fixture(scope="session")
 def control_plane() -> Iterator[ControlPlane]:
-    """The session's running control plane, stopped when the session ends."""
+    """The session's running KServe cluster, stopped when the session ends."""
     plane = ControlPlane(Settings.from_environment())
     try:
         plane.start()
@@ -51,38 +52,87 @@ def _namespace_name(node_name: str) -> str:
     return f"t-{slug}-{secrets.token_hex(3)}"
 
 
-def _create_namespace(admin_api: client.ApiClient, name: str) -> str:
-    body = client.V1Namespace(metadata=client.V1ObjectMeta(name=name))
-    client.CoreV1Api(admin_api).create_namespace(body)
-    return name
+class _Namespaces:
+    """Fresh namespaces for one test, deleted after it.
 
-
-@pytest.fixture
-def namespace(admin_api: client.ApiClient, request: pytest.FixtureRequest) -> str:
-    """A fresh namespace for this test.
-
-    Not deleted afterwards: without kube-controller-manager a deleted namespace
-    only stays Terminating, and the whole control plane goes at session end.
+    The controller-manager's namespace controller then removes everything in
+    them (KServe's finalizers included) in the background, so the models of
+    finished tests stop costing the controllers work.
     """
-    return _create_namespace(admin_api, _namespace_name(request.node.name))
+
+    def __init__(self, admin_api: client.ApiClient, node_name: str) -> None:
+        self._core = client.CoreV1Api(admin_api)
+        self._node_name = node_name
+        self.created: list[str] = []
+
+    def create(self) -> str:
+        name = _namespace_name(self._node_name)
+        self._core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+        self.created.append(name)
+        return name
+
+    def delete_all(self) -> None:
+        for name in self.created:
+            try:
+                self._core.delete_namespace(name)
+            except client.ApiException as e:
+                if e.status != 404:  # a test may have deleted it itself
+                    raise
 
 
 @pytest.fixture
-def make_namespace(
+def _namespaces(
     admin_api: client.ApiClient, request: pytest.FixtureRequest
-) -> Callable[[], str]:
-    """A factory for further fresh namespaces, for tests that need several."""
-    return lambda: _create_namespace(admin_api, _namespace_name(request.node.name))
+) -> Iterator[_Namespaces]:
+    namespaces = _Namespaces(admin_api, request.node.name)
+    yield namespaces
+    namespaces.delete_all()
 
 
 @pytest.fixture
-def kserve_controller(admin_api: client.ApiClient) -> KServeControllerStandIn:
-    """Writes InferenceService status as the (absent) KServe controller would."""
-    return KServeControllerStandIn(admin_api)
+def namespace(_namespaces: _Namespaces) -> str:
+    """A fresh namespace for this test, deleted after it."""
+    return _namespaces.create()
+
+
+@pytest.fixture
+def make_namespace(_namespaces: _Namespaces) -> Callable[[], str]:
+    """A factory for further fresh namespaces, for tests that need several."""
+    return _namespaces.create
+
+
+@pytest.fixture
+def kserve_webhook_down(
+    control_plane: ControlPlane, admin_api: client.ApiClient, namespace: str
+) -> Iterator[str]:
+    """KServe's validating webhook, as the apiserver sees it when its server is down.
+
+    A copy of KServe's InferenceService validator registration, scoped to this
+    test's namespace and pointing at a port nothing listens on: the apiserver
+    fails the call exactly as when the manager's webhook server is not running,
+    while the session's other namespaces keep the working one.
+    """
+    admission = client.AdmissionregistrationV1Api(admin_api)
+    kserve = admission.read_validating_webhook_configuration("inferenceservice.serving.kserve.io")
+    [webhook] = kserve.webhooks or []
+    path = "/validate-serving-kserve-io-v1beta1-inferenceservice"
+    webhook.client_config.url = f"https://127.0.0.1:{free_port()}{path}"
+    webhook.namespace_selector = client.V1LabelSelector(
+        match_labels={"kubernetes.io/metadata.name": namespace}
+    )
+    webhook.timeout_seconds = 2
+    name = f"down-{namespace}"
+    admission.create_validating_webhook_configuration(
+        client.V1ValidatingWebhookConfiguration(
+            metadata=client.V1ObjectMeta(name=name), webhooks=[webhook]
+        )
+    )
+    yield namespace
+    admission.delete_validating_webhook_configuration(name)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run if any etcd or kube-apiserver of the session is still alive."""
+    """Fail the run if any process of the session's clusters is still alive."""
     alive = []
     for pid in _STARTED_PIDS:
         try:
@@ -103,7 +153,7 @@ def function_env(control_plane: ControlPlane) -> dict[str, str]:
     """The environment a function gets in these tests (func-python passes it to start)."""
     return {
         "KUBECONFIG": str(control_plane.kubeconfig_path),
-        "MODEL_DOMAIN": "example.com",
+        "MODEL_DOMAIN": control_plane.settings.model_domain,
         "AUTH_MODE": "none",
         "LIST_PAGE_SIZE": str(LIST_PAGE_SIZE),
         "MAX_BODY_BYTES": str(MAX_BODY_BYTES),

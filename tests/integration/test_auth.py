@@ -148,7 +148,8 @@ async def test_a_namespace_scoped_token_works_there_and_is_403_elsewhere(
     _assert_problem(await api.get(f"/models/{elsewhere}/m", headers=auth), 403, token)
     _assert_problem(await api.delete(f"/models/{elsewhere}/m", headers=auth), 403, token)
 
-    assert (await api.delete(f"/models/{home}/m", headers=auth)).status_code == 200
+    deleted = await api.delete(f"/models/{home}/m", params={"wait": "true"}, headers=auth)
+    assert deleted.status_code == 200
     assert inference_service_names(admin_api, home) == []
     _assert_no_token(function.log(), token)
 

@@ -21,6 +21,7 @@ from cloudevents.core.bindings.http import (
 from cloudevents.core.v1.event import CloudEvent
 from kubernetes import client
 from support.objects import inference_service_names, read_inference_service
+from support.workloads import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -101,7 +102,7 @@ async def test_redelivered_deploy_event_changes_nothing(
 @pytest.mark.parametrize("mode", ["binary", "structured"])
 @pytest.mark.parametrize("function", ["delete", "root"])
 async def test_delete_event_deletes_and_redelivery_succeeds(
-    api: Any, namespace: str, mode: str, function: str
+    api: Any, namespace: str, mode: str, function: str, admin_api: client.ApiClient
 ) -> None:
     created = await api("deploy").post(
         "/deploy", json={"name": "doomed", "image": "r/m:1", "namespace": namespace}
@@ -118,6 +119,11 @@ async def test_delete_event_deletes_and_redelivery_succeeds(
         assert reply.get_type() == "dev.kserve-functions.model.deleted"
         assert reply.get_subject() == f"{namespace}/doomed"
         assert reply.get_data() == {"name": "doomed", "namespace": namespace, "status": "deleted"}
+    # Deleted, not yet gone: KServe's finalizer holds it until the controller cleans up.
+    wait_for(
+        lambda: True if inference_service_names(admin_api, namespace) == [] else None,
+        what="the model gone",
+    )
     assert (await api("models").get(f"/models/{namespace}/doomed")).status_code == 404
 
 

@@ -1,24 +1,25 @@
 """k8s/ (the split Knative functions) and k8s/standard/ (the all-in-one Deployment).
 
-Each kustomization is rendered as kubectl's built-in kustomize renders it
-(``support.kustomize``: plain resources and ``namespace`` only) and every
-object goes through a server-side dry run with strict field validation against
-the real apiserver and the installed CRDs (Knative Serving and Eventing,
-Gateway API). Then the rendered objects are checked against what the functions
-need: hardened pod templates, a ServiceAccount per workload, an HTTPRoute that
-sends each seed path and method to the function serving it, a NetworkPolicy
-that lets in only the documented namespaces, and RBAC subjects in the right
-namespace.
+Each base is rendered by the project's kubectl (``kubectl kustomize``, its
+built-in kustomize v5.8.1) and applied as a whole with ``kubectl apply -k
+--dry-run=server --validate=strict`` against the real apiserver and the
+installed CRDs (Knative Serving and Eventing, Gateway API). Then the rendered
+objects are checked against what the functions need: hardened pod templates, a
+ServiceAccount per workload, an HTTPRoute that sends each seed path and method
+to the function serving it, a NetworkPolicy that lets in only the documented
+namespaces, and RBAC subjects in the right namespace.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
+from controlplane.cluster import ControlPlane
 from kubernetes import client
+from support import kubectl
 from support.functions import REPO_ROOT
-from support.kustomize import dry_run_apply, kustomization, namespaced, render
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +35,12 @@ HOST_SUFFIX = f".{NAMESPACE}.svc.cluster.local"
 KNATIVE_SOURCES = {"knative-serving", "kourier-system", "knative-eventing"}
 STANDARD_SOURCES = {"gateway-system", "knative-eventing"}
 WRITABLE_TMP = "/tmp"  # noqa: S108 - the path the manifests mount, not a file we write
+# The bases' cluster-scoped kinds: kustomize's namespace transformer leaves them alone.
+CLUSTER_SCOPED = {
+    ("v1", "Namespace"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+}
 
 
 def _of(objects: list[dict[str, Any]], api_version: str, kind: str) -> list[dict[str, Any]]:
@@ -68,21 +75,12 @@ def _assert_kept(sent: object, stored: object, where: str) -> None:
         assert sent == stored, f"{where}: {sent!r} became {stored!r}"
 
 
-def _ensure_namespace(admin_api: client.ApiClient, name: str) -> None:
-    core = client.CoreV1Api(admin_api)
-    if name in {ns.metadata.name for ns in core.list_namespace().items if ns.metadata}:
-        return  # made by the other base's run
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-
-
 # -- rendering ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("base", sorted(BASES))
 def test_base_renders_into_its_namespace(base: str) -> None:
-    directory = BASES[base]
-    assert kustomization(directory)["namespace"] == NAMESPACE
-    rendered = render(directory)
+    rendered = kubectl.kustomize(BASES[base])
 
     names = [(o["apiVersion"], o["kind"], o["metadata"]["name"]) for o in rendered]
     assert len(set(names)) == len(names), "names are unique per kind"
@@ -90,13 +88,16 @@ def test_base_renders_into_its_namespace(base: str) -> None:
     assert ns["metadata"]["name"] == NAMESPACE
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     for obj in rendered:
-        if namespaced(obj):
-            assert obj["metadata"]["namespace"] == NAMESPACE, obj["metadata"]["name"]
-        assert obj["metadata"]["labels"], f"{obj['kind']} {obj['metadata']['name']} unlabelled"
+        what = f"{obj['kind']} {obj['metadata']['name']}"
+        if (obj["apiVersion"], obj["kind"]) in CLUSTER_SCOPED:
+            assert "namespace" not in obj["metadata"], what
+        else:
+            assert obj["metadata"].get("namespace") == NAMESPACE, what
+        assert obj["metadata"]["labels"], f"{what} unlabelled"
 
 
 def test_top_level_holds_the_four_functions_and_the_eventing_wiring() -> None:
-    rendered = render(K8S)
+    rendered = kubectl.kustomize(K8S)
 
     assert sorted(o["metadata"]["name"] for o in _of(rendered, *KSVC)) == sorted(FUNCTIONS)
     assert not _of(rendered, *DEPLOYMENT)
@@ -107,7 +108,7 @@ def test_top_level_holds_the_four_functions_and_the_eventing_wiring() -> None:
 
 
 def test_standard_holds_one_deployment_and_its_service() -> None:
-    rendered = render(STANDARD)
+    rendered = kubectl.kustomize(STANDARD)
 
     assert not _of(rendered, *KSVC)
     (deployment,) = _of(rendered, *DEPLOYMENT)
@@ -126,24 +127,28 @@ def test_standard_holds_one_deployment_and_its_service() -> None:
 
 
 @pytest.mark.parametrize("base", sorted(BASES))
-def test_every_object_passes_a_server_side_dry_run(admin_api: client.ApiClient, base: str) -> None:
-    rendered = render(BASES[base])
+def test_kubectl_apply_of_the_base_passes_a_server_side_dry_run(
+    control_plane: ControlPlane, admin_api: client.ApiClient, base: str
+) -> None:
+    rendered = kubectl.kustomize(BASES[base])
     (ns,) = _of(rendered, "v1", "Namespace")
-    answer = dry_run_apply(admin_api, ns)
-    assert answer.status in {200, 201}, answer.body
-    # A dry-run Namespace is not stored: make it, so the namespaced objects have a home.
-    _ensure_namespace(admin_api, NAMESPACE)
+    # A dry-run Namespace is not stored: apply the base's own for real first, so the
+    # namespaced objects have a home (kubectl apply of it is what the dry run then patches).
+    kubectl.apply(control_plane, [ns])
 
+    dry_run = kubectl.dry_run_apply(control_plane, BASES[base])
+
+    # Deprecated versions, or fields the apiserver dropped, come back as warnings.
+    assert "Warning" not in dry_run.stderr, dry_run.stderr
+    # Every rendered object was sent and answered, once, where the rendering put it.
+    identities = Counter(map(kubectl.identity, dry_run.objects))
+    assert identities == Counter(map(kubectl.identity, rendered))
+    answers = {kubectl.identity(o): o for o in dry_run.objects}
     for obj in rendered:
-        what = f"{obj['kind']} {obj['metadata']['name']}"
-        answer = dry_run_apply(admin_api, obj)
-        assert answer.status in {200, 201}, f"{what}: {answer.body}"
-        assert answer.warning is None, f"{what}: {answer.warning}"
-        assert answer.body["kind"] == obj["kind"]
-        assert answer.body["metadata"]["name"] == obj["metadata"]["name"]
         if obj["apiVersion"].split("/")[0] in CRD_GROUPS:
             # Custom resources: no field pruned by the CRD's schema (defaults may be added).
-            _assert_kept(obj.get("spec"), answer.body.get("spec"), what)
+            what = f"{obj['kind']} {obj['metadata']['name']}"
+            _assert_kept(obj.get("spec"), answers[kubectl.identity(obj)].get("spec"), what)
 
     # Dry run: nothing of the base was stored.
     services = client.CustomObjectsApi(admin_api).list_namespaced_custom_object(
@@ -158,7 +163,7 @@ def test_every_object_passes_a_server_side_dry_run(admin_api: client.ApiClient, 
 
 @pytest.mark.parametrize("base", sorted(BASES))
 def test_every_pod_template_is_hardened(base: str) -> None:
-    rendered = render(BASES[base])
+    rendered = kubectl.kustomize(BASES[base])
     accounts = {o["metadata"]["name"] for o in _of(rendered, "v1", "ServiceAccount")}
     templates = _pod_templates(rendered)
     assert templates
@@ -200,7 +205,7 @@ def test_every_pod_template_is_hardened(base: str) -> None:
 
 
 def test_knative_services_scale_to_zero_and_stay_cluster_local() -> None:
-    for ksvc in _of(render(K8S), *KSVC):
+    for ksvc in _of(kubectl.kustomize(K8S), *KSVC):
         annotations = ksvc["spec"]["template"]["metadata"]["annotations"]
         assert annotations["autoscaling.knative.dev/min-scale"] == "0"
         # Public only through the HTTPRoute.
@@ -229,7 +234,7 @@ def _matches(match: dict[str, Any], method: str, path: str) -> bool:
 
 def _route(method: str, path: str) -> str | None:
     """The backend Service the HTTPRoute sends ``method path`` to (Gateway API precedence)."""
-    (route,) = _of(render(K8S), "gateway.networking.k8s.io/v1", "HTTPRoute")
+    (route,) = _of(kubectl.kustomize(K8S), "gateway.networking.k8s.io/v1", "HTTPRoute")
     candidates = []
     for rule in route["spec"]["rules"]:
         for match in rule["matches"]:
@@ -272,7 +277,7 @@ def test_http_route_sends_each_seed_path_and_method_to_its_function(
 
 
 def test_http_route_backends_are_the_functions_with_knative_host_rewrites() -> None:
-    rendered = render(K8S)
+    rendered = kubectl.kustomize(K8S)
     (route,) = _of(rendered, "gateway.networking.k8s.io/v1", "HTTPRoute")
     (parent,) = route["spec"]["parentRefs"]
     assert (parent["kind"], parent["name"]) == ("Gateway", "kserve-functions-gateway")
@@ -296,7 +301,7 @@ def test_http_route_backends_are_the_functions_with_knative_host_rewrites() -> N
 def test_network_policy_lets_in_only_the_documented_namespaces(
     base: str, sources: set[str]
 ) -> None:
-    rendered = render(BASES[base])
+    rendered = kubectl.kustomize(BASES[base])
     (policy,) = _of(rendered, "networking.k8s.io/v1", "NetworkPolicy")
     spec = policy["spec"]
     assert spec["policyTypes"] == ["Ingress"]
@@ -318,7 +323,7 @@ def test_network_policy_lets_in_only_the_documented_namespaces(
 
 @pytest.mark.parametrize("base", sorted(BASES))
 def test_bindings_name_service_accounts_of_the_base_in_its_namespace(base: str) -> None:
-    rendered = render(BASES[base])
+    rendered = kubectl.kustomize(BASES[base])
     accounts = {o["metadata"]["name"] for o in _of(rendered, "v1", "ServiceAccount")}
     roles = {
         o["metadata"]["name"] for o in _of(rendered, "rbac.authorization.k8s.io/v1", "ClusterRole")
@@ -350,12 +355,12 @@ def _grants(objects: list[dict[str, Any]]) -> set[tuple[str, str, str, tuple[str
 
 
 def test_standard_service_account_holds_the_union_of_the_functions_rights() -> None:
-    assert _grants(render(STANDARD)) == _grants(render(K8S))
+    assert _grants(kubectl.kustomize(STANDARD)) == _grants(kubectl.kustomize(K8S))
 
 
 def test_no_role_grants_wildcards_secrets_or_serving_runtimes() -> None:
     for base in BASES.values():
-        for group, resource, verb, _ in _grants(render(base)):
+        for group, resource, verb, _ in _grants(kubectl.kustomize(base)):
             assert "*" not in {group, resource, verb}
             assert resource not in {"secrets", "servingruntimes", "clusterservingruntimes"}
             assert verb not in {"watch", "update", "escalate", "bind", "impersonate"}
