@@ -11,11 +11,10 @@ quiet machine and compare medians, not single runs.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import statistics
 import time
 
+import phases
 from controlplane import crds
 from controlplane.cluster import ControlPlane, Settings
 
@@ -45,18 +44,5 @@ def _measure_once() -> dict[str, float]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=3)
-    runs = parser.parse_args().runs
-    samples: dict[str, list[float]] = {}
-    for run in range(1, runs + 1):
-        for phase, seconds in _measure_once().items():
-            samples.setdefault(phase, []).append(seconds)
-            print(f"run {run}: {phase}: {seconds:.2f}s", flush=True)
-    for phase, values in samples.items():
-        print(f"median of {runs}: {phase}: {statistics.median(values):.2f}s")
-
-
 if __name__ == "__main__":
-    main()
+    phases.report(_measure_once, __doc__)

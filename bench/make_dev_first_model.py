@@ -11,16 +11,15 @@ ran it. Then stops ``make dev`` with Ctrl-C, as a person would.
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import time
 from pathlib import Path
 
 import httpx
+import phases
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = {"name": "iris", "image": "kserve/sklearnserver:latest"}
@@ -71,18 +70,5 @@ def _measure_once() -> dict[str, float]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=3)
-    runs = parser.parse_args().runs
-    samples: dict[str, list[float]] = {}
-    for run in range(1, runs + 1):
-        for phase, seconds in _measure_once().items():
-            samples.setdefault(phase, []).append(seconds)
-            print(f"run {run}: {phase}: {seconds:.2f}s", flush=True)
-    for phase, values in samples.items():
-        print(f"median of {runs}: {phase}: {statistics.median(values):.2f}s")
-
-
 if __name__ == "__main__":
-    main()
+    phases.report(_measure_once, __doc__)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from controlplane import binaries, pinning
+from controlplane import binaries, pinning, processes
 from controlplane.cluster import ControlPlane, Settings
 from controlplane.errors import ControlPlaneError
 
@@ -139,14 +139,10 @@ def _check_components(control_plane: ControlPlane) -> None:
     Raises:
         ControlPlaneError: a component exited while the cluster was running.
     """
-    for name, process in control_plane.components.items():
-        code = process.exit_code()
-        if code is not None:
-            raise ControlPlaneError(
-                f"{name} exited with status {code}; the cluster is stopped. Its log "
-                f"({process.log_path}) ends:",
-                details=process.log_tail(),
-            )
+    processes.raise_if_one_exited(
+        list(control_plane.components.values()),
+        when="while the cluster ran (everything is stopped)",
+    )
 
 
 def _run_beside(command: list[str], control_plane: ControlPlane) -> int:

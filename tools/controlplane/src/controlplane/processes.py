@@ -91,6 +91,23 @@ class ManagedProcess:
         return "\n".join(f"  {self.name}| {line}" for line in tail)
 
 
+def raise_if_one_exited(processes: Sequence[ManagedProcess], *, when: str) -> None:
+    """Raise for the first of ``processes`` that has ended, naming it and showing its log.
+
+    Raises:
+        ControlPlaneError: ``<name> exited with status N <when>; its log (<path>) ends:``
+            with the log tail as details.
+    """
+    for process in processes:
+        code = process.exit_code()
+        if code is not None:
+            raise ControlPlaneError(
+                f"{process.name} exited with status {code} {when}; its log "
+                f"({process.log_path}) ends:",
+                details=process.log_tail(),
+            )
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

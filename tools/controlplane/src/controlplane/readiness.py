@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 
 from controlplane.errors import ControlPlaneError
-from controlplane.processes import ManagedProcess
+from controlplane.processes import ManagedProcess, raise_if_one_exited
 
 # A check returns the components still missing, each with what was seen of it;
 # an empty mapping means done.
@@ -41,14 +41,7 @@ def wait_for(
     """
     deadline = time.monotonic() + timeout
     while True:
-        for process in processes:
-            code = process.exit_code()
-            if code is not None:
-                raise ControlPlaneError(
-                    f"{process.name} exited with status {code} while the cluster was "
-                    f"starting; its log ({process.log_path}) ends:",
-                    details=process.log_tail(),
-                )
+        raise_if_one_exited(processes, when="while the cluster was starting")
         missing = check()
         if not missing:
             return
