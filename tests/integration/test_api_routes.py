@@ -76,7 +76,12 @@ async def test_seed_flow_deploy_update_list_get_delete(
     assert detail.status_code == 200
     shown = detail.json()
     assert shown["ready"] is True
-    assert (shown["generation"], shown["observedGeneration"]) == (2, 2)
+    # observedGeneration is what KServe wrote: its Deployment's, not the model's.
+    stored = read_inference_service(admin_api, namespace, "my-model")
+    assert (shown["generation"], shown["observedGeneration"]) == (
+        2,
+        stored["status"]["observedGeneration"],
+    )
     assert shown["envs"] == SEED_DEPLOY["envs"]
     assert {c["type"] for c in shown["conditions"]} >= {"Ready", "PredictorReady"}
 
