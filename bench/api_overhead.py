@@ -1,6 +1,6 @@
 """What the API adds over the apiserver: latency, cold start, memory, list scaling.
 
-Starts a local control plane, serves the root function over real HTTP with
+Starts a local cluster, serves the root function over real HTTP with
 func-python (as Knative runs it), and measures:
 
 - cold start: process spawn until ``/health/readiness`` answers 200;
@@ -9,7 +9,13 @@ func-python (as Knative runs it), and measures:
 - ``GET /models`` for N models (streamed page by page) and the server's peak
   RSS before and after, to show memory stays flat as N grows.
 
-    .venv/bin/python bench/api_overhead.py [--requests 200] [--models 1000]
+    .venv/bin/python bench/api_overhead.py [--requests 200] [--models 1000] [--with-kserve]
+
+By default the cluster is etcd + kube-apiserver only, so the numbers are the
+API's own overhead over the apiserver. ``--with-kserve`` runs the whole KServe
+cluster: every write then also passes KServe's admission webhooks (as in a
+real cluster) and KServe reconciles every listed model, so keep ``--models``
+small there (each model asks its node for 1 CPU).
 
 Numbers from a shared 2-core machine are noisy: compare medians of runs.
 """
@@ -17,6 +23,7 @@ Numbers from a shared 2-core machine are noisy: compare medians of runs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -71,9 +78,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--models", type=int, default=1000)
+    parser.add_argument("--with-kserve", action="store_true")
     args = parser.parse_args()
 
-    with ControlPlane(Settings.from_environment()) as plane, tempfile.TemporaryDirectory() as tmp:
+    settings = dataclasses.replace(Settings.from_environment(), kserve_cluster=args.with_kserve)
+    with ControlPlane(settings) as plane, tempfile.TemporaryDirectory() as tmp:
         admin = plane.admin_client()
         core = client.CoreV1Api(admin)
         core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="bench")))

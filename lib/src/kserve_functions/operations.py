@@ -268,11 +268,13 @@ async def _wait_ready(
 async def predictor_rollout(context: Context, isvc: Mapping[str, Any]) -> status.Rollout | None:
     """How far the model's predictor Deployment has rolled out its spec (Standard mode).
 
-    None for other modes, and when this function may not read Deployments
-    (an installation with older RBAC): readiness then rests on KServe's status
-    alone, which may call an update ready before KServe has applied it.
+    None for other modes, when KServe's status already says not ready (no
+    Deployment read is needed to know that), and when this function may not
+    read Deployments (an installation with older RBAC): readiness then rests on
+    KServe's status alone, which may call an update ready before KServe has
+    applied it.
     """
-    if status.deployment_mode(isvc) != status.STANDARD_MODE:
+    if status.deployment_mode(isvc) != status.STANDARD_MODE or not status.is_ready(isvc):
         return None
     metadata = isvc.get("metadata", {})
     try:
