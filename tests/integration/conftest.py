@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,7 +22,13 @@ from controlplane.errors import ControlPlaneError
 from controlplane.processes import free_port
 from kserve_functions.app import ModelFunction
 from kubernetes import client
-from support.functions import LIST_PAGE_SIZE, MAX_BODY_BYTES, ServedFunction, new_function
+from support.functions import (
+    LIST_PAGE_SIZE,
+    MAX_BODY_BYTES,
+    FunctionLauncher,
+    ServedFunction,
+    new_function,
+)
 
 # Process ids of every control plane the session started, checked at the end.
 _STARTED_PIDS: list[int] = []
@@ -215,3 +222,17 @@ async def api(
         await made.aclose()
     for function in instances:
         await function.aclose()
+
+
+@pytest_asyncio.fixture(params=["asgi", "http"])
+async def function_launcher(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[FunctionLauncher]:
+    """Starts functions with settings of their own (another kubeconfig, auth on, …).
+
+    Like ``api``, each test runs twice: in-process through ASGI and over real
+    HTTP from a func-python process. Everything started is stopped afterwards.
+    """
+    launcher = FunctionLauncher(request.param, tmp_path)
+    yield launcher
+    await launcher.aclose()

@@ -8,13 +8,12 @@ with a ServiceAccount that has no rights.
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from controlplane import kubeconfig
 from controlplane.cluster import ControlPlane
 from kserve_functions import errors
@@ -55,19 +54,15 @@ def closed_port() -> int:
 Launch = Callable[[str, Path], httpx.AsyncClient]
 
 
-@pytest_asyncio.fixture(params=["asgi", "http"])
-async def launch(
-    request: pytest.FixtureRequest, function_env: dict[str, str], tmp_path: Path
-) -> AsyncIterator[Launch]:
-    """Start a function against a given kubeconfig; yields a client for it."""
-    launcher = FunctionLauncher(request.param, tmp_path)
+@pytest.fixture
+def launch(function_launcher: FunctionLauncher, function_env: dict[str, str]) -> Launch:
+    """Start a function against a given kubeconfig; a client for it."""
 
     def start(name: str, config: Path) -> httpx.AsyncClient:
         env = {**function_env, "KUBECONFIG": str(config), "KUBE_TIMEOUT_SECONDS": "1"}
-        return launcher.start(name, env)[0]
+        return function_launcher.start(name, env)[0]
 
-    yield start
-    await launcher.aclose()
+    return start
 
 
 def _service_account_kubeconfig(

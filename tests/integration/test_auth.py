@@ -12,14 +12,13 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event, to_binary_event
 from cloudevents.core.v1.event import CloudEvent
 from controlplane.cluster import ControlPlane
@@ -48,16 +47,14 @@ class Secured:
 Launch = Callable[..., Secured]
 
 
-@pytest_asyncio.fixture(params=["asgi", "http"])
-async def secured(
-    request: pytest.FixtureRequest,
+@pytest.fixture
+def secured(
+    function_launcher: FunctionLauncher,
     function_env: dict[str, str],
-    tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
-) -> AsyncIterator[Launch]:
+) -> Launch:
     """Start a function with AUTH_MODE=kubernetes, a 1 s auth cache and extra settings."""
     caplog.set_level(logging.DEBUG)
-    launcher = FunctionLauncher(request.param, tmp_path)
 
     def start(name: str, **settings: str) -> Secured:
         env = {
@@ -66,11 +63,10 @@ async def secured(
             "AUTH_CACHE_TTL_SECONDS": "1",
             **settings,
         }
-        made, served = launcher.start(name, env)
+        made, served = function_launcher.start(name, env)
         return Secured(made, served.log if served is not None else (lambda: caplog.text))
 
-    yield start
-    await launcher.aclose()
+    return start
 
 
 # -- RBAC helpers ----------------------------------------------------------------

@@ -11,13 +11,11 @@ the session's other tests.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from kserve_functions.kube import ADMISSION_PROBE_NAME
 from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
@@ -33,18 +31,15 @@ DOWN = "KServe's admission webhooks do not answer: "
 Launch = Callable[[str, str], httpx.AsyncClient]
 
 
-@pytest_asyncio.fixture(params=["asgi", "http"])
-async def launch(
-    request: pytest.FixtureRequest, function_env: dict[str, str], tmp_path: Path
-) -> AsyncIterator[Launch]:
+@pytest.fixture
+def launch(function_launcher: FunctionLauncher, function_env: dict[str, str]) -> Launch:
     """Start a function whose health probe dry-runs in a given namespace; a client for it."""
-    launcher = FunctionLauncher(request.param, tmp_path)
 
     def start(name: str, probe_namespace: str) -> httpx.AsyncClient:
-        return launcher.start(name, {**function_env, "HEALTH_PROBE_NAMESPACE": probe_namespace})[0]
+        env = {**function_env, "HEALTH_PROBE_NAMESPACE": probe_namespace}
+        return function_launcher.start(name, env)[0]
 
-    yield start
-    await launcher.aclose()
+    return start
 
 
 def _checks(answer: httpx.Response, status: int) -> dict[str, str]:
