@@ -291,3 +291,23 @@ async def test_a_webhook_that_does_not_answer_is_a_503_with_retry_after(
     assert answer.headers["retry-after"]
     assert "admission webhook did not answer" in problem["detail"]
     assert inference_service_names(admin_api, namespace) == []
+
+
+async def test_a_deploy_event_while_the_webhook_does_not_answer_is_redelivered(
+    api: Any, kserve_webhook_down: str, admin_api: client.ApiClient
+) -> None:
+    namespace = kserve_webhook_down
+    event_headers = {
+        "ce-specversion": "1.0",
+        "ce-id": "build-1",
+        "ce-source": "/ci/pipeline",
+        "ce-type": "dev.kserve-functions.model.deploy",
+    }
+    body = {"name": "later", "image": "r/m:1", "namespace": namespace}
+
+    answer = await api("deploy").post("/", json=body, headers=event_headers)
+
+    # Not a .failed reply: a 503 makes the Broker deliver the event again later.
+    problem = _problem(answer, 503)
+    assert "admission webhook did not answer" in problem["detail"]
+    assert inference_service_names(admin_api, namespace) == []

@@ -23,6 +23,9 @@ class ApiError(Exception):
 
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal Server Error"
+    # Whether the same request may succeed later unchanged (the cluster was
+    # unavailable): an event sender should then redeliver rather than give up.
+    retryable: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -125,8 +128,16 @@ class Unavailable(ApiError):
     status = 503
     title = "Service Unavailable"
 
-    def __init__(self, detail: str, *, retry_after_seconds: int = 5) -> None:
-        super().__init__(detail, headers={"Retry-After": str(retry_after_seconds)})
+    retryable = True
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        retry_after_seconds: int = 5,
+        errors: Sequence[ValidationIssue] = (),
+    ) -> None:
+        super().__init__(detail, errors=errors, headers={"Retry-After": str(retry_after_seconds)})
 
 
 class Internal(ApiError):

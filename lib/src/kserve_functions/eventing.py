@@ -58,6 +58,14 @@ def _subject(namespace: str, name: str) -> str:
 
 
 def _failed(source: str, subject: str | None, error: errors.ApiError) -> Response:
+    """The ``.failed`` reply for a final failure; a retryable one is raised instead.
+
+    The one place that decides retry-or-reply: raised, a retryable error
+    (``errors.ApiError.retryable``: the cluster was unavailable) becomes a 503
+    problem, which makes the Broker redeliver the event.
+    """
+    if error.retryable:
+        raise error
     return events.reply(
         events.FAILED,
         source=source,
@@ -77,8 +85,6 @@ async def on_deploy(
         _, answer = await operations.apply_model(
             context, deploy_request, restart_token=event.delivery_token
         )
-    except errors.Unavailable:
-        raise
     except errors.ApiError as e:
         return _failed(source, subject, e)
     return events.reply(
@@ -107,8 +113,6 @@ async def on_delete(
         log.info("delete %s (event)", subject)
     except errors.NotFound:
         log.info("delete %s (event): already absent", subject)
-    except errors.Unavailable:
-        raise
     except errors.ApiError as e:
         return _failed(source, subject, e)
     answer = DeleteResponse(name=target.name, namespace=target.namespace)
@@ -134,8 +138,6 @@ async def on_registry_push(
     parse = registry.harbor_pushes if event.type == events.HARBOR_PUSH else registry.acr_pushes
     try:
         pushes = parse(event.data)
-    except errors.Unavailable:
-        raise
     except errors.ApiError as e:
         return _failed(source, event.subject, e)
     report = await rollouts.roll_out(context, pushes)

@@ -528,48 +528,71 @@ def _status_body(e: ApiException) -> dict[str, Any]:
 # webhook's refusal and for a webhook it could not call.
 _ADMISSION_DENIAL = "denied the request"
 _WEBHOOK_CALL_FAILURE = "failed calling webhook"
+# Without a hint from the apiserver, how long a caller should wait to retry.
+DEFAULT_RETRY_AFTER_SECONDS = 5
+
+# The apiserver's status codes, each with the error the API reports and its
+# detail, from the operation (``what``) and the apiserver's message. A status
+# not listed (5xx, timeouts) is Unavailable: worth retrying.
+_STATUS_ERRORS: dict[int, tuple[type[errors.ApiError], str]] = {
+    400: (errors.BadRequest, "the cluster refused {what}: {message}"),
+    401: (errors.Unavailable, "the Kubernetes API refused this service's credentials"),
+    403: (errors.Forbidden, "this service's own identity may not access {what}: {message}"),
+    404: (errors.NotFound, "{what} not found"),
+    409: (errors.Conflict, "{what}: {message}"),
+    410: (errors.Gone, "{what}: the continue token has expired; list again without it"),
+    422: (errors.Invalid, "the cluster refused {what}: {message}"),
+    429: (errors.Unavailable, "the Kubernetes API is throttling requests for {what}"),
+}
+_OTHER_STATUS: tuple[type[errors.ApiError], str] = (
+    errors.Unavailable,
+    "the Kubernetes API failed on {what} ({status})",
+)
+
+
+def map_status(status: int, body: Mapping[str, Any], *, what: str) -> errors.ApiError:
+    """The API's error for an apiserver answer ``status`` with Status ``body``.
+
+    Pure: the table above, plus two answers told apart by the apiserver's
+    message, because their status codes mean something else too: a webhook's
+    refusal (controller-runtime answers KServe's validation failures with 403,
+    "admission webhook ... denied the request") is the request's fault, so
+    Invalid; a webhook the apiserver could not call (any status, "failed
+    calling webhook") is Unavailable, nothing having been written. Every
+    Unavailable carries the apiserver's ``details.retryAfterSeconds`` when it
+    gave one.
+    """
+    message = str(body.get("message") or "")[:_MESSAGE_LIMIT]
+    found = body.get("details")
+    details: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    if status == 403 and _ADMISSION_DENIAL in message:  # noqa: PLR2004
+        return errors.Invalid(f"KServe refused {what}: {message}")
+    error_class: type[errors.ApiError]
+    if _WEBHOOK_CALL_FAILURE in message:
+        error_class = errors.Unavailable
+        template = "an admission webhook did not answer for {what}; try again later: {message}"
+    else:
+        error_class, template = _STATUS_ERRORS.get(status, _OTHER_STATUS)
+    detail = template.format(what=what, message=message, status=status)
+    if issubclass(error_class, errors.Unavailable):
+        hint = details.get("retryAfterSeconds")
+        retry_after = hint if isinstance(hint, int) and hint > 0 else DEFAULT_RETRY_AFTER_SECONDS
+        return errors.Unavailable(detail, retry_after_seconds=retry_after)
+    causes = details.get("causes") if issubclass(error_class, errors.Invalid) else None
+    issues = [
+        ValidationIssue(
+            field=str(cause.get("field") or ""),
+            message=str(cause.get("message") or "")[:_MESSAGE_LIMIT],
+        )
+        for cause in causes or ()
+        if isinstance(cause, Mapping)
+    ]
+    return error_class(detail, errors=issues)
 
 
 def _raise_for_status(e: ApiException, *, what: str) -> NoReturn:
-    """Map an apiserver answer onto the API's errors (chained for the log, never shown)."""
+    """Raise ``map_status`` of an apiserver answer (chained for the log, never shown)."""
     body = _status_body(e)
-    message = str(body.get("message") or e.reason or "")[:_MESSAGE_LIMIT]
-    status = int(e.status or 0)
-    if status == 404:  # noqa: PLR2004
-        raise errors.NotFound(f"{what} not found") from e
-    if status == 409:  # noqa: PLR2004
-        raise errors.Conflict(f"{what}: {message}") from e
-    if status == 422:  # noqa: PLR2004
-        causes = (body.get("details") or {}).get("causes") or []
-        issues = [
-            ValidationIssue(
-                field=str(cause.get("field") or ""),
-                message=str(cause.get("message") or "")[:_MESSAGE_LIMIT],
-            )
-            for cause in causes
-            if isinstance(cause, dict)
-        ]
-        raise errors.Invalid(f"the cluster refused {what}: {message}", errors=issues) from e
-    if status == 400:  # noqa: PLR2004
-        raise errors.BadRequest(f"the cluster refused {what}: {message}") from e
-    if status == 403 and _ADMISSION_DENIAL in message:  # noqa: PLR2004
-        # KServe's validating webhook refuses a spec the CRD schema accepts
-        # (controller-runtime answers a denial with 403): the request is at fault.
-        raise errors.Invalid(f"KServe refused {what}: {message}") from e
-    if status == 403:  # noqa: PLR2004
-        raise errors.Forbidden(
-            f"this service's own identity may not access {what}: {message}"
-        ) from e
-    if _WEBHOOK_CALL_FAILURE in message:
-        # The apiserver could not reach an admission webhook (KServe's, when its
-        # controller is down): nothing was written, and a retry may succeed.
-        raise errors.Unavailable(
-            f"an admission webhook did not answer for {what}; try again later: {message}"
-        ) from e
-    if status == 401:  # noqa: PLR2004
-        raise errors.Unavailable("the Kubernetes API refused this service's credentials") from e
-    if status == 410:  # noqa: PLR2004
-        raise errors.Gone(f"{what}: the continue token has expired; list again without it") from e
-    if status == 429:  # noqa: PLR2004
-        raise errors.Unavailable(f"the Kubernetes API is throttling requests for {what}") from e
-    raise errors.Unavailable(f"the Kubernetes API failed on {what} ({status})") from e
+    if not body.get("message") and e.reason:
+        body = {**body, "message": e.reason}
+    raise map_status(int(e.status or 0), body, what=what) from e
