@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import pytest
 from kserve_functions import errors
 from kserve_functions.asgi import Request, Response
-from kserve_functions.operations import Context
+from kserve_functions.context import Context
 from kserve_functions.routing import Route, Router
 
 

@@ -36,6 +36,7 @@ from kserve_functions.asgi import (
 )
 from kserve_functions.auth import Authorizer
 from kserve_functions.config import AuthMode, ConfigError, EventAuth, Settings
+from kserve_functions.context import Context
 from kserve_functions.kube import Kube, KubeConfigError, check_configuration
 from kserve_functions.models import (
     DeleteResponse,
@@ -45,7 +46,6 @@ from kserve_functions.models import (
     ModelDetail,
     ModelList,
 )
-from kserve_functions.operations import Context
 from kserve_functions.routing import Operation, QueryParameter, Route, Router
 
 log = logging.getLogger("kserve_functions")

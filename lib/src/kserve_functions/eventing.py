@@ -34,9 +34,9 @@ import pydantic
 
 from kserve_functions import errors, events, operations, registry, rollouts
 from kserve_functions.asgi import Request, Response, json_response
+from kserve_functions.context import Context
 from kserve_functions.kube import Caller
 from kserve_functions.models import DeleteResponse, Name, Namespace
-from kserve_functions.operations import Context
 
 log = logging.getLogger("kserve_functions")
 

@@ -16,7 +16,6 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pydantic
@@ -24,7 +23,8 @@ import pydantic
 from kserve_functions import auth, errors, manifests, status
 from kserve_functions.asgi import Request, Response, dump, json_response
 from kserve_functions.config import Settings
-from kserve_functions.kube import Kube, Page
+from kserve_functions.context import Context
+from kserve_functions.kube import Page
 from kserve_functions.models import (
     DeleteResponse,
     DeployRequest,
@@ -45,19 +45,6 @@ MAX_LIST_LIMIT = 1000
 POLL_INTERVAL_SECONDS = 0.5
 # Idempotency keys become an annotation value; keep them short and printable.
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
-
-
-@dataclass(frozen=True)
-class Context:
-    """What every operation needs: the settings, the Kubernetes client, the authorizer."""
-
-    settings: Settings
-    kube: Kube
-    auth: auth.Authorizer
-
-    def summary_url(self, isvc: Mapping[str, Any]) -> str | None:
-        """The model's URL: KServe's, else predicted for its mode (``status.model_url``)."""
-        return status.model_url(isvc, self.settings.model_urls)
 
 
 # -- validation helpers ----------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from kserve_functions import auth, errors, manifests
-from kserve_functions.operations import Context
+from kserve_functions.context import Context
 from kserve_functions.registry import ImagePush
 from kserve_functions.resources import KSERVE_CONTAINER
 

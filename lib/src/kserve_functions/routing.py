@@ -19,7 +19,7 @@ from kserve_functions import errors
 from kserve_functions.asgi import Request, Response
 
 if TYPE_CHECKING:
-    from kserve_functions.operations import Context
+    from kserve_functions.context import Context
 
 Handler = Callable[["Context", Request, Mapping[str, str]], Awaitable[Response]]
 
