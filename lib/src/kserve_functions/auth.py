@@ -332,14 +332,9 @@ class Authorizer:
         if await self.allowed(caller, "list", ""):
             return None
         names: list[str] = []
-        token: str | None = None
-        while True:
-            page, token = await self._kube.namespace_page(
-                limit=self._settings.list_page_size, continue_token=token
-            )
-            names.extend(await self._filter(caller, page))
-            if not token:
-                return names
+        async for page in self._kube.namespace_pages(page_size=self._settings.list_page_size):
+            names.extend(await self._filter(caller, page.items))
+        return names
 
     async def _filter(self, caller: Caller, namespaces: Sequence[str]) -> list[str]:
         limit = asyncio.Semaphore(REVIEW_CONCURRENCY)

@@ -17,9 +17,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 import aiohttp
 from kubernetes import client as sync_client
@@ -44,12 +44,33 @@ _MESSAGE_LIMIT = 500
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of a list: the objects, and the token for the next page ("" = last)."""
+_Item = TypeVar("_Item")
 
-    items: list[dict[str, Any]]
+
+@dataclass(frozen=True)
+class Page(Generic[_Item]):
+    """One page of a list: the items, and the token for the next page ("" = last)."""
+
+    items: list[_Item]
     continue_token: str
+
+
+async def pages(
+    fetch: Callable[[str | None], Awaitable[Page[_Item]]], *, continue_token: str | None = None
+) -> AsyncIterator[Page[_Item]]:
+    """Every page ``fetch`` returns, from ``continue_token`` on: the one continue-token loop.
+
+    ``fetch`` gets the token of the page to read (None for the first) and
+    returns it. Pages are read one at a time, as the caller asks for them, so a
+    list of any length stays one page in memory.
+    """
+    token = continue_token
+    while True:
+        page = await fetch(token)
+        yield page
+        if not page.continue_token:
+            return
+        token = page.continue_token
 
 
 @dataclass(frozen=True)
@@ -227,7 +248,7 @@ class Kube:
         label_selector: str | None,
         limit: int,
         continue_token: str | None,
-    ) -> Page:
+    ) -> Page[dict[str, Any]]:
         """One page of InferenceServices (``namespace`` None = all namespaces).
 
         Raises:
@@ -483,9 +504,28 @@ class Kube:
         )
         return bool(answer.status and answer.status.allowed)
 
-    async def namespace_page(
-        self, *, limit: int, continue_token: str | None
-    ) -> tuple[list[str], str]:
+    def model_pages(
+        self,
+        namespace: str | None,
+        *,
+        label_selector: str | None,
+        page_size: int,
+        continue_token: str | None = None,
+    ) -> AsyncIterator[Page[dict[str, Any]]]:
+        """Every page of InferenceServices from ``continue_token`` on (``pages``)."""
+
+        def fetch(token: str | None) -> Awaitable[Page[dict[str, Any]]]:
+            return self.list_page(
+                namespace, label_selector=label_selector, limit=page_size, continue_token=token
+            )
+
+        return pages(fetch, continue_token=continue_token)
+
+    def namespace_pages(self, *, page_size: int) -> AsyncIterator[Page[str]]:
+        """Every page of namespace names (``pages``)."""
+        return pages(lambda token: self.namespace_page(limit=page_size, continue_token=token))
+
+    async def namespace_page(self, *, limit: int, continue_token: str | None) -> Page[str]:
         """One page of namespace names, and the token for the next page ("" = last)."""
         core = client.CoreV1Api(await self._client())
         options: dict[str, Any] = {"limit": limit, "_request_timeout": self._timeout}
@@ -494,7 +534,7 @@ class Kube:
         listing = await self._call(core.list_namespace(**options), what="the namespace list")
         names = [str(item.metadata.name) for item in listing.items or () if item.metadata]
         token = str((listing.metadata.var_continue if listing.metadata else None) or "")
-        return names, token
+        return Page(items=names, continue_token=token)
 
     # -- error mapping, in one place -----------------------------------------
 

@@ -311,48 +311,19 @@ async def list_models(context: Context, request: Request, params: Mapping[str, s
                 models=summaries, count=len(summaries), continue_token=page.continue_token or None
             ),
         )
-    # Fetch the first page before answering, so its errors still get a proper status.
-    first = await context.kube.list_page(
+    listed = context.kube.model_pages(
         namespace,
         label_selector=selector,
-        limit=context.settings.list_page_size,
+        page_size=context.settings.list_page_size,
         continue_token=token,
     )
-    return Response(status=200, body=_stream_list(context, namespace, selector, first))
+    # Fetch the first page before answering, so its errors still get a proper status.
+    first = await anext(listed)
+    return Response(status=200, body=_stream_pages(context, first, listed))
 
 
 def _summary(context: Context, isvc: Mapping[str, Any]) -> ModelSummary:
     return status.read_summary(isvc, urls=context.settings.model_urls)
-
-
-async def _stream_list(
-    context: Context,
-    namespace: str | None,
-    selector: str | None,
-    page: Page,
-) -> AsyncIterator[bytes]:
-    """``{"models": [...], "count": N}`` written one apiserver page at a time."""
-    yield b'{"models":['
-    count = 0
-    while True:
-        for item in page.items:
-            yield (b"," if count else b"") + dump(_summary(context, item))
-            count += 1
-        if not page.continue_token:
-            break
-        try:
-            page = await context.kube.list_page(
-                namespace,
-                label_selector=selector,
-                limit=context.settings.list_page_size,
-                continue_token=page.continue_token,
-            )
-        except errors.ApiError as e:
-            # The status line is gone; ending the body unterminated makes the
-            # answer invalid JSON rather than a silently short list.
-            log.warning("model list aborted after %d models: %s", count, e.detail)
-            return
-    yield b'],"count":' + json.dumps(count).encode() + b"}"
 
 
 async def _list_some_namespaces(
@@ -402,26 +373,32 @@ async def _list_some_namespaces(
 
 async def _pages(
     context: Context, namespaces: Sequence[str], selector: str | None, token: str | None
-) -> AsyncIterator[Page]:
-    """Every page of models of ``namespaces``, one apiserver page at a time."""
+) -> AsyncIterator[Page[dict[str, Any]]]:
+    """Every page of models of ``namespaces``, one apiserver page at a time.
+
+    ``token`` continues the first namespace's list; the others start at their beginning.
+    """
     for namespace in namespaces:
-        while True:
-            page = await context.kube.list_page(
-                namespace,
-                label_selector=selector,
-                limit=context.settings.list_page_size,
-                continue_token=token,
-            )
+        async for page in context.kube.model_pages(
+            namespace,
+            label_selector=selector,
+            page_size=context.settings.list_page_size,
+            continue_token=token,
+        ):
             yield page
-            token = page.continue_token or None
-            if token is None:
-                break
+        token = None
 
 
 async def _stream_pages(
-    context: Context, first: Page | None, pages: AsyncIterator[Page]
+    context: Context,
+    first: Page[dict[str, Any]] | None,
+    pages: AsyncIterator[Page[dict[str, Any]]],
 ) -> AsyncIterator[bytes]:
-    """``{"models": [...], "count": N}`` from ``first`` and the ``pages`` after it."""
+    """``{"models": [...], "count": N}`` from ``first`` and the ``pages`` after it.
+
+    A page failing mid-stream ends the body unterminated: the status line is
+    gone, and invalid JSON is better than a silently short list.
+    """
     yield b'{"models":['
     count = 0
     page = first

@@ -87,20 +87,14 @@ async def roll_out(context: Context, pushes: Sequence[ImagePush]) -> RolloutRepo
 
 
 async def _opted_in_models(context: Context) -> list[dict[str, Any]]:
-    selector = f"{manifests.AUTO_UPDATE_LABEL}=true"
     models: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        page = await context.kube.list_page(
-            None,
-            label_selector=selector,
-            limit=context.settings.list_page_size,
-            continue_token=token,
-        )
+    async for page in context.kube.model_pages(
+        None,
+        label_selector=f"{manifests.AUTO_UPDATE_LABEL}=true",
+        page_size=context.settings.list_page_size,
+    ):
         models.extend(page.items)
-        if not page.continue_token:
-            return models
-        token = page.continue_token
+    return models
 
 
 def _tracked(isvc: dict[str, Any]) -> str | None:
