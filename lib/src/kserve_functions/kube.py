@@ -24,7 +24,7 @@ from typing import Any, Generic, NoReturn, TypeVar
 import aiohttp
 from kubernetes import client as sync_client
 from kubernetes import config as sync_config
-from kubernetes.aio import client, config
+from kubernetes.aio import client, config, watch
 from kubernetes.aio.client.exceptions import ApiException
 
 from kserve_functions import errors
@@ -71,6 +71,14 @@ async def pages(
         if not page.continue_token:
             return
         token = page.continue_token
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change a watch saw: ``ADDED``, ``MODIFIED`` or ``DELETED``, and the object."""
+
+    type: str
+    object: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -217,6 +225,51 @@ class Kube:
             what=f"model {namespace}/{name}",
         )
         return _as_object(found)
+
+    async def next_change(
+        self, namespace: str, name: str, *, resource_version: str, timeout_seconds: int
+    ) -> Change | None:
+        """The model's first change after ``resource_version``, or None if none came.
+
+        One watch (``fieldSelector=metadata.name=<name>``, with bookmarks) for at
+        most ``timeout_seconds``; bookmarks only move it along. None also when
+        the apiserver no longer has ``resource_version`` (410 Gone): the caller
+        then reads the model again, which is what a re-list would do.
+
+        Raises:
+            errors.Unavailable: the watch could not be opened or broke off.
+        """
+        custom = client.CustomObjectsApi(await self._client())
+        r = self._resource
+        stream = watch.Watch().stream(
+            custom.list_namespaced_custom_object,
+            r.group,
+            r.version,
+            namespace,
+            r.plural,
+            field_selector=f"metadata.name={name}",
+            resource_version=resource_version,
+            allow_watch_bookmarks=True,
+            timeout_seconds=timeout_seconds,
+            # The server ends the watch after timeout_seconds; the client waits a little longer.
+            _request_timeout=timeout_seconds + self._timeout,
+        )
+        try:
+            async with stream:
+                async for event in stream:
+                    kind = str(event.get("type", ""))
+                    if kind in {"ADDED", "MODIFIED", "DELETED"}:
+                        return Change(type=kind, object=_as_object(event.get("raw_object")))
+        except ApiException as e:
+            if e.status == 410:  # noqa: PLR2004 - the resourceVersion is too old
+                return None
+            _raise_for_status(e, what=f"a watch of model {namespace}/{name}")
+        except (aiohttp.ClientError, TimeoutError, OSError) as e:
+            raise errors.Unavailable(
+                f"the Kubernetes API did not answer ({type(e).__name__}) while watching "
+                f"model {namespace}/{name}"
+            ) from e
+        return None
 
     async def predictor_deployment(self, namespace: str, model: str) -> dict[str, Any] | None:
         """KServe's Deployment ``<model>-predictor`` (Standard mode), or None while absent.

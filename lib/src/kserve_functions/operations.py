@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import re
 import time
 import uuid
@@ -41,8 +42,9 @@ TRUE_VALUES = frozenset({"true", "1", "yes"})
 FALSE_VALUES = frozenset({"false", "0", "no", ""})
 ALL_NAMESPACES = "*"
 MAX_LIST_LIMIT = 1000
-# How often a wait re-reads the model; KServe's own reconcile takes seconds.
-POLL_INTERVAL_SECONDS = 0.5
+# A wait follows the model by watch; it re-reads the model and its Deployment at
+# least this often (a roll-out can finish without a change to the model).
+RECHECK_SECONDS = 2.0
 # Idempotency keys become an annotation value; keep them short and printable.
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 
@@ -239,15 +241,28 @@ async def apply_model(
 async def _wait_ready(
     context: Context, isvc: dict[str, Any], rollout: status.Rollout | None, timeout: float
 ) -> tuple[dict[str, Any], status.Rollout | None]:
-    """Re-read the model (and its roll-out) until it is ready, or time runs out."""
+    """Follow the model (by watch) until it is ready, or time runs out.
+
+    Each change KServe writes arrives at once; the watch is renewed at least
+    every ``RECHECK_SECONDS``, re-reading the model and its Deployment, since
+    a Deployment's roll-out can finish without a change to the model itself.
+    """
     namespace, name = isvc["metadata"]["namespace"], isvc["metadata"]["name"]
     deadline = time.monotonic() + timeout
     while not status.is_ready(isvc, rollout=rollout):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        await asyncio.sleep(min(POLL_INTERVAL_SECONDS, remaining))
-        isvc = await context.kube.get(namespace, name)
+        change = await context.kube.next_change(
+            namespace,
+            name,
+            resource_version=str(isvc["metadata"].get("resourceVersion", "")),
+            timeout_seconds=max(1, math.ceil(min(remaining, RECHECK_SECONDS))),
+        )
+        if change is None or change.type == "DELETED":
+            isvc = await context.kube.get(namespace, name)  # NotFound once it is gone
+        else:
+            isvc = change.object
         rollout = await predictor_rollout(context, isvc)
     return isvc, rollout
 
@@ -442,16 +457,28 @@ async def delete_model(context: Context, request: Request, params: Mapping[str, 
 
 
 async def _wait_gone(context: Context, namespace: str, name: str, timeout: float) -> bool:
+    """Follow the model (by watch) until it is gone; whether it went within ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            await context.kube.get(namespace, name)
+            isvc = await context.kube.get(namespace, name)
         except errors.NotFound:
             return True
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        await asyncio.sleep(min(POLL_INTERVAL_SECONDS, remaining))
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            change = await context.kube.next_change(
+                namespace,
+                name,
+                resource_version=str(isvc["metadata"].get("resourceVersion", "")),
+                timeout_seconds=max(1, math.ceil(min(remaining, RECHECK_SECONDS))),
+            )
+            if change is None:
+                break  # re-read: the watch timed out or its resourceVersion expired
+            if change.type == "DELETED":
+                return True
+            isvc = change.object
 
 
 def health_check(required_verbs: Sequence[str]) -> Callable[..., Any]:
