@@ -13,27 +13,20 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import httpx
 import phases
+from controlplane.processes import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = {"name": "iris", "image": "kserve/sklearnserver:latest"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _measure_once() -> dict[str, float]:
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     started = time.perf_counter()
     make = subprocess.Popen(
         ["make", "dev", f"DEV_ADDRESS={address}"],  # noqa: S607 - make from PATH, as a person runs it

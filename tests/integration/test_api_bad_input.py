@@ -8,31 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from kubernetes import client
 from support.functions import MAX_BODY_BYTES
 from support.objects import inference_service_names
+from support.problems import assert_problem
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
-
-
-def _assert_problem(answer: httpx.Response, status: int) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"] == "application/problem+json"
-    problem = answer.json()
-    assert problem["status"] == status
-    assert problem["title"]
-    assert problem["detail"]
-    assert "Traceback" not in answer.text
-    return dict(problem)
 
 
 async def test_invalid_json_is_400(api: Any, namespace: str, admin_api: client.ApiClient) -> None:
     answer = await api("deploy").post(
         "/deploy", content=b'{"name": "x", "image": ', headers={"content-type": "application/json"}
     )
-    problem = _assert_problem(answer, 400)
+    problem = assert_problem(answer, 400)
     assert problem["detail"].startswith("the body is not valid JSON")
     assert inference_service_names(admin_api, namespace) == []
 
@@ -47,7 +36,7 @@ async def test_wrong_content_type_is_415(
         content=b'{"name": "typed", "image": "r/m:1", "namespace": "%s"}' % namespace.encode(),
         headers=headers,
     )
-    problem = _assert_problem(answer, 415)
+    problem = assert_problem(answer, 415)
     assert "application/json" in problem["detail"]
     assert inference_service_names(admin_api, namespace) == []
 
@@ -62,7 +51,7 @@ async def test_body_over_the_limit_is_413(
         "envs": {"PAD": "x" * MAX_BODY_BYTES},
     }
     answer = await api("deploy").post("/deploy", json=big)
-    _assert_problem(answer, 413)
+    assert_problem(answer, 413)
     assert inference_service_names(admin_api, namespace) == []
 
 
@@ -104,7 +93,7 @@ async def test_invalid_field_is_422_naming_it(
 
     answer = await api("deploy").post("/deploy", json=body)
 
-    problem = _assert_problem(answer, 422)
+    problem = assert_problem(answer, 422)
     assert field in [issue["field"] for issue in problem["errors"]], problem
     assert inference_service_names(admin_api, namespace) == []
 
@@ -120,7 +109,7 @@ async def test_every_invalid_field_is_named_at_once(api: Any, namespace: str) ->
             "port": 0,
         },
     )
-    problem = _assert_problem(answer, 422)
+    problem = assert_problem(answer, 422)
     assert {issue["field"] for issue in problem["errors"]} >= {"name", "envs.1X", "port"}
 
 
@@ -138,7 +127,7 @@ async def test_invalid_query_parameter_is_422_naming_it(
     answer = await api("deploy").post(
         "/deploy", params=params, json={"name": "q", "image": "r/m:1", "namespace": namespace}
     )
-    problem = _assert_problem(answer, 422)
+    problem = assert_problem(answer, 422)
     assert [issue["field"] for issue in problem["errors"]] == [name]
     assert inference_service_names(admin_api, namespace) == []
 
@@ -149,7 +138,7 @@ async def test_invalid_query_parameter_is_422_naming_it(
 )
 async def test_invalid_list_parameters_are_422(api: Any, params: dict[str, str]) -> None:
     answer = await api("models").get("/models", params=params)
-    _assert_problem(answer, 422)
+    assert_problem(answer, 422)
 
 
 async def test_unparseable_label_selector_is_refused_by_the_cluster(
@@ -166,4 +155,4 @@ async def test_unparseable_label_selector_is_refused_by_the_cluster(
 async def test_unknown_model_is_404(api: Any, namespace: str, path: str) -> None:
     for function, method in (("models", "GET"), ("delete", "DELETE")):
         answer = await api(function).request(method, path.format(namespace=namespace))
-        _assert_problem(answer, 404)
+        assert_problem(answer, 404)

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from controlplane import kubeconfig
 from controlplane.cluster import ControlPlane
+from controlplane.processes import free_port
 from kserve_functions import errors
 from kserve_functions.kube import Kube
 from kserve_functions.resources import INFERENCE_SERVICE
@@ -45,10 +46,7 @@ def silent_port() -> Iterator[int]:
 
 @pytest.fixture
 def closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+    return free_port()
 
 
 Launch = Callable[[str, Path], httpx.AsyncClient]

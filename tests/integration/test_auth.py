@@ -26,6 +26,7 @@ from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
 from support.functions import FunctionLauncher
 from support.objects import inference_service_names, read_inference_service
+from support.problems import assert_problem
 from support.rbac import create_service_account, grant_inference_services
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
@@ -97,12 +98,7 @@ def _bearer(token: str) -> dict[str, str]:
 
 
 def _assert_problem(answer: httpx.Response, status: int, token: str | None = None) -> str:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"] == "application/problem+json"
-    if token:
-        assert token not in answer.text
-        assert token[-16:] not in answer.text
-    detail: str = answer.json()["detail"]
+    detail: str = assert_problem(answer, status, token=token)["detail"]
     return detail
 
 

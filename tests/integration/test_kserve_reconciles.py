@@ -15,6 +15,7 @@ import pytest
 from kubernetes import client
 from support import workloads
 from support.objects import inference_service_names, read_inference_service
+from support.problems import assert_problem
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -24,14 +25,6 @@ WAIT = {"wait": "true", "timeout": "60"}
 CRASH_LABEL = "kwok.kserve-functions.dev/simulate"
 # No node has more than 8 GPUs: a pod asking for 16 fits nowhere.
 TOO_MANY_GPUS = {"limits": {"nvidia.com/gpu": "16"}, "requests": {"nvidia.com/gpu": "16"}}
-
-
-def _problem(answer: httpx.Response, status: int) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = answer.json()
-    assert body["status"] == status
-    return body
 
 
 async def test_custom_container_model_goes_ready_as_kserve_reports_it(
@@ -209,7 +202,7 @@ async def test_kserves_webhook_refusal_is_a_422_problem_and_creates_nothing(
     # (pkg/validation/env_policy.go), which would let a model import other code.
     body = {"name": "pyp", "image": "r/m:1", "namespace": namespace, "envs": {"PYTHONPATH": "/x"}}
 
-    problem = _problem(await api("deploy").post("/deploy", json=body), 422)
+    problem = assert_problem(await api("deploy").post("/deploy", json=body), 422)
 
     assert problem["detail"].startswith(f"KServe refused model {namespace}/pyp: ")
     assert "PYTHONPATH" in problem["detail"]
@@ -226,7 +219,7 @@ async def test_kserves_refusal_of_an_update_leaves_the_model_as_it_was(
     # KServe refuses to move a model between deployment modes once it runs.
     answer = await api("deploy").post("/deploy", json={**body, "deploymentMode": "Knative"})
 
-    problem = _problem(answer, 422)
+    problem = assert_problem(answer, 422)
     assert "deploymentMode cannot be changed from 'Standard' to 'Knative'" in problem["detail"]
     after = read_inference_service(admin_api, namespace, "fixed")
     assert after["metadata"]["generation"] == before["metadata"]["generation"]
@@ -287,7 +280,7 @@ async def test_a_webhook_that_does_not_answer_is_a_503_with_retry_after(
 
     answer = await api("deploy").post("/deploy", json=body)
 
-    problem = _problem(answer, 503)
+    problem = assert_problem(answer, 503)
     assert answer.headers["retry-after"]
     assert "admission webhook did not answer" in problem["detail"]
     assert inference_service_names(admin_api, namespace) == []
@@ -308,6 +301,6 @@ async def test_a_deploy_event_while_the_webhook_does_not_answer_is_redelivered(
     answer = await api("deploy").post("/", json=body, headers=event_headers)
 
     # Not a .failed reply: a 503 makes the Broker deliver the event again later.
-    problem = _problem(answer, 503)
+    problem = assert_problem(answer, 503)
     assert "admission webhook did not answer" in problem["detail"]
     assert inference_service_names(admin_api, namespace) == []

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from controlplane.processes import free_port
+
 from support.functions import FUNCTION_ROOTS, REPO_ROOT
 
 # What `func run --builder=host` pip-installs from beside each function's own files:
@@ -78,14 +80,6 @@ def checkout(name: str, dest: Path) -> Path:
             else:
                 shutil.copy2(source, dest / relative)
     return dest if FUNCTION_ROOTS[name] == REPO_ROOT else dest / "functions" / name
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _port_open(port: int) -> bool:

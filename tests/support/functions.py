@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from types import ModuleType
 from typing import Any
 
 import httpx
+from controlplane.processes import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,13 +61,6 @@ def new_function(name: str) -> Any:  # the function object func-python serves
     return load_function(name).new()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 # Started in the function's own folder, so `import function` finds that function.
 _SERVE = "from func_python.http import serve; from function import new; serve(new)"
 
@@ -77,7 +70,7 @@ class ServedFunction:
 
     def __init__(self, name: str, env: Mapping[str, str], log_path: Path) -> None:
         self.name = name
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = log_path.open("wb")
