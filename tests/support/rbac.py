@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
 
+from support.workloads import wait_for
+
 ALL_MODEL_VERBS = ("get", "list", "create", "patch", "delete")
 
 
@@ -28,6 +30,9 @@ def grant_inference_services(
     """A Role on InferenceServices in ``namespace`` bound to the ServiceAccount; its name.
 
     The ServiceAccount lives in ``service_account_namespace`` (default: ``namespace``).
+    Returns once the apiserver's authorizer grants the first verb: it reads
+    Roles from an informer cache, which a busy apiserver fills a moment after
+    the write, and a test must not see that window.
     """
     rbac = client.RbacAuthorizationV1Api(admin_api)
     name = f"isvc-editor-{service_account}"
@@ -60,4 +65,23 @@ def grant_inference_services(
             ],
         ),
     )
+    user = f"system:serviceaccount:{service_account_namespace or namespace}:{service_account}"
+    review = client.V1SubjectAccessReview(
+        spec=client.V1SubjectAccessReviewSpec(
+            user=user,
+            resource_attributes=client.V1ResourceAttributes(
+                group=INFERENCE_SERVICE.group,
+                resource=INFERENCE_SERVICE.plural,
+                verb=verbs[0],
+                namespace=namespace,
+            ),
+        )
+    )
+    authorization = client.AuthorizationV1Api(admin_api)
+
+    def granted() -> bool | None:
+        answer = authorization.create_subject_access_review(review)
+        return True if answer.status is not None and answer.status.allowed else None
+
+    wait_for(granted, timeout=10, what=f"RBAC granting {user} {verbs[0]} in {namespace}")
     return name
