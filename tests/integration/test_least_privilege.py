@@ -122,7 +122,37 @@ def rig(control_plane: ControlPlane, admin_api: client.ApiClient) -> Rig:
     assert accounts == set(ACCOUNTS), "every ServiceAccount of the manifests is tested"
     for account in ACCOUNTS:
         rig.tokens[account] = control_plane.mint_service_account_token(home, account)
+        _wait_until_bound(admin_api, home, account)
     return rig
+
+
+def _wait_until_bound(admin_api: client.ApiClient, home: str, account: str) -> None:
+    """Until the authorizer sees the account's binding (its informer cache lags under load).
+
+    Every function may read the InferenceService CRD, so that grant shows the
+    binding is in effect.
+    """
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": f"system:serviceaccount:{home}:{account}",
+            "resourceAttributes": {
+                "group": "apiextensions.k8s.io",
+                "resource": "customresourcedefinitions",
+                "name": CRD,
+                "verb": "get",
+            },
+        },
+    }
+    path = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
+    wait_for(
+        lambda: (
+            True if send(admin_api, "POST", path, body=review).body["status"]["allowed"] else None
+        ),
+        timeout=10,
+        what=f"the bindings of {account} in effect",
+    )
 
 
 def _namespace(name: str) -> dict[str, Any]:
