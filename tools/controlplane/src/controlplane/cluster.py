@@ -108,7 +108,6 @@ class ControlPlane:
         self._credentials: pki.Credentials | None = None
         self._server: str | None = None
         self._kubeconfig_path: Path | None = None
-        self._webhook_url: str | None = None
 
     def __enter__(self) -> ControlPlane:
         self.start()
@@ -153,11 +152,6 @@ class ControlPlane:
     def components(self) -> dict[str, ManagedProcess]:
         """The running processes by component name (``etcd``, ``kube-apiserver``, …)."""
         return {process.name: process for process in self._processes}
-
-    @property
-    def kserve_webhook_url(self) -> str:
-        """Where the apiserver calls KServe's webhooks, ``https://127.0.0.1:<port>``."""
-        return self._require(self._webhook_url, "KServe webhook")
 
     def admin_client(self) -> client.ApiClient:
         """A client authenticated as the admin (group ``system:masters``)."""
@@ -368,10 +362,12 @@ class ControlPlane:
             },
             "healthy",
         )
-        self._webhook_url = f"https://127.0.0.1:{webhook_port}"
         ca_bundle = base64.b64encode(credentials.ca_cert.read_bytes()).decode()
         kserve.register_webhooks(
-            api_client, settings.kserve_dir, base_url=self._webhook_url, ca_bundle=ca_bundle
+            api_client,
+            settings.kserve_dir,
+            base_url=f"https://127.0.0.1:{webhook_port}",
+            ca_bundle=ca_bundle,
         )
         # Created through KServe's validating webhook: proof that the apiserver reaches it.
         kserve.install_runtimes(api_client, settings.kserve_dir)
