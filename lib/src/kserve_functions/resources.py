@@ -1,8 +1,8 @@
-"""Coordinates of the Kubernetes resources this project manages.
+"""Coordinates of the Kubernetes resources this project reads and writes.
 
-Kept in one place so the client module, the manifest builders, the RBAC
-manifests' tests and the test stand-in for the KServe controller cannot drift
-apart on a group, version or plural.
+Kept in one place so the request builders (``kube.requests``), the manifest
+builders and the RBAC manifests' tests cannot drift apart on a group, version
+or plural.
 """
 
 from __future__ import annotations
@@ -11,18 +11,20 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class CustomResource:
-    """A namespaced custom resource type, as the custom-objects API addresses it."""
+class ApiResource:
+    """A resource type of the Kubernetes API: its group ("" = the core group), version,
+    plural, kind, and whether its objects live in a namespace."""
 
     group: str
     version: str
     plural: str
     kind: str
+    namespaced: bool = True
 
     @property
     def api_version(self) -> str:
         """The ``apiVersion`` field of an object of this type."""
-        return f"{self.group}/{self.version}"
+        return f"{self.group}/{self.version}" if self.group else self.version
 
 
 DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
@@ -40,9 +42,24 @@ STORAGE_URI_ENV = "STORAGE_URI"
 """KServe's storage initializer fetches a custom container's model from this env var
 (the predictor has no storageUri field of its own outside ``model``)."""
 
-INFERENCE_SERVICE = CustomResource(
+INFERENCE_SERVICE = ApiResource(
     group="serving.kserve.io",
     version="v1beta1",
     plural="inferenceservices",
     kind="InferenceService",
+)
+
+DEPLOYMENT = ApiResource(group="apps", version="v1", plural="deployments", kind="Deployment")
+"""KServe's Standard-mode predictor runs as the Deployment ``<model>-predictor``."""
+
+NAMESPACE = ApiResource(
+    group="", version="v1", plural="namespaces", kind="Namespace", namespaced=False
+)
+
+CUSTOM_RESOURCE_DEFINITION = ApiResource(
+    group="apiextensions.k8s.io",
+    version="v1",
+    plural="customresourcedefinitions",
+    kind="CustomResourceDefinition",
+    namespaced=False,
 )

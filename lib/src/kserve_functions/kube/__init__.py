@@ -1,0 +1,29 @@
+"""The kube layer: the only code that talks to the Kubernetes API.
+
+- ``requests``: every call as a plain ``KubeRequest`` value (pure, unit-tested).
+- ``transport``: the one sender, on the official client's asyncio ``ApiClient``.
+- ``answers``: apiserver answers onto the ``errors`` hierarchy (one table, pure).
+- ``paging``: the one continue-token loop.
+- ``client``: ``Kube``, the named operations everything above calls.
+"""
+
+from kserve_functions.kube.answers import DEFAULT_RETRY_AFTER_SECONDS, map_status
+from kserve_functions.kube.client import Caller, Change, Kube
+from kserve_functions.kube.paging import Page, pages
+from kserve_functions.kube.requests import ADMISSION_PROBE_NAME, FIELD_MANAGER, KubeRequest
+from kserve_functions.kube.transport import KubeConfigError, check_configuration
+
+__all__ = [
+    "ADMISSION_PROBE_NAME",
+    "DEFAULT_RETRY_AFTER_SECONDS",
+    "FIELD_MANAGER",
+    "Caller",
+    "Change",
+    "Kube",
+    "KubeConfigError",
+    "KubeRequest",
+    "Page",
+    "check_configuration",
+    "map_status",
+    "pages",
+]

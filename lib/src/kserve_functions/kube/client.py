@@ -1,0 +1,461 @@
+"""The named operations on the cluster: what the rest of the project calls.
+
+Each operation builds its request with ``kube.requests`` (pure, unit-tested),
+sends it with ``kube.transport.ApiServer`` and reads the answer into plain
+dicts or small values; failures are the ``errors`` hierarchy, mapped once in
+``kube.answers``. Nothing above this package sees the client's types.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any
+
+from kserve_functions import errors
+from kserve_functions.kube import requests
+from kserve_functions.kube.answers import WEBHOOK_CALL_FAILURE, status_message
+from kserve_functions.kube.paging import Page, pages
+from kserve_functions.kube.transport import ApiServer, ApiStatusError
+from kserve_functions.resources import INFERENCE_SERVICE
+
+# Change types a watch reports, and the two a re-list adds (``Kube.follow_models``).
+CHANGES = frozenset({"ADDED", "MODIFIED", "DELETED"})
+BOOKMARK = "BOOKMARK"
+SYNC = "SYNC"
+SYNCED = "SYNCED"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change seen by a watch, and the object as it is after it.
+
+    ``type`` is ``ADDED``, ``MODIFIED``, ``DELETED``, ``BOOKMARK`` (only the
+    resourceVersion moved), or, after the apiserver forgot the resourceVersion
+    watched from (410), ``SYNC`` for each object that exists now followed by
+    one ``SYNCED`` (empty object): an object known before and not synced since
+    is gone.
+    """
+
+    type: str
+    object: dict[str, Any]
+
+    @property
+    def resource_version(self) -> str:
+        """The object's resourceVersion ("" when it has none, as for ``SYNCED``)."""
+        return str((self.object.get("metadata") or {}).get("resourceVersion") or "")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An identity a TokenReview vouched for (never the token itself)."""
+
+    user: str
+    uid: str = ""
+    groups: tuple[str, ...] = ()
+    extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+class Kube:
+    """Named operations on InferenceServices and the cluster, with errors mapped."""
+
+    def __init__(self, *, kubeconfig: str | None, timeout_seconds: float) -> None:
+        self._server = ApiServer(kubeconfig=kubeconfig, timeout_seconds=timeout_seconds)
+
+    async def close(self) -> None:
+        """Release the HTTP session; the next call reconnects."""
+        await self._server.close()
+
+    # -- InferenceServices ---------------------------------------------------
+
+    async def apply(
+        self, manifest: Mapping[str, Any], *, dry_run: bool
+    ) -> tuple[dict[str, Any], bool]:
+        """Server-side apply ``manifest``; return the object and whether it was created.
+
+        One round trip, no read-modify-write race: the apiserver answers 201
+        when the apply created the object and 200 when it updated it.
+
+        Raises:
+            errors.Invalid: the apiserver's schema or KServe refused it (fields named).
+            errors.Conflict, errors.Forbidden, errors.Unavailable: as the apiserver answered.
+        """
+        answer = await self._server.send(requests.apply_model(manifest, dry_run=dry_run))
+        return answer.body, answer.status == 201  # noqa: PLR2004 - 201 Created
+
+    async def get(self, namespace: str, name: str) -> dict[str, Any]:
+        """The InferenceService ``namespace/name``.
+
+        Raises:
+            errors.NotFound: it does not exist.
+        """
+        return (await self._server.send(requests.get_model(namespace, name))).body
+
+    async def list_page(
+        self,
+        namespace: str | None,
+        *,
+        label_selector: str | None,
+        limit: int,
+        continue_token: str | None,
+        name: str | None = None,
+    ) -> Page[dict[str, Any]]:
+        """One page of InferenceServices (``namespace`` None = all namespaces).
+
+        Raises:
+            errors.Invalid, errors.BadRequest: the apiserver refused the selector.
+            errors.Gone: the continue token expired.
+        """
+        request = requests.list_models(
+            namespace,
+            label_selector=label_selector,
+            limit=limit,
+            continue_token=continue_token,
+            name=name,
+        )
+        return _page((await self._server.send(request)).body)
+
+    def model_pages(
+        self,
+        namespace: str | None,
+        *,
+        label_selector: str | None,
+        page_size: int,
+        continue_token: str | None = None,
+        name: str | None = None,
+    ) -> AsyncIterator[Page[dict[str, Any]]]:
+        """Every page of InferenceServices from ``continue_token`` on (``pages``)."""
+
+        async def fetch(token: str | None) -> Page[dict[str, Any]]:
+            return await self.list_page(
+                namespace,
+                label_selector=label_selector,
+                limit=page_size,
+                continue_token=token,
+                name=name,
+            )
+
+        return pages(fetch, continue_token=continue_token)
+
+    async def watch_models(
+        self,
+        namespace: str | None,
+        *,
+        resource_version: str,
+        timeout_seconds: int,
+        name: str | None = None,
+        label_selector: str | None = None,
+    ) -> AsyncGenerator[Change, None]:
+        """The changes of one watch of models from ``resource_version``, for ``timeout_seconds``.
+
+        Raises:
+            errors.Gone: the apiserver no longer has ``resource_version``.
+            errors.Unavailable: the watch could not be opened or broke off.
+        """
+        request = requests.watch_models(
+            namespace,
+            resource_version=resource_version,
+            timeout_seconds=timeout_seconds,
+            name=name,
+            label_selector=label_selector,
+        )
+        async with aclosing(self._watch(request)) as changes:
+            async for change in changes:
+                yield change
+
+    def follow_models(
+        self,
+        namespace: str | None,
+        *,
+        resource_version: str,
+        deadline: float,
+        name: str | None = None,
+        label_selector: str | None = None,
+        page_size: int = 500,
+    ) -> AsyncGenerator[Change, None]:
+        """Every change of the models from ``resource_version`` until ``deadline`` (``_follow``)."""
+
+        def watch(version: str, timeout_seconds: int) -> requests.KubeRequest:
+            return requests.watch_models(
+                namespace,
+                resource_version=version,
+                timeout_seconds=timeout_seconds,
+                name=name,
+                label_selector=label_selector,
+            )
+
+        def relist() -> AsyncIterator[Page[dict[str, Any]]]:
+            return self.model_pages(
+                namespace, label_selector=label_selector, page_size=page_size, name=name
+            )
+
+        return self._follow(watch, relist, resource_version=resource_version, deadline=deadline)
+
+    async def next_change(
+        self, namespace: str, name: str, *, resource_version: str, timeout_seconds: int
+    ) -> Change | None:
+        """The model's first change after ``resource_version``, or None if none came.
+
+        Follows the model (``follow_models``) for at most ``timeout_seconds``.
+
+        Raises:
+            errors.Unavailable: the watch could not be opened or broke off.
+        """
+        deadline = time.monotonic() + timeout_seconds
+        return await _first_change(
+            self.follow_models(
+                namespace, resource_version=resource_version, deadline=deadline, name=name
+            )
+        )
+
+    async def next_predictor_change(
+        self, namespace: str, model: str, *, resource_version: str, timeout_seconds: int
+    ) -> Change | None:
+        """The first change of the model's predictor Deployment after ``resource_version``.
+
+        None if none came within ``timeout_seconds``; ``DELETED`` also when it is gone.
+
+        Raises:
+            errors.Forbidden: this function may not watch Deployments there.
+            errors.Unavailable: the watch could not be opened or broke off.
+        """
+
+        def watch(version: str, timeout_seconds: int) -> requests.KubeRequest:
+            return requests.watch_predictor_deployment(
+                namespace, model, resource_version=version, timeout_seconds=timeout_seconds
+            )
+
+        async def relist() -> AsyncIterator[Page[dict[str, Any]]]:
+            request = requests.list_predictor_deployment(namespace, model)
+            yield _page((await self._server.send(request)).body)
+
+        deadline = time.monotonic() + timeout_seconds
+        return await _first_change(
+            self._follow(watch, relist, resource_version=resource_version, deadline=deadline)
+        )
+
+    async def _watch(self, request: requests.KubeRequest) -> AsyncGenerator[Change, None]:
+        async with aclosing(self._server.watch(request)) as events:
+            async for event in events:
+                if event.type in CHANGES or event.type == BOOKMARK:
+                    yield Change(type=event.type, object=event.object)
+
+    async def _follow(
+        self,
+        watch: Callable[[str, int], requests.KubeRequest],
+        relist: Callable[[], AsyncIterator[Page[dict[str, Any]]]],
+        *,
+        resource_version: str,
+        deadline: float,
+    ) -> AsyncGenerator[Change, None]:
+        """Every change from ``resource_version`` until ``deadline`` (``time.monotonic``).
+
+        The one watch loop: ``watch(version, seconds)`` is the request of one
+        watch; it is renewed from the last resourceVersion seen (bookmarks
+        included) when the apiserver ends it early, and when the apiserver has
+        forgotten that resourceVersion (410), ``relist()`` is read instead:
+        ``SYNC`` for each object that exists and one ``SYNCED`` (see
+        ``Change``), after which the watch goes on from the list's
+        resourceVersion. Nothing is lost across either.
+
+        Raises:
+            errors.Unavailable: the apiserver did not answer.
+        """
+        version = resource_version
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                request = watch(version, max(1, math.ceil(remaining)))
+                async with aclosing(self._watch(request)) as changes:
+                    async for change in changes:
+                        version = change.resource_version or version
+                        yield change
+            except errors.Gone:
+                version = ""
+                async for page in relist():
+                    version = page.resource_version or version
+                    for item in page.items:
+                        yield Change(type=SYNC, object=item)
+                yield Change(type=SYNCED, object={})
+
+    async def set_container_image(
+        self, namespace: str, name: str, *, index: int, expected: str, image: str
+    ) -> dict[str, Any]:
+        """Point container ``index`` of the predictor at ``image``; return the object.
+
+        Applies only if that container still runs ``expected``
+        (``requests.replace_container_image``): a deploy racing a rollout wins.
+
+        Raises:
+            errors.NotFound: the model is gone.
+            errors.Conflict: the container no longer runs ``expected``.
+        """
+        request = requests.replace_container_image(
+            namespace, name, index=index, expected=expected, image=image
+        )
+        try:
+            return (await self._server.send(request)).body
+        except errors.Invalid as e:
+            # A failed `test` operation comes back as 422.
+            raise errors.Conflict(f"{request.what} changed its image meanwhile") from e
+
+    async def delete(self, namespace: str, name: str) -> None:
+        """Delete the InferenceService ``namespace/name`` (``requests.delete_model``).
+
+        Raises:
+            errors.NotFound: it does not exist.
+        """
+        await self._server.send(requests.delete_model(namespace, name))
+
+    async def predictor_deployment(self, namespace: str, model: str) -> dict[str, Any] | None:
+        """KServe's Deployment ``<model>-predictor`` (Standard mode), or None while absent.
+
+        Raises:
+            errors.Forbidden: this function may not read Deployments there.
+        """
+        try:
+            answer = await self._server.send(requests.get_predictor_deployment(namespace, model))
+        except errors.NotFound:
+            return None
+        return answer.body
+
+    # -- the cluster and this function's identity ----------------------------
+
+    async def server_version(self) -> str:
+        """The apiserver's version string (a cheap reachability check)."""
+        return str((await self._server.send(requests.get_version())).body.get("gitVersion"))
+
+    async def namespace_page(self, *, limit: int, continue_token: str | None) -> Page[str]:
+        """One page of namespace names, and the token for the next page ("" = last)."""
+        request = requests.list_namespaces(limit=limit, continue_token=continue_token)
+        listed = _page((await self._server.send(request)).body)
+        names = [str((item.get("metadata") or {}).get("name") or "") for item in listed.items]
+        return Page(items=[n for n in names if n], continue_token=listed.continue_token)
+
+    def namespace_pages(self, *, page_size: int) -> AsyncIterator[Page[str]]:
+        """Every page of namespace names (``pages``)."""
+        return pages(lambda token: self.namespace_page(limit=page_size, continue_token=token))
+
+    async def crd_served(self) -> bool:
+        """Whether the InferenceService CRD is installed and serves our version.
+
+        Raises:
+            errors.Forbidden: this function may not read CRDs (health reports it).
+        """
+        try:
+            crd = (await self._server.send(requests.get_model_crd())).body
+        except errors.NotFound:
+            return False
+        versions = (crd.get("spec") or {}).get("versions") or []
+        return any(
+            isinstance(version, dict)
+            and version.get("name") == INFERENCE_SERVICE.version
+            and version.get("served") is True
+            for version in versions
+        )
+
+    async def probe_admission(self, namespace: str) -> None:
+        """Dry-run create a minimal InferenceService in ``namespace``: does admission pass?
+
+        A server-side dry run (``dryRun=All``) runs everything a deploy's create
+        runs — schema, KServe's defaulting and validating webhooks (they declare
+        ``sideEffects: None``) — and stores nothing. Returns when admitted, also
+        when an object of the probe's name already exists: the apiserver looks
+        the name up only after both admission phases passed (AlreadyExists, 409).
+
+        Raises:
+            errors.Unavailable: an admission webhook could not be called (the
+                detail says KServe's webhooks do not answer, with the apiserver's
+                message), or the apiserver did not answer.
+            errors.NotFound: no such namespace, or InferenceServices are not
+                served (the detail is the apiserver's message).
+            errors.Invalid: KServe or the schema refused the probe.
+            errors.Forbidden: this identity may not create InferenceServices there.
+        """
+        request = requests.admission_probe(namespace)
+        try:
+            await self._server.send(request)
+        except errors.Conflict:
+            return  # AlreadyExists: decided after admission passed (see above)
+        except (errors.NotFound, errors.Unavailable) as e:
+            # The general mapping says "not found" or "a webhook did not answer";
+            # for a health check the apiserver's own words are the point.
+            cause = e.__cause__
+            if not isinstance(cause, ApiStatusError):
+                raise  # no answer at all (connection, timeout)
+            message = status_message(cause.body)
+            if isinstance(e, errors.NotFound):
+                raise errors.NotFound(f"cannot create {request.what}: {message}") from cause
+            if WEBHOOK_CALL_FAILURE in message:
+                raise errors.Unavailable(
+                    f"KServe's admission webhooks do not answer: {message}"
+                ) from cause
+            raise
+
+    async def can_i(self, verb: str, *, namespace: str | None = None) -> bool:
+        """Whether this function's own identity may ``verb`` InferenceServices."""
+        answer = await self._server.send(requests.self_access_review(verb, namespace=namespace))
+        return _allowed(answer.body)
+
+    # -- callers: TokenReview and SubjectAccessReview -------------------------
+
+    async def review_token(self, token: str, audiences: Sequence[str] | None) -> Caller | None:
+        """The identity behind ``token`` (TokenReview), or None when the cluster rejects it.
+
+        ``audiences`` None means the apiserver's own audiences.
+        """
+        answer = await self._server.send(requests.token_review(token, audiences))
+        status = answer.body.get("status") or {}
+        user = status.get("user") if isinstance(status, dict) else None
+        if not status.get("authenticated") or not isinstance(user, dict):
+            return None
+        extra = user.get("extra") or {}
+        return Caller(
+            user=str(user.get("username") or ""),
+            uid=str(user.get("uid") or ""),
+            groups=tuple(str(g) for g in user.get("groups") or ()),
+            extra=tuple(sorted((str(k), tuple(map(str, v or ()))) for k, v in extra.items())),
+        )
+
+    async def subject_can(self, caller: Caller, verb: str, namespace: str) -> bool:
+        """Whether ``caller`` may ``verb`` models in ``namespace`` ("" = cluster-wide)."""
+        request = requests.access_review(
+            user=caller.user,
+            uid=caller.uid,
+            groups=caller.groups,
+            extra=dict(caller.extra),
+            verb=verb,
+            namespace=namespace,
+        )
+        return _allowed((await self._server.send(request)).body)
+
+
+async def _first_change(followed: AsyncGenerator[Change, None]) -> Change | None:
+    """The first change ``followed`` reports (a re-list's ``SYNC`` included), or None.
+
+    Bookmarks only move a watch along; a re-list that found nothing
+    (``SYNCED`` alone) means the object is gone: ``DELETED``.
+    """
+    async with aclosing(followed) as changes:
+        async for change in changes:
+            if change.type in CHANGES or change.type == SYNC:
+                return change
+            if change.type == SYNCED:
+                return Change(type="DELETED", object={})
+    return None
+
+
+def _page(listing: Mapping[str, Any]) -> Page[dict[str, Any]]:
+    metadata = listing.get("metadata") or {}
+    return Page(
+        items=[item for item in listing.get("items") or () if isinstance(item, dict)],
+        continue_token=str(metadata.get("continue") or ""),
+        resource_version=str(metadata.get("resourceVersion") or ""),
+    )
+
+
+def _allowed(review: Mapping[str, Any]) -> bool:
+    status = review.get("status")
+    return isinstance(status, dict) and status.get("allowed") is True

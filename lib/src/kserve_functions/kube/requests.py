@@ -1,0 +1,416 @@
+"""Every request the project makes to the apiserver, built as a plain value.
+
+Pure: no client, no I/O. Each builder returns a ``KubeRequest`` (method, path,
+query, body, content type, and what it touches, for error messages), so a unit
+test can assert the exact request an operation sends, and the least-privilege
+test can replay the same values as each function's ServiceAccount. One sender
+(``kube.transport``) turns them into HTTP. Learnt from lightkube's
+``BasicRequest`` and kopf's ``Resource.get_url``: the URL comes from the
+resource's coordinates, never from positional client arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from kserve_functions.resources import (
+    CUSTOM_RESOURCE_DEFINITION,
+    DEPLOYMENT,
+    INFERENCE_SERVICE,
+    KSERVE_CONTAINER,
+    NAMESPACE,
+    ApiResource,
+)
+
+JSON = "application/json"
+APPLY_PATCH = "application/apply-patch+yaml"
+JSON_PATCH = "application/json-patch+json"
+FIELD_MANAGER = "kserve-functions"
+"""Who owns the fields a deploy sets (server-side apply)."""
+
+ADMISSION_PROBE_NAME = "kserve-functions-admission-probe"
+"""The InferenceService ``admission_probe`` dry-runs (GET /health): never stored."""
+ADMISSION_PROBE_IMAGE = "kserve-functions/admission-probe:1"
+
+Query = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class KubeRequest:
+    """One apiserver call as data.
+
+    ``path`` is the URL path below the apiserver's address; ``query`` the
+    parameters in order; ``body`` a JSON-serialisable value (None: no body),
+    sent as ``content_type``. ``what`` names what the call reads or writes,
+    for the error a failure becomes. ``watch_seconds`` is the server-side
+    duration of a watch (0 for a plain call), which the sender adds to its
+    own timeout. The body is left out of ``repr``: a TokenReview's holds a token.
+    """
+
+    method: str
+    path: str
+    what: str
+    query: Query = ()
+    body: object = field(default=None, repr=False)
+    content_type: str = JSON
+    watch_seconds: int = 0
+
+    @property
+    def is_watch(self) -> bool:
+        """Whether the answer is a stream of watch events rather than one object."""
+        return ("watch", "true") in self.query
+
+
+def resource_path(
+    resource: ApiResource, namespace: str | None = None, name: str | None = None
+) -> str:
+    """The URL path of ``resource``'s collection (``name`` None) or of one object.
+
+    ``namespace`` None addresses a namespaced resource across all namespaces.
+    Path segments are percent-encoded, so no value can change the path's shape.
+    """
+    prefix = f"/apis/{resource.group}/{resource.version}" if resource.group else "/api/v1"
+    if resource.namespaced and namespace is not None:
+        prefix += f"/namespaces/{quote(namespace, safe='')}"
+    path = f"{prefix}/{resource.plural}"
+    return f"{path}/{quote(name, safe='')}" if name is not None else path
+
+
+def _model(namespace: str, name: str) -> str:
+    return f"model {namespace}/{name}"
+
+
+def _dry_run(dry_run: bool) -> Query:
+    return (("dryRun", "All"),) if dry_run else ()
+
+
+# -- InferenceServices ---------------------------------------------------------
+
+
+def apply_model(manifest: Mapping[str, Any], *, dry_run: bool) -> KubeRequest:
+    """Server-side apply of an InferenceService manifest, forcing our field ownership.
+
+    One round trip that creates or updates (201 or 200); ``force`` takes over
+    fields another manager set, because the API's request is the desired state.
+    """
+    metadata = manifest["metadata"]
+    namespace, name = metadata["namespace"], metadata["name"]
+    return KubeRequest(
+        "PATCH",
+        resource_path(INFERENCE_SERVICE, namespace, name),
+        _model(namespace, name),
+        query=(("fieldManager", FIELD_MANAGER), ("force", "true"), *_dry_run(dry_run)),
+        body=dict(manifest),
+        content_type=APPLY_PATCH,
+    )
+
+
+def get_model(namespace: str, name: str) -> KubeRequest:
+    """Read one InferenceService."""
+    return KubeRequest(
+        "GET", resource_path(INFERENCE_SERVICE, namespace, name), _model(namespace, name)
+    )
+
+
+def list_objects(
+    resource: ApiResource,
+    namespace: str | None,
+    *,
+    limit: int,
+    continue_token: str | None,
+    label_selector: str | None = None,
+    name: str | None = None,
+    what: str,
+) -> KubeRequest:
+    """One page of ``resource``'s objects (``namespace`` None: every namespace).
+
+    ``name`` narrows it to one object by field selector (the re-list of a watched one).
+    """
+    query: Query = (("limit", str(limit)),)
+    if name is not None:
+        query += (("fieldSelector", f"metadata.name={name}"),)
+    if label_selector:
+        query += (("labelSelector", label_selector),)
+    if continue_token:
+        query += (("continue", continue_token),)
+    return KubeRequest("GET", resource_path(resource, namespace), what, query=query)
+
+
+def list_models(
+    namespace: str | None,
+    *,
+    label_selector: str | None,
+    limit: int,
+    continue_token: str | None,
+    name: str | None = None,
+) -> KubeRequest:
+    """One page of InferenceServices (``list_objects``)."""
+    return list_objects(
+        INFERENCE_SERVICE,
+        namespace,
+        limit=limit,
+        continue_token=continue_token,
+        label_selector=label_selector,
+        name=name,
+        what="the model list",
+    )
+
+
+def watch_objects(
+    resource: ApiResource,
+    namespace: str | None,
+    *,
+    resource_version: str,
+    timeout_seconds: int,
+    name: str | None = None,
+    label_selector: str | None = None,
+    what: str,
+) -> KubeRequest:
+    """Watch ``resource``'s objects from ``resource_version`` for ``timeout_seconds``.
+
+    With bookmarks, so a quiet watch still learns how far the apiserver got;
+    ``name`` narrows it to one object by field selector.
+    """
+    query: Query = (
+        ("watch", "true"),
+        ("allowWatchBookmarks", "true"),
+        ("resourceVersion", resource_version),
+        ("timeoutSeconds", str(timeout_seconds)),
+    )
+    if name is not None:
+        query += (("fieldSelector", f"metadata.name={name}"),)
+    if label_selector:
+        query += (("labelSelector", label_selector),)
+    return KubeRequest(
+        "GET", resource_path(resource, namespace), what, query=query, watch_seconds=timeout_seconds
+    )
+
+
+def watch_models(
+    namespace: str | None,
+    *,
+    resource_version: str,
+    timeout_seconds: int,
+    name: str | None = None,
+    label_selector: str | None = None,
+) -> KubeRequest:
+    """Watch InferenceServices (``watch_objects``): one model by ``name``, or a selection."""
+    what = (
+        f"a watch of {_model(namespace, name)}"
+        if namespace is not None and name is not None
+        else "a watch of the models"
+    )
+    return watch_objects(
+        INFERENCE_SERVICE,
+        namespace,
+        resource_version=resource_version,
+        timeout_seconds=timeout_seconds,
+        name=name,
+        label_selector=label_selector,
+        what=what,
+    )
+
+
+def replace_container_image(
+    namespace: str, name: str, *, index: int, expected: str, image: str
+) -> KubeRequest:
+    """Point predictor container ``index`` at ``image``, only if it still runs ``expected``.
+
+    A JSON patch whose ``test`` operation makes the apiserver refuse it (422)
+    when the container changed meanwhile. (A server-side apply cannot do this:
+    the containers list is atomic, so a partial apply would replace it whole.)
+    """
+    path = f"/spec/predictor/containers/{index}/image"
+    return KubeRequest(
+        "PATCH",
+        resource_path(INFERENCE_SERVICE, namespace, name),
+        _model(namespace, name),
+        body=[
+            {"op": "test", "path": path, "value": expected},
+            {"op": "replace", "path": path, "value": image},
+        ],
+        content_type=JSON_PATCH,
+    )
+
+
+def delete_model(namespace: str, name: str) -> KubeRequest:
+    """Delete one InferenceService; the garbage collector removes what KServe made.
+
+    ``Background`` (the apiserver's default for custom resources, stated so it
+    cannot change under us): the model goes as soon as KServe's finalizer ran,
+    its Deployment, Service and pods after it.
+    """
+    return KubeRequest(
+        "DELETE",
+        resource_path(INFERENCE_SERVICE, namespace, name),
+        _model(namespace, name),
+        body={"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"},
+    )
+
+
+def admission_probe(namespace: str) -> KubeRequest:
+    """Dry-run create of a minimal InferenceService: does admission (KServe's webhooks) pass?"""
+    probe = {
+        "apiVersion": INFERENCE_SERVICE.api_version,
+        "kind": INFERENCE_SERVICE.kind,
+        "metadata": {"name": ADMISSION_PROBE_NAME, "namespace": namespace},
+        "spec": {
+            "predictor": {
+                "containers": [{"name": KSERVE_CONTAINER, "image": ADMISSION_PROBE_IMAGE}]
+            }
+        },
+    }
+    return KubeRequest(
+        "POST",
+        resource_path(INFERENCE_SERVICE, namespace),
+        f"a dry-run InferenceService {namespace}/{ADMISSION_PROBE_NAME}",
+        query=_dry_run(True),
+        body=probe,
+    )
+
+
+# -- what KServe made, and the cluster -----------------------------------------
+
+
+def predictor_deployment_name(model: str) -> str:
+    """The name of KServe's Standard-mode predictor Deployment of ``model``."""
+    return f"{model}-predictor"
+
+
+def get_predictor_deployment(namespace: str, model: str) -> KubeRequest:
+    """Read KServe's Deployment ``<model>-predictor`` (Standard mode)."""
+    name = predictor_deployment_name(model)
+    return KubeRequest(
+        "GET", resource_path(DEPLOYMENT, namespace, name), f"Deployment {namespace}/{name}"
+    )
+
+
+def list_predictor_deployment(namespace: str, model: str) -> KubeRequest:
+    """The list holding just ``<model>-predictor`` (the re-list of its watch)."""
+    name = predictor_deployment_name(model)
+    return list_objects(
+        DEPLOYMENT,
+        namespace,
+        limit=1,
+        continue_token=None,
+        name=name,
+        what=f"Deployment {namespace}/{name}",
+    )
+
+
+def watch_predictor_deployment(
+    namespace: str, model: str, *, resource_version: str, timeout_seconds: int
+) -> KubeRequest:
+    """Watch ``<model>-predictor``: a roll-out can finish with no change to the model."""
+    name = predictor_deployment_name(model)
+    return watch_objects(
+        DEPLOYMENT,
+        namespace,
+        resource_version=resource_version,
+        timeout_seconds=timeout_seconds,
+        name=name,
+        what=f"a watch of Deployment {namespace}/{name}",
+    )
+
+
+def list_namespaces(*, limit: int, continue_token: str | None) -> KubeRequest:
+    """One page of namespaces."""
+    query: Query = (("limit", str(limit)),)
+    if continue_token:
+        query += (("continue", continue_token),)
+    return KubeRequest("GET", resource_path(NAMESPACE), "the namespace list", query=query)
+
+
+CRD_NAME = f"{INFERENCE_SERVICE.plural}.{INFERENCE_SERVICE.group}"
+
+
+def get_model_crd() -> KubeRequest:
+    """Read the InferenceService CustomResourceDefinition."""
+    return KubeRequest(
+        "GET",
+        resource_path(CUSTOM_RESOURCE_DEFINITION, name=CRD_NAME),
+        f"CustomResourceDefinition {CRD_NAME}",
+    )
+
+
+def get_version() -> KubeRequest:
+    """The apiserver's version (a cheap reachability check)."""
+    return KubeRequest("GET", "/version", "the apiserver version")
+
+
+# -- identities: reviews ---------------------------------------------------------
+
+_AUTHORIZATION = "authorization.k8s.io/v1"
+
+
+def _model_attributes(verb: str, namespace: str | None) -> dict[str, str]:
+    attributes = {
+        "group": INFERENCE_SERVICE.group,
+        "resource": INFERENCE_SERVICE.plural,
+        "verb": verb,
+    }
+    if namespace:
+        attributes["namespace"] = namespace
+    return attributes
+
+
+def self_access_review(verb: str, *, namespace: str | None = None) -> KubeRequest:
+    """May this function's own identity ``verb`` InferenceServices (``namespace`` None: all)?
+
+    Every authenticated identity may create a SelfSubjectAccessReview.
+    """
+    return KubeRequest(
+        "POST",
+        f"/apis/{_AUTHORIZATION}/selfsubjectaccessreviews",
+        "a SelfSubjectAccessReview",
+        body={
+            "apiVersion": _AUTHORIZATION,
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": _model_attributes(verb, namespace)},
+        },
+    )
+
+
+def access_review(
+    *,
+    user: str,
+    uid: str,
+    groups: Sequence[str],
+    extra: Mapping[str, Sequence[str]],
+    verb: str,
+    namespace: str,
+) -> KubeRequest:
+    """May this caller ``verb`` InferenceServices in ``namespace`` ("" = cluster-wide)?
+
+    A SubjectAccessReview for the caller's whole identity (user, uid, groups,
+    extra), as the apiserver's own authorizer would see the caller.
+    """
+    spec: dict[str, Any] = {"user": user, "resourceAttributes": _model_attributes(verb, namespace)}
+    if uid:
+        spec["uid"] = uid
+    if groups:
+        spec["groups"] = list(groups)
+    if extra:
+        spec["extra"] = {key: list(values) for key, values in extra.items()}
+    return KubeRequest(
+        "POST",
+        f"/apis/{_AUTHORIZATION}/subjectaccessreviews",
+        "a SubjectAccessReview",
+        body={"apiVersion": _AUTHORIZATION, "kind": "SubjectAccessReview", "spec": spec},
+    )
+
+
+def token_review(token: str, audiences: Sequence[str] | None) -> KubeRequest:
+    """Who is behind ``token`` (``audiences`` None: the apiserver's own)?"""
+    spec: dict[str, Any] = {"token": token}
+    if audiences:
+        spec["audiences"] = list(audiences)
+    return KubeRequest(
+        "POST",
+        "/apis/authentication.k8s.io/v1/tokenreviews",
+        "a TokenReview",
+        body={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": spec},
+    )

@@ -1,0 +1,248 @@
+"""The one sender: ``KubeRequest`` values to the apiserver and back, errors mapped.
+
+It sends through the official client's asyncio ``ApiClient``
+(``kubernetes.aio``, shipped inside the ``kubernetes`` package since v37):
+the same configuration loading, TLS, bearer-token refresh and connection pool
+as the generated API classes, without their positional signatures. The client
+is created on first use inside the running loop (its aiohttp session must
+belong to that loop), from a kubeconfig file when one is named, else the
+in-cluster ServiceAccount, else ``~/.kube/config``.
+
+Reads (GET) that the apiserver answers with 429 or a 5xx carrying
+``Retry-After`` are retried by the client itself, client-go's way
+(``client_go_retries``), at most ``READ_ATTEMPTS`` times in all; writes are
+never retried here, because a write's outcome after a lost answer is unknown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import aiohttp
+from kubernetes import client as sync_client
+from kubernetes import config as sync_config
+from kubernetes.aio import client, config
+from kubernetes.aio.client.exceptions import ApiException
+from kubernetes.aio.utils import Backoff
+
+from kserve_functions import errors
+from kserve_functions.kube.answers import DEFAULT_RETRY_AFTER_SECONDS, map_status
+from kserve_functions.kube.requests import KubeRequest
+
+READ_ATTEMPTS = 3
+"""How often a GET is tried when the apiserver answers "retry after" (client-go: 11)."""
+# Retry-After alone sets the pause, as client-go does; no added backoff.
+READ_RETRY_BACKOFF = Backoff(steps=READ_ATTEMPTS, duration=0.0, factor=1.0)
+_NO_ANSWER = (aiohttp.ClientError, TimeoutError, OSError)
+
+
+class KubeConfigError(Exception):
+    """The Kubernetes client configuration cannot be loaded."""
+
+
+class ApiStatusError(Exception):
+    """An apiserver answer of 400 or more: kept as the cause of the API error it maps to."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(f"the apiserver answered {status}")
+        self.status = status
+        self.body = body
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A successful answer: its status and decoded JSON body."""
+
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """One event of a watch (``ADDED``, ``MODIFIED``, ``DELETED``, ``BOOKMARK``) and its object."""
+
+    type: str
+    object: dict[str, Any]
+
+
+def check_configuration(kubeconfig: str | None) -> str:
+    """Validate the client configuration without any network call; describe it.
+
+    Runs in ``start`` (synchronously, as func-python calls it) so a broken
+    configuration fails readiness at once instead of the first request.
+
+    Raises:
+        KubeConfigError: naming the kubeconfig or in-cluster problem.
+    """
+    # A throw-away configuration object: loading must not touch the client's global default.
+    scratch = sync_client.Configuration()
+    try:
+        if kubeconfig:
+            sync_config.load_kube_config(
+                config_file=kubeconfig, client_configuration=scratch, persist_config=False
+            )
+            return f"kubeconfig {kubeconfig}"
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            sync_config.load_incluster_config(client_configuration=scratch)
+            return "in-cluster ServiceAccount"
+        sync_config.load_kube_config(client_configuration=scratch, persist_config=False)
+    except (sync_config.ConfigException, OSError, ValueError) as e:
+        where = kubeconfig or "the in-cluster ServiceAccount or ~/.kube/config"
+        raise KubeConfigError(f"cannot load Kubernetes configuration from {where}: {e}") from e
+    return "kubeconfig ~/.kube/config"
+
+
+async def load_configuration(kubeconfig: str | None) -> client.Configuration:
+    """The asyncio client's configuration (as ``check_configuration`` describes), with retries.
+
+    Raises:
+        errors.Unavailable: it cannot be loaded.
+    """
+    configuration = client.Configuration()
+    try:
+        if kubeconfig:
+            await config.load_kube_config(
+                config_file=kubeconfig, client_configuration=configuration, persist_config=False
+            )
+        elif os.environ.get("KUBERNETES_SERVICE_HOST"):
+            config.load_incluster_config(client_configuration=configuration)
+        else:
+            await config.load_kube_config(client_configuration=configuration, persist_config=False)
+    except (config.ConfigException, OSError, ValueError) as e:
+        raise errors.Unavailable("the function cannot load its Kubernetes configuration") from e
+    configuration.client_go_retries = True
+    # Typed None in the generated Configuration; a Backoff is what it reads.
+    configuration.client_go_retry_backoff = READ_RETRY_BACKOFF  # type: ignore[assignment]
+    return configuration
+
+
+class ApiServer:
+    """Sends ``KubeRequest`` values; answers are dicts, failures the API's errors."""
+
+    def __init__(self, *, kubeconfig: str | None, timeout_seconds: float) -> None:
+        self._kubeconfig = kubeconfig
+        self._timeout = timeout_seconds
+        self._api_client: client.ApiClient | None = None
+        self._connecting = asyncio.Lock()
+
+    async def _client(self) -> client.ApiClient:
+        if self._api_client is not None:
+            return self._api_client
+        async with self._connecting:
+            if self._api_client is None:
+                configuration = await load_configuration(self._kubeconfig)
+                self._api_client = client.ApiClient(configuration)
+        return self._api_client
+
+    async def close(self) -> None:
+        """Release the HTTP session; the next request reconnects."""
+        api_client, self._api_client = self._api_client, None
+        if api_client is not None:
+            await api_client.close()
+
+    async def send(self, request: KubeRequest) -> Answer:
+        """Send ``request``; its answer when the status is below 400.
+
+        Raises:
+            errors.ApiError: ``map_status`` of the apiserver's answer (its cause an
+                ``ApiStatusError`` holding status and body), or Unavailable when
+                the apiserver did not answer.
+        """
+        response = await self._open(request)
+        try:
+            raw = await response.read()
+        except _NO_ANSWER as e:
+            raise _no_answer(e, request) from e
+        body = _decode(raw)
+        if response.status >= 400:  # noqa: PLR2004 - HTTP client and server errors
+            _raise_failure(response.status, body, request, reason=response.reason)
+        return Answer(status=response.status, body=body)
+
+    async def watch(self, request: KubeRequest) -> AsyncGenerator[WatchEvent, None]:
+        """The events of a watch ``request``, as they arrive, until the server ends it.
+
+        Raises:
+            errors.Gone: the resourceVersion watched from is too old (410), as an
+                answer or as the watch's ERROR event; watch again from a fresh read.
+            errors.ApiError: any other refusal (``map_status``), Unavailable when
+                the connection breaks off.
+        """
+        response = await self._open(request)
+        try:
+            if response.status >= 400:  # noqa: PLR2004 - HTTP client and server errors
+                body = _decode(await response.read())
+                _raise_failure(response.status, body, request, reason=response.reason)
+            content = response.response.content
+            while line := await content.readline():
+                event = _decode(line)
+                kind, found = str(event.get("type", "")), event.get("object")
+                obj = found if isinstance(found, dict) else {}
+                if kind == "ERROR":
+                    _raise_failure(int(obj.get("code") or 500), obj, request)
+                yield WatchEvent(type=kind, object=obj)
+        except _NO_ANSWER as e:
+            raise _no_answer(e, request) from e
+        finally:
+            response.response.release()
+
+    async def _open(self, request: KubeRequest) -> Any:  # noqa: ANN401 - the client's untyped RESTResponse
+        api_client = await self._client()
+        try:
+            method, url, headers, body, _ = await api_client.param_serialize(
+                method=request.method,
+                resource_path=request.path,
+                query_params=list(request.query),
+                header_params={"Content-Type": request.content_type, "Accept": "application/json"},
+                body=request.body,
+                auth_settings=["BearerToken"],
+            )
+            return await api_client.call_api(
+                method,
+                url,
+                header_params=headers,
+                body=body,
+                _request_timeout=self._timeout + request.watch_seconds,
+            )
+        except ApiException as e:
+            # Only the client's own retries raise: the last "retry after" answer.
+            _raise_failure(int(e.status or 0), _retry_hint(e), request)
+        except _NO_ANSWER as e:
+            raise _no_answer(e, request) from e
+
+
+def _decode(raw: bytes) -> dict[str, Any]:
+    try:
+        decoded = json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
+
+
+def _raise_failure(
+    status: int, body: dict[str, Any], request: KubeRequest, *, reason: str | None = None
+) -> NoReturn:
+    """Raise ``map_status`` of an answer, from an ``ApiStatusError`` (for logs, never shown)."""
+    if not body.get("message") and reason:
+        body = {**body, "message": reason}
+    raise map_status(status, body, what=request.what) from ApiStatusError(status, body)
+
+
+def _no_answer(e: BaseException, request: KubeRequest) -> errors.Unavailable:
+    return errors.Unavailable(
+        f"the Kubernetes API did not answer ({type(e).__name__}) for {request.what}",
+        retry_after_seconds=DEFAULT_RETRY_AFTER_SECONDS,
+    )
+
+
+def _retry_hint(e: ApiException) -> dict[str, Any]:
+    """A Status body for an answer whose body the client dropped: its reason and Retry-After."""
+    body: dict[str, Any] = {"message": e.reason or ""}
+    retry_after = str((e.headers or {}).get("Retry-After", "")).strip()
+    if retry_after.isdigit():
+        body["details"] = {"retryAfterSeconds": int(retry_after)}
+    return body

@@ -1,0 +1,242 @@
+"""The exact request each kube operation sends (``kube.requests``, pure)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from kserve_functions.kube import requests
+from kserve_functions.kube.transport import READ_ATTEMPTS, READ_RETRY_BACKOFF, load_configuration
+from kserve_functions.resources import DEPLOYMENT, INFERENCE_SERVICE, NAMESPACE, ApiResource
+
+ISVCS = "/apis/serving.kserve.io/v1beta1/namespaces/ml/inferenceservices"
+MANIFEST = {
+    "apiVersion": "serving.kserve.io/v1beta1",
+    "kind": "InferenceService",
+    "metadata": {"name": "iris", "namespace": "ml"},
+    "spec": {"predictor": {"containers": [{"name": "kserve-container", "image": "r/m:1"}]}},
+}
+
+
+def test_apply_is_a_forced_server_side_apply_with_our_field_manager() -> None:
+    request = requests.apply_model(MANIFEST, dry_run=False)
+
+    assert request.method == "PATCH"
+    assert request.path == f"{ISVCS}/iris"
+    assert request.query == (("fieldManager", "kserve-functions"), ("force", "true"))
+    assert request.content_type == "application/apply-patch+yaml"
+    assert request.body == MANIFEST
+    assert request.what == "model ml/iris"
+
+
+def test_a_dry_run_apply_adds_dry_run_all_and_nothing_else() -> None:
+    request = requests.apply_model(MANIFEST, dry_run=True)
+
+    assert request.query == (
+        ("fieldManager", "kserve-functions"),
+        ("force", "true"),
+        ("dryRun", "All"),
+    )
+
+
+def test_the_rollouts_patch_is_a_json_patch_guarded_by_a_test_operation() -> None:
+    request = requests.replace_container_image(
+        "ml", "iris", index=1, expected="r/m:1", image="r/m@sha256:" + "a" * 64
+    )
+
+    assert (request.method, request.path) == ("PATCH", f"{ISVCS}/iris")
+    assert request.content_type == "application/json-patch+json"
+    assert request.body == [
+        {"op": "test", "path": "/spec/predictor/containers/1/image", "value": "r/m:1"},
+        {
+            "op": "replace",
+            "path": "/spec/predictor/containers/1/image",
+            "value": "r/m@sha256:" + "a" * 64,
+        },
+    ]
+
+
+def test_a_list_page_carries_limit_selector_and_continue_in_that_order() -> None:
+    request = requests.list_models("ml", label_selector="team=a", limit=50, continue_token="tok")
+
+    assert (request.method, request.path) == ("GET", ISVCS)
+    assert request.query == (("limit", "50"), ("labelSelector", "team=a"), ("continue", "tok"))
+    assert request.body is None
+
+
+def test_the_first_page_of_every_namespace_has_only_a_limit() -> None:
+    request = requests.list_models(None, label_selector=None, limit=500, continue_token=None)
+
+    assert request.path == "/apis/serving.kserve.io/v1beta1/inferenceservices"
+    assert request.query == (("limit", "500"),)
+
+
+def test_a_relist_of_one_model_selects_it_by_name() -> None:
+    request = requests.list_models(
+        "ml", label_selector=None, limit=1, continue_token=None, name="iris"
+    )
+
+    assert request.query == (("limit", "1"), ("fieldSelector", "metadata.name=iris"))
+
+
+def test_a_watch_starts_at_the_resource_version_with_bookmarks_and_a_server_timeout() -> None:
+    request = requests.watch_models("ml", resource_version="4711", timeout_seconds=7, name="iris")
+
+    assert (request.method, request.path) == ("GET", ISVCS)
+    assert request.query == (
+        ("watch", "true"),
+        ("allowWatchBookmarks", "true"),
+        ("resourceVersion", "4711"),
+        ("timeoutSeconds", "7"),
+        ("fieldSelector", "metadata.name=iris"),
+    )
+    assert request.is_watch
+    assert request.watch_seconds == 7
+    assert request.what == "a watch of model ml/iris"
+
+
+def test_a_watch_of_a_selection_in_every_namespace() -> None:
+    request = requests.watch_models(
+        None, resource_version="1", timeout_seconds=30, label_selector="a=b"
+    )
+
+    assert request.path == "/apis/serving.kserve.io/v1beta1/inferenceservices"
+    assert ("labelSelector", "a=b") in request.query
+    assert not any(key == "fieldSelector" for key, _ in request.query)
+
+
+def test_delete_states_background_propagation() -> None:
+    request = requests.delete_model("ml", "iris")
+
+    assert (request.method, request.path) == ("DELETE", f"{ISVCS}/iris")
+    assert request.body == {
+        "apiVersion": "v1",
+        "kind": "DeleteOptions",
+        "propagationPolicy": "Background",
+    }
+    assert not request.is_watch
+
+
+def test_the_admission_probe_is_a_dry_run_create() -> None:
+    request = requests.admission_probe("kserve-functions")
+
+    assert request.method == "POST"
+    assert (
+        request.path
+        == "/apis/serving.kserve.io/v1beta1/namespaces/kserve-functions/inferenceservices"
+    )
+    assert request.query == (("dryRun", "All"),)
+    assert isinstance(request.body, dict)
+    assert request.body["metadata"]["name"] == requests.ADMISSION_PROBE_NAME
+
+
+def test_reads_of_the_cluster() -> None:
+    deployment = requests.get_predictor_deployment("ml", "iris")
+    namespaces = requests.list_namespaces(limit=10, continue_token="c")
+    crd = requests.get_model_crd()
+
+    assert deployment.path == "/apis/apps/v1/namespaces/ml/deployments/iris-predictor"
+    assert namespaces.path == "/api/v1/namespaces"
+    assert namespaces.query == (("limit", "10"), ("continue", "c"))
+    assert crd.path == (
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/inferenceservices.serving.kserve.io"
+    )
+    assert requests.get_version().path == "/version"
+
+
+def test_a_subject_access_review_carries_the_callers_whole_identity() -> None:
+    request = requests.access_review(
+        user="alice",
+        uid="u-1",
+        groups=("team-a", "system:authenticated"),
+        extra={"scopes": ("x",)},
+        verb="patch",
+        namespace="ml",
+    )
+
+    assert (request.method, request.path) == (
+        "POST",
+        "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+    )
+    assert request.body == {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": "alice",
+            "uid": "u-1",
+            "groups": ["team-a", "system:authenticated"],
+            "extra": {"scopes": ["x"]},
+            "resourceAttributes": {
+                "group": "serving.kserve.io",
+                "resource": "inferenceservices",
+                "verb": "patch",
+                "namespace": "ml",
+            },
+        },
+    }
+
+
+def test_a_cluster_wide_review_names_no_namespace() -> None:
+    request = requests.self_access_review("list")
+
+    assert request.body == {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {
+            "resourceAttributes": {
+                "group": "serving.kserve.io",
+                "resource": "inferenceservices",
+                "verb": "list",
+            }
+        },
+    }
+
+
+def test_a_token_review_never_shows_the_token_in_its_repr() -> None:
+    request = requests.token_review("s3cr3t-token", ["kserve-deploy"])
+
+    assert isinstance(request.body, dict)
+    assert request.body["spec"] == {"token": "s3cr3t-token", "audiences": ["kserve-deploy"]}
+    assert "s3cr3t" not in repr(request)
+
+
+@pytest.mark.parametrize(
+    ("resource", "namespace", "name", "path"),
+    [
+        (INFERENCE_SERVICE, None, None, "/apis/serving.kserve.io/v1beta1/inferenceservices"),
+        (DEPLOYMENT, "a", "b", "/apis/apps/v1/namespaces/a/deployments/b"),
+        (NAMESPACE, None, "ml", "/api/v1/namespaces/ml"),
+        (NAMESPACE, "ignored", None, "/api/v1/namespaces"),
+        (
+            INFERENCE_SERVICE,
+            "a/../b",
+            "x?y",
+            "/apis/serving.kserve.io/v1beta1/namespaces/a%2F..%2Fb/inferenceservices/x%3Fy",
+        ),
+    ],
+)
+def test_resource_paths_come_from_coordinates_and_cannot_be_reshaped(
+    resource: ApiResource, namespace: str | None, name: str | None, path: str
+) -> None:
+    assert requests.resource_path(resource, namespace, name) == path
+
+
+def test_the_client_retries_reads_the_client_go_way(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+    )
+
+    configuration = asyncio.run(load_configuration(str(kubeconfig)))
+
+    assert configuration.client_go_retries is True
+    # Only client-go's Retry-After retries of GET: ``retries`` stays unset, since
+    # setting it would also retry DELETE and PUT on any 5xx.
+    assert configuration.retries is None
+    backoff: object = configuration.client_go_retry_backoff  # typed None by the client
+    assert backoff == READ_RETRY_BACKOFF
+    assert READ_RETRY_BACKOFF.steps == READ_ATTEMPTS
