@@ -1,12 +1,18 @@
-"""The pure parts of caller authentication: the cache, header parsing, allowlists, settings."""
+"""Caller authentication: header parsing, the review caches, settings."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import pytest
 from kserve_functions import auth, errors
+from kserve_functions.asgi import Request
 from kserve_functions.config import AuthMode, ConfigError, EventAuth, Settings
+from kserve_functions.kube import Caller, Kube
+
+TTL = 10.0
 
 
 class Clock:
@@ -17,38 +23,33 @@ class Clock:
         return self.now
 
 
-def test_cache_entries_expire_after_the_ttl() -> None:
-    clock = Clock()
-    cache: auth.TTLCache[str, bool] = auth.TTLCache(ttl=10, size=4, clock=clock)
-    cache.store("k", False)
-    assert cache.lookup("k") == (True, False)
-    clock.now += 9.9
-    assert cache.lookup("k") == (True, False)
-    clock.now += 0.1
-    assert cache.lookup("k") == (False, None)
-    assert len(cache) == 0
+class Reviews:
+    """A stand-in for ``Kube``'s TokenReview and SubjectAccessReview, counting the calls."""
+
+    def __init__(self, callers: dict[str, Caller]) -> None:
+        self.callers = callers
+        self.token_reviews: list[tuple[str, tuple[str, ...] | None]] = []
+        self.access_reviews: list[tuple[str, str, str]] = []
+        self.permitted = True
+
+    async def review_token(self, token: str, audiences: Sequence[str] | None) -> Caller | None:
+        self.token_reviews.append((token, None if audiences is None else tuple(audiences)))
+        return self.callers.get(token)
+
+    async def subject_can(self, caller: Caller, verb: str, namespace: str) -> bool:
+        self.access_reviews.append((caller.user, verb, namespace))
+        return self.permitted
 
 
-def test_cache_keeps_at_most_size_entries_dropping_the_least_recently_used() -> None:
-    clock = Clock()
-    cache: auth.TTLCache[int, int] = auth.TTLCache(ttl=10, size=3, clock=clock)
-    for key in range(3):
-        cache.store(key, key)
-    assert cache.lookup(0) == (True, 0)  # 0 is now the most recently used
-    cache.store(3, 3)
-    assert len(cache) == 3
-    assert cache.lookup(1) == (False, None)
-    assert [cache.lookup(k)[0] for k in (0, 2, 3)] == [True, True, True]
+def _authorizer(reviews: Reviews, clock: Clock, *, size: int = 4) -> auth.Authorizer:
+    settings = Settings(auth_cache_ttl_seconds=TTL, auth_cache_size=size)
+    return auth.Authorizer(settings, cast(Kube, reviews), audience="deploy", clock=clock)
 
 
-def test_storing_again_refreshes_the_ttl() -> None:
-    clock = Clock()
-    cache: auth.TTLCache[str, str] = auth.TTLCache(ttl=1, size=2, clock=clock)
-    cache.store("k", "a")
-    clock.now += 0.9
-    cache.store("k", "b")
-    clock.now += 0.9
-    assert cache.lookup("k") == (True, "b")
+def _request(token: str) -> Request:
+    return Request(
+        method="GET", path="/models", query={}, headers={"authorization": f"Bearer {token}"}
+    )
 
 
 @pytest.mark.parametrize(
@@ -78,60 +79,97 @@ def test_token_key_is_a_digest_never_the_token() -> None:
     assert key == auth.token_key("secret-token-value")
 
 
-@pytest.mark.parametrize(
-    ("image", "patterns", "allowed"),
-    [
-        ("registry.example.com/team/model:v1", ["registry.example.com/team/"], True),
-        ("registry.example.com/other/model:v1", ["registry.example.com/team/"], False),
-        ("registry.example.com/team-evil/m:1", ["registry.example.com/team/"], False),
-        ("nginx:1", ["docker.io/library/"], True),
-        ("docker.io/library/nginx:1", ["docker.io/library/"], True),
-        ("index.docker.io/library/nginx", ["docker.io/library/"], True),
-        ("kserve/sklearnserver:latest", ["docker.io/library/"], False),
-        ("kserve/sklearnserver:latest", ["docker.io/kserve/"], True),
-        ("kserve/sklearnserver:latest", ["kserve/"], True),
-        ("localhost:5000/m:1", ["localhost:5000/"], True),
-        ("anything/at:all", [], True),
-        ("a/b:1", ["x/", "a/"], True),
-        # A pattern ends at a boundary, with or without its trailing slash.
-        ("registry.example.com/team/model:v1", ["registry.example.com/team"], True),
-        ("registry.example.com/team-evil/m:1", ["registry.example.com/team"], False),
-        ("registry.example.com/m:1", ["registry.example.com"], True),
-        ("registry.example.com.evil.io/m:1", ["registry.example.com"], False),
-        (
-            "registry.example.com/team/model@sha256:" + "a" * 64,
-            ["registry.example.com/team/model"],
-            True,
-        ),
-    ],
-)
-def test_image_allowlist_matches_prefixes(image: str, patterns: list[str], allowed: bool) -> None:
-    assert auth.image_allowed(image, patterns) is allowed
+@pytest.mark.asyncio
+async def test_a_token_is_reviewed_once_per_ttl() -> None:
+    clock = Clock()
+    reviews = Reviews({"t": Caller(user="alice")})
+    authorizer = _authorizer(reviews, clock)
+
+    assert await authorizer.authenticate(_request("t")) == Caller(user="alice")
+    clock.now += TTL - 0.1
+    assert await authorizer.authenticate(_request("t")) == Caller(user="alice")
+    assert len(reviews.token_reviews) == 1
+    clock.now += 0.1  # an entry expires exactly TTL seconds after it was stored
+    assert await authorizer.authenticate(_request("t")) == Caller(user="alice")
+    assert len(reviews.token_reviews) == 2
 
 
-def test_namespace_allowlist() -> None:
-    assert auth.namespace_allowed("a", None)
-    assert auth.namespace_allowed("a", frozenset({"a", "b"}))
-    assert not auth.namespace_allowed("c", frozenset({"a", "b"}))
+@pytest.mark.asyncio
+async def test_a_refused_token_stays_refused_for_the_ttl() -> None:
+    clock = Clock()
+    reviews = Reviews({})
+    authorizer = _authorizer(reviews, clock)
+
+    for _ in range(2):
+        with pytest.raises(errors.Unauthorized, match="not accepted by the cluster"):
+            await authorizer.authenticate(_request("bad"))
+    assert reviews.token_reviews == [("bad", None)]
+    clock.now += TTL
+    reviews.callers["bad"] = Caller(user="now-valid")
+    assert await authorizer.authenticate(_request("bad")) == Caller(user="now-valid")
 
 
-def test_allowlist_checks_name_the_rule() -> None:
-    settings = Settings(allowed_namespaces=frozenset({"team"}), allowed_images=("r.io/t/",))
-    with pytest.raises(errors.Forbidden, match="namespace other is not in ALLOWED_NAMESPACES"):
-        auth.check_namespace(settings, "other")
-    with pytest.raises(errors.Forbidden, match=r"image x/y:1 does not match ALLOWED_IMAGES"):
-        auth.check_image(settings, "x/y:1")
-    auth.check_namespace(settings, "team")
-    auth.check_image(settings, "r.io/t/m:1")
-    auth.check_image(settings, None)  # a ServingRuntime predictor names no image
+@pytest.mark.asyncio
+async def test_the_token_cache_drops_the_least_recently_used_past_its_size() -> None:
+    clock = Clock()
+    reviews = Reviews({f"t{i}": Caller(user=f"u{i}") for i in range(4)})
+    authorizer = _authorizer(reviews, clock, size=3)
+    for token in ("t0", "t1", "t2", "t0", "t3"):  # t0 used again: t1 is the least recent
+        await authorizer.authenticate(_request(token))
+    assert [token for token, _ in reviews.token_reviews] == ["t0", "t1", "t2", "t3"]
+
+    for token in ("t0", "t2", "t3", "t1"):
+        await authorizer.authenticate(_request(token))
+    assert [token for token, _ in reviews.token_reviews] == ["t0", "t1", "t2", "t3", "t1"]
 
 
-def test_continue_tokens_round_trip() -> None:
-    token = auth.encode_continue("ns-a", "eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ")
-    assert auth.decode_continue(token) == ("ns-a", "eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ")
-    assert auth.decode_continue(auth.encode_continue("b", "")) == ("b", "")
-    assert auth.decode_continue("eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ") is None
-    assert auth.decode_continue("ns.!!!") is None
+@pytest.mark.asyncio
+async def test_the_audiences_are_part_of_a_tokens_cache_key() -> None:
+    reviews = Reviews({"t": Caller(user="alice")})
+    authorizer = _authorizer(reviews, Clock())
+
+    await authorizer.authenticate(_request("t"))
+    await authorizer.authenticate(_request("t"), audiences=["deploy"])
+    await authorizer.authenticate(_request("t"), audiences=["deploy"])
+    assert reviews.token_reviews == [("t", None), ("t", ("deploy",))]
+
+
+@pytest.mark.asyncio
+async def test_access_reviews_are_cached_per_caller_verb_and_namespace() -> None:
+    clock = Clock()
+    reviews = Reviews({})
+    authorizer = _authorizer(reviews, clock)
+    alice, bob = Caller(user="alice"), Caller(user="bob")
+
+    for caller, verb, namespace in [
+        (alice, "list", "a"),
+        (alice, "list", "a"),
+        (alice, "get", "a"),
+        (alice, "list", "b"),
+        (bob, "list", "a"),
+    ]:
+        assert await authorizer.allowed(caller, verb, namespace)
+    assert reviews.access_reviews == [
+        ("alice", "list", "a"),
+        ("alice", "get", "a"),
+        ("alice", "list", "b"),
+        ("bob", "list", "a"),
+    ]
+    clock.now += TTL
+    assert await authorizer.allowed(alice, "list", "a")
+    assert len(reviews.access_reviews) == 5
+
+
+@pytest.mark.asyncio
+async def test_a_denial_is_cached_too() -> None:
+    reviews = Reviews({})
+    reviews.permitted = False
+    authorizer = _authorizer(reviews, Clock())
+
+    for _ in range(2):
+        with pytest.raises(errors.Forbidden, match="alice may not delete"):
+            await authorizer.authorize(Caller(user="alice"), ("delete",), "team")
+    assert reviews.access_reviews == [("alice", "delete", "team")]
 
 
 def test_auth_settings_defaults() -> None:

@@ -15,23 +15,22 @@ accepts events without one. Registry webhooks cannot carry Kubernetes tokens:
 they are accepted with the shared secret in ``X-Registry-Secret``.
 
 Allowlists (``ALLOWED_NAMESPACES``, ``ALLOWED_IMAGES``) apply in every mode,
-before any write. The decisions are pure; the reviews are ``kube``'s named
+before any write; ``allowlists`` decides them. The reviews are ``kube``'s named
 operations.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import hmac
 import logging
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Callable, Sequence
 
-from kserve_functions import errors
+import cachetools
+
+from kserve_functions import allowlists, errors
 from kserve_functions.asgi import Request
 from kserve_functions.config import AuthMode, EventAuth, Settings
 from kserve_functions.kube import Caller, Kube
@@ -44,44 +43,6 @@ RESOURCE = f"{INFERENCE_SERVICE.plural}.{INFERENCE_SERVICE.group}"
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="kserve-functions"'}
 # SubjectAccessReviews in flight at once when filtering namespaces for namespace=*.
 REVIEW_CONCURRENCY = 16
-DOCKER_HUB = "docker.io"
-
-_K = TypeVar("_K")
-_V = TypeVar("_V")
-
-
-class TTLCache(Generic[_K, _V]):
-    """A small LRU cache whose entries expire ``ttl`` seconds after they were stored."""
-
-    def __init__(
-        self, *, ttl: float, size: int, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._ttl = ttl
-        self._size = size
-        self._clock = clock
-        self._entries: OrderedDict[_K, tuple[float, _V]] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def lookup(self, key: _K) -> tuple[bool, _V | None]:
-        """``(True, value)`` for a live entry, ``(False, None)`` otherwise."""
-        entry = self._entries.get(key)
-        if entry is None:
-            return False, None
-        expires, value = entry
-        if self._clock() >= expires:
-            del self._entries[key]
-            return False, None
-        self._entries.move_to_end(key)
-        return True, value
-
-    def store(self, key: _K, value: _V) -> None:
-        """Remember ``value``; the least recently used entry goes when full."""
-        self._entries[key] = (self._clock() + self._ttl, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
 
 
 # -- pure decisions ------------------------------------------------------------
@@ -105,93 +66,6 @@ def token_key(token: str, audiences: Sequence[str] | None = None) -> str:
     return digest.hexdigest()
 
 
-def normalize_image(reference: str) -> str:
-    """An image reference with Docker Hub's implicit parts spelled out.
-
-    ``nginx`` is ``docker.io/library/nginx`` and ``kserve/x`` is
-    ``docker.io/kserve/x``, so an allowlist pattern matches however the image is written.
-    """
-    first, slash, rest = reference.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        if first in {"index.docker.io", "registry-1.docker.io"}:
-            first = DOCKER_HUB
-        if first == DOCKER_HUB and rest and "/" not in rest:
-            rest = f"library/{rest}"
-        return f"{first}/{rest}"
-    if not slash:
-        return f"{DOCKER_HUB}/library/{reference}"
-    return f"{DOCKER_HUB}/{reference}"
-
-
-def image_allowed(image: str, patterns: Iterable[str]) -> bool:
-    """Whether ``image`` falls under one of the prefix ``patterns`` (none: every image).
-
-    A pattern matches at a boundary only: ``registry.example.com/team`` and
-    ``registry.example.com/team/`` both cover ``registry.example.com/team/m:1``
-    but neither ``registry.example.com/team-evil/m`` nor (for a bare host
-    pattern ``registry.example.com``) ``registry.example.com.evil.io/m``.
-    """
-    patterns = list(patterns)
-    if not patterns:
-        return True
-    candidates = (image, normalize_image(image))
-    return any(
-        _under(candidate, prefix)
-        for pattern in patterns
-        for prefix in {pattern, normalize_image(pattern)}
-        for candidate in candidates
-    )
-
-
-def _under(image: str, prefix: str) -> bool:
-    if not image.startswith(prefix):
-        return False
-    rest = image[len(prefix) :]
-    # The prefix must end where a reference's parts end: a path separator, the
-    # tag or digest separator, or the end of the reference.
-    return prefix.endswith("/") or not rest or rest[0] in "/:@"
-
-
-def namespace_allowed(namespace: str, allowed: frozenset[str] | None) -> bool:
-    """Whether ``namespace`` is in the allowlist (None: every namespace)."""
-    return allowed is None or namespace in allowed
-
-
-def check_namespace(settings: Settings, namespace: str) -> None:
-    """Raises:
-    errors.Forbidden: ``namespace`` is outside ``ALLOWED_NAMESPACES``.
-    """
-    if not namespace_allowed(namespace, settings.allowed_namespaces):
-        raise errors.Forbidden(f"namespace {namespace} is not in ALLOWED_NAMESPACES")
-
-
-def check_image(settings: Settings, image: str | None) -> None:
-    """Raises:
-    errors.Forbidden: ``image`` matches no ``ALLOWED_IMAGES`` prefix.
-    """
-    if image is not None and not image_allowed(image, settings.allowed_images):
-        raise errors.Forbidden(f"image {image} does not match ALLOWED_IMAGES")
-
-
-def encode_continue(namespace: str, token: str) -> str:
-    """A continue token of a list over several namespaces: where to go on."""
-    raw = f"{namespace}\n{token}".encode()
-    return "ns." + base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_continue(value: str) -> tuple[str, str] | None:
-    """``(namespace, apiserver token)`` of ``encode_continue``'s token; None if not one."""
-    if not value.startswith("ns."):
-        return None
-    body = value[3:]
-    try:
-        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    namespace, newline, token = raw.partition("\n")
-    return (namespace, token) if newline else None
-
-
 # -- the authorizer ------------------------------------------------------------
 
 
@@ -209,10 +83,17 @@ class Authorizer:
         self._settings = settings
         self._kube = kube
         self.event_audience = settings.event_audience or audience
+        # LRU caches whose entries expire ``ttl`` seconds after they were stored, so
+        # a revoked token or permission stops working within the TTL. cachetools is
+        # not thread-safe; only the one event loop uses them.
         ttl, size = settings.auth_cache_ttl_seconds, settings.auth_cache_size
-        self._tokens: TTLCache[str, Caller | None] = TTLCache(ttl=ttl, size=size, clock=clock)
-        self._reviews: TTLCache[tuple[object, ...], bool] = TTLCache(
-            ttl=ttl, size=size, clock=clock
+        # A token's caller, or None: a token the cluster refused stays refused for
+        # the TTL too, so a client retrying a bad token costs no TokenReview each time.
+        self._tokens: cachetools.TTLCache[str, Caller | None] = cachetools.TTLCache(
+            maxsize=size, ttl=ttl, timer=clock
+        )
+        self._reviews: cachetools.TTLCache[tuple[object, ...], bool] = cachetools.TTLCache(
+            maxsize=size, ttl=ttl, timer=clock
         )
 
     @property
@@ -238,10 +119,11 @@ class Authorizer:
                 headers=CHALLENGE,
             )
         key = token_key(token, audiences)
-        found, caller = self._tokens.lookup(key)
-        if not found:
+        try:
+            caller = self._tokens[key]
+        except KeyError:  # never stored, or expired (a stored None is a cached refusal)
             caller = await self._kube.review_token(token, audiences)
-            self._tokens.store(key, caller)
+            self._tokens[key] = caller
         if caller is None:
             log.info("refused a bearer token the cluster did not accept")
             raise errors.Unauthorized(
@@ -282,10 +164,10 @@ class Authorizer:
     async def allowed(self, caller: Caller, verb: str, namespace: str) -> bool:
         """Whether RBAC lets ``caller`` ``verb`` models in ``namespace`` ("" = everywhere)."""
         key = (caller.user, caller.uid, caller.groups, caller.extra, verb, namespace)
-        found, answer = self._reviews.lookup(key)
-        if not found or answer is None:
+        answer = self._reviews.get(key)
+        if answer is None:
             answer = await self._kube.subject_can(caller, verb, namespace)
-            self._reviews.store(key, answer)
+            self._reviews[key] = answer
         return answer
 
     async def authorize(self, caller: Caller | None, verbs: Sequence[str], namespace: str) -> None:
@@ -296,7 +178,7 @@ class Authorizer:
         Raises:
             errors.Forbidden: naming the rule or the verb, resource and namespace.
         """
-        check_namespace(self._settings, namespace)
+        allowlists.check_namespace(self._settings, namespace)
         if caller is None:
             return
         answers = await asyncio.gather(*(self.allowed(caller, v, namespace) for v in verbs))
@@ -313,8 +195,8 @@ class Authorizer:
         Raises:
             errors.Forbidden: by an allowlist or RBAC, before anything is written.
         """
-        check_namespace(self._settings, request.namespace)
-        check_image(self._settings, request.image)
+        allowlists.check_namespace(self._settings, request.namespace)
+        allowlists.check_image(self._settings, request.image)
         await self.authorize(caller, ("create", "patch"), request.namespace)
 
     async def listable_namespaces(self, caller: Caller | None) -> list[str] | None:

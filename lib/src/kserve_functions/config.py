@@ -9,12 +9,12 @@ a message naming the variable.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from kserve_functions import grammar
 from kserve_functions.status import ModelUrls
 
 
@@ -145,26 +145,20 @@ def _names(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
-def _is_namespace_name(name: str) -> bool:
-    """Whether ``name`` can name a namespace (a DNS-1123 label)."""
-    label = re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name)
-    return label is not None and len(name) <= 63  # noqa: PLR2004
-
-
 def _allowed_namespaces(environ: Mapping[str, str]) -> frozenset[str] | None:
     raw = environ.get("ALLOWED_NAMESPACES", "")
     names = _names(raw)
     if not names:
         return None
     for name in names:
-        if not _is_namespace_name(name):
+        if not grammar.is_dns1123_label(name):
             raise ConfigError(f"ALLOWED_NAMESPACES: {name[:100]!r} is not a namespace name")
     return frozenset(names)
 
 
 def _namespace(environ: Mapping[str, str], name: str, default: str) -> str:
     value = environ.get(name, default)
-    if not _is_namespace_name(value):
+    if not grammar.is_dns1123_label(value):
         raise ConfigError(f"{name}={value[:100]!r} is not a namespace name")
     return value
 

@@ -32,19 +32,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-# Kubernetes object names, as its validation defines them.
-DNS1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
-DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-C_IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
-# A label or annotation key: optional DNS-1123 subdomain prefix (at most 253
-# characters, checked apart), then a name of at most 63.
-QUALIFIED_NAME = (
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
-)
-QUALIFIED_NAME_PREFIX_MAX = 253
-LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+from kserve_functions import grammar
+
 # Kubernetes resource quantities: "500m", "2", "1.5Gi", "1e3". Container resources
 # must not be negative (the apiserver refuses the pod), so there is no "-" sign.
 QUANTITY = r"^\+?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$"
@@ -53,21 +42,9 @@ QUANTITY = r"^\+?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$"
 # (manifests builds them from it); callers may not set keys under it.
 RESERVED_PREFIX = "kserve-functions.dev/"
 
-# An OCI image reference: [host[:port]/]path[:tag][@digest] (distribution/reference).
-_PATH_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-_DOMAIN = (
-    r"(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-    r"(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
-)
-IMAGE_REFERENCE = re.compile(
-    rf"^(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
-    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
-)
-IMAGE_REFERENCE_MAX = 255
-
 # KServe names the predictor's Knative host "{name}-predictor-{namespace}", one
 # DNS label: longer names pass KServe's webhook and fail later in the cluster.
-HOST_LABEL_MAX = 63
+HOST_LABEL_MAX = grammar.LABEL_MAX
 PREDICTOR_HOST_SUFFIX = "-predictor-"
 
 
@@ -113,11 +90,11 @@ class _Text:
 
 def _qualified_prefix_fits(key: str) -> str:
     prefix, slash, _ = key.rpartition("/")
-    if slash and len(prefix) > QUALIFIED_NAME_PREFIX_MAX:
+    if slash and len(prefix) > grammar.QUALIFIED_NAME_PREFIX_MAX:
         raise PydanticCustomError(
             "qualified_name_prefix",
             "the prefix before '/' must be at most {max_length} characters",
-            {"max_length": QUALIFIED_NAME_PREFIX_MAX},
+            {"max_length": grammar.QUALIFIED_NAME_PREFIX_MAX},
         )
     return key
 
@@ -147,8 +124,8 @@ Quantity = Annotated[
 Name = Annotated[
     str,
     _Text(
-        DNS1035_LABEL,
-        max_length=HOST_LABEL_MAX,
+        grammar.DNS1035_LABEL,
+        max_length=grammar.LABEL_MAX,
         rule=(
             "must be a DNS-1035 label: lowercase letters, digits and '-', "
             "starting with a letter and ending with a letter or digit"
@@ -159,8 +136,8 @@ Name = Annotated[
 Namespace = Annotated[
     str,
     _Text(
-        DNS1123_LABEL,
-        max_length=63,
+        grammar.DNS1123_LABEL,
+        max_length=grammar.LABEL_MAX,
         rule=(
             "must be a DNS-1123 label: lowercase letters, digits and '-', "
             "starting and ending with a letter or digit"
@@ -171,7 +148,7 @@ Namespace = Annotated[
 EnvName = Annotated[
     str,
     _Text(
-        C_IDENTIFIER,
+        grammar.C_IDENTIFIER,
         max_length=256,
         rule="must be a C identifier (letters, digits, '_', not starting with a digit)",
         error_type="c_identifier",
@@ -180,8 +157,8 @@ EnvName = Annotated[
 LabelKey = Annotated[
     str,
     _Text(
-        QUALIFIED_NAME,
-        max_length=QUALIFIED_NAME_PREFIX_MAX + 1 + 63,
+        grammar.QUALIFIED_NAME,
+        max_length=grammar.QUALIFIED_NAME_MAX,
         rule=(
             "must be a Kubernetes qualified name: an optional DNS subdomain prefix and '/', "
             "then at most 63 letters, digits, '-', '_' or '.', starting and ending with "
@@ -194,8 +171,8 @@ LabelKey = Annotated[
 LabelValue = Annotated[
     str,
     _Text(
-        LABEL_VALUE,
-        max_length=63,
+        grammar.LABEL_VALUE,
+        max_length=grammar.LABEL_MAX,
         rule=(
             "must be a Kubernetes label value: empty, or letters, digits, '-', '_' and '.', "
             "starting and ending with a letter or digit"
@@ -209,8 +186,8 @@ CallerKey = Annotated[LabelKey, AfterValidator(_not_reserved)]
 Subdomain = Annotated[
     str,
     _Text(
-        DNS1123_SUBDOMAIN,
-        max_length=253,
+        grammar.DNS1123_SUBDOMAIN,
+        max_length=grammar.DNS1123_SUBDOMAIN_MAX,
         rule=(
             "must be a DNS-1123 subdomain: lowercase letters, digits, '-' and '.', "
             "starting and ending with a letter or digit"
@@ -333,10 +310,7 @@ class DeployRequest(_Model):
     @field_validator("image")
     @classmethod
     def _image_is_a_reference(cls, image: str | None) -> str | None:
-        # fullmatch: with match, "$" would also accept a trailing newline.
-        if image is not None and (
-            len(image) > IMAGE_REFERENCE_MAX or not IMAGE_REFERENCE.fullmatch(image)
-        ):
+        if image is not None and not grammar.is_image_reference(image):
             raise PydanticCustomError(
                 "image_reference",
                 "must be an OCI image reference such as registry.example.com/team/model:v1 "

@@ -20,19 +20,19 @@ and may be anything, hence:
   (``MAX_PUSHES``), because each push costs the caller apiserver round trips.
 * Irrelevant entries are ignored silently: layer (blob) uploads, pulls, and pushes
   by digest only. A model tracks ``repo:tag``; without a tag nothing can match.
-* Values are checked against the OCI grammars (distribution/reference), so the
-  ``pinned`` reference a model rolls to is one the kubelet can pull.
+* Values are checked against the OCI grammars (distribution/reference, in
+  ``grammar``), so the ``pinned`` reference a model rolls to is one the kubelet
+  can pull.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
 
-from kserve_functions import errors
+from kserve_functions import errors, grammar
 from kserve_functions.models import ValidationIssue
 
 # Each push makes the caller list the models tracking it and apply each one: a
@@ -54,25 +54,6 @@ MAX_ENVELOPE_EVENTS = 1_000
 # broken events does not become a problem document of thousands of entries.
 MAX_REPORTED_ISSUES = 20
 
-# distribution/reference's NameTotalLengthMax: "host/repository" at most 255.
-NAME_TOTAL_LENGTH_MAX = 255
-
-# The OCI distribution spec's repository name grammar (path components joined by "/").
-_PATH_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-REPOSITORY = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
-TAG = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
-# The digests of the OCI image spec's registered algorithms, which the distribution
-# spec defers to: sha256 (what every registry computes) and sha512 (registered,
-# optional for implementations). Both encode lowercase hex of a fixed length;
-# anything else could not be pulled reliably, so it is refused rather than rolled.
-DIGEST = re.compile(r"sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}")
-# distribution/reference's domain: DNS-like labels or a bracketed IPv6 address,
-# then an optional port (range-checked in code).
-_LABEL = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-HOST = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9a-fA-F:]+\])(?::(?P<port>[0-9]{{1,5}}))?")
-PORT_MAX = 65535
-HOST_MAX = 253 + len(f":{PORT_MAX}")
-
 # What Distribution reports for manifest uploads; blobs (layers, configs) carry
 # other types and no tag. Schema 1 manifests are gone from current registries.
 MANIFEST_MEDIA_TYPES = frozenset(
@@ -84,6 +65,9 @@ MANIFEST_MEDIA_TYPES = frozenset(
     }
 )
 
+# The messages of the grammar's checks. Only sha256 and sha512 digests are taken:
+# a digest of any other algorithm could not be pulled reliably, so the push is
+# refused rather than rolled.
 _REPOSITORY_RULE = (
     "must be an OCI repository name: lowercase letters and digits, separated by "
     "'.', '_', '__' or '-' within a component and '/' between components"
@@ -382,21 +366,21 @@ def _push(
     repository_value, repository_field = repository
     tag_value, tag_field = tag
     digest_value, digest_field = digest
-    if host_value is not None and not _valid_host(host_value):
+    if host_value is not None and not grammar.is_registry_host(host_value):
         issues.add(host_field, _HOST_RULE)
     if repository_value is not None:
-        if not REPOSITORY.fullmatch(repository_value):
+        if not grammar.is_repository(repository_value):
             issues.add(repository_field, _REPOSITORY_RULE)
         elif host_value is not None and (
-            len(host_value) + 1 + len(repository_value) > NAME_TOTAL_LENGTH_MAX
+            len(host_value) + 1 + len(repository_value) > grammar.NAME_TOTAL_LENGTH_MAX
         ):
             issues.add(
                 repository_field,
-                f"host/repository must be at most {NAME_TOTAL_LENGTH_MAX} characters",
+                f"host/repository must be at most {grammar.NAME_TOTAL_LENGTH_MAX} characters",
             )
-    if not TAG.fullmatch(tag_value):
+    if not grammar.is_tag(tag_value):
         issues.add(tag_field, _TAG_RULE)
-    if digest_value is not None and not DIGEST.fullmatch(digest_value):
+    if digest_value is not None and not grammar.is_registered_digest(digest_value):
         issues.add(digest_field, _DIGEST_RULE)
     if (
         len(issues.items) > before
@@ -408,17 +392,6 @@ def _push(
     return ImagePush(
         host=host_value, repository=repository_value, tag=tag_value, digest=digest_value
     )
-
-
-def _valid_host(host: str) -> bool:
-    # The length check first keeps the regex's work bounded on hostile input.
-    if len(host) > HOST_MAX:
-        return False
-    match = HOST.fullmatch(host)
-    if match is None:
-        return False
-    port = match.group("port")
-    return port is None or 0 < int(port) <= PORT_MAX
 
 
 def _finish(source: str, field: str, pushes: list[ImagePush], issues: _Issues) -> list[ImagePush]:

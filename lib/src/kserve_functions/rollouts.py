@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from kserve_functions import auth, errors, manifests
+from kserve_functions import allowlists, errors, manifests
 from kserve_functions.context import Context
 from kserve_functions.registry import ImagePush
 from kserve_functions.resources import KSERVE_CONTAINER
@@ -79,7 +79,7 @@ async def roll_out(context: Context, pushes: Sequence[ImagePush]) -> RolloutRepo
             isvc
             for isvc in tracking
             if _tracked(isvc) == push.tagged
-            and auth.namespace_allowed(isvc["metadata"]["namespace"], allowed)
+            and allowlists.namespace_allowed(isvc["metadata"]["namespace"], allowed)
         ]
         results = await asyncio.gather(*(_roll(context, limit, isvc, push) for isvc in matches))
         reports.append(PushReport(image=push.tagged, digest=push.digest, models=list(results)))
@@ -126,7 +126,7 @@ async def _roll(
             detail=f"no {KSERVE_CONTAINER} container to roll",
         )
     index, current = found
-    if not auth.image_allowed(push.pinned, context.settings.allowed_images):
+    if not allowlists.image_allowed(push.pinned, context.settings.allowed_images):
         return ModelRollout(
             namespace=namespace,
             name=name,
