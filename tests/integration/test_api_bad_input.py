@@ -134,7 +134,13 @@ async def test_invalid_query_parameter_is_422_naming_it(
 
 @pytest.mark.parametrize(
     "params",
-    [{"limit": "0"}, {"limit": "many"}, {"limit": "100000"}, {"namespace": "Not_A_Namespace"}],
+    [
+        {"limit": "0"},
+        {"limit": "many"},
+        {"limit": "100000"},
+        {"namespace": "Not_A_Namespace"},
+        {"namespace": "n" * 64},
+    ],
 )
 async def test_invalid_list_parameters_are_422(api: Any, params: dict[str, str]) -> None:
     answer = await api("models").get("/models", params=params)

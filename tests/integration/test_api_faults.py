@@ -19,9 +19,9 @@ from controlplane.cluster import ControlPlane
 from controlplane.processes import free_port
 from kserve_functions import errors
 from kserve_functions.kube import Kube
-from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
 from support.functions import FunctionLauncher
+from support.objects import inference_service
 from support.rbac import create_service_account
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
@@ -144,7 +144,7 @@ async def test_health_names_the_missing_permissions(
 
     assert answer.status_code == 503
     checks = answer.json()["checks"]
-    assert checks["permissions"] == "may not create, patch, get inferenceservices"
+    assert checks["permissions"] == "may not create, patch, get, watch inferenceservices"
     assert token not in answer.text
 
 
@@ -171,12 +171,7 @@ async def test_apiserver_conflict_is_mapped_to_409(
     control_plane: ControlPlane, namespace: str
 ) -> None:
     kube = Kube(kubeconfig=str(control_plane.kubeconfig_path), timeout_seconds=10)
-    manifest: dict[str, Any] = {
-        "apiVersion": INFERENCE_SERVICE.api_version,
-        "kind": INFERENCE_SERVICE.kind,
-        "metadata": {"name": "raced", "namespace": namespace},
-        "spec": {"predictor": {"containers": [{"name": "kserve-container", "image": "r/m:1"}]}},
-    }
+    manifest = inference_service(namespace, "raced")
     try:
         await kube.apply(manifest, dry_run=False)
         # A writer holding an outdated resourceVersion loses the race: the apiserver says 409.

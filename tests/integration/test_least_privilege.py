@@ -4,9 +4,10 @@ The ServiceAccounts, ClusterRoles and ClusterRoleBindings are created for real
 (the cluster-scoped names get a suffix unique to this module's run; the
 ServiceAccounts live in a fresh namespace). Then, as each function's
 ServiceAccount (a token minted through TokenRequest, so RBAC applies exactly as
-in a cluster): every Kubernetes call the function makes succeeds, performed
-against the apiserver; every other verb on InferenceServices, and a table of
-things no function may do, is refused with 403.
+in a cluster), the very requests the functions build (``kube.requests``) are
+replayed against the apiserver: each succeeds for the functions that make it
+and is refused with 403 for the others; every other verb on InferenceServices,
+and a table of things no function may do, is refused with 403.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from typing import Any
 
 import pytest
 from controlplane.cluster import ControlPlane
-from kserve_functions.resources import INFERENCE_SERVICE
+from kserve_functions.kube import KubeRequest, requests
+from kserve_functions.resources import INFERENCE_SERVICE, ApiResource
 from kubernetes import client
+from support.apiserver import Answer, send
 from support.functions import REPO_ROOT
-from support.kustomize import Answer, documents, object_path, send
+from support.objects import DEFAULT_IMAGE, documents, inference_service
 from support.workloads import wait_for
 
 pytestmark = pytest.mark.integration
@@ -34,14 +37,15 @@ GROUP, VERSION, PLURAL = (
 CRD = f"{PLURAL}.{GROUP}"
 RBAC_FILES = (REPO_ROOT / "k8s" / "rbac.yaml", REPO_ROOT / "k8s" / "standard" / "rbac.yaml")
 ISVC_VERBS = ("get", "list", "create", "patch", "update", "delete", "deletecollection", "watch")
+UPDATED_IMAGE = "kserve/sklearnserver:v2"
 
-# What each account's function does with InferenceServices (lib/src/kserve_functions/kube.py).
+# What each account's function does with InferenceServices (lib/src/kserve_functions/kube/).
 ISVC_GRANTS: dict[str, frozenset[str]] = {
-    "kserve-deploy": frozenset({"get", "list", "create", "patch"}),
+    "kserve-deploy": frozenset({"get", "list", "watch", "create", "patch"}),
     "kserve-models": frozenset({"get", "list"}),
-    "kserve-delete": frozenset({"get", "delete"}),
+    "kserve-delete": frozenset({"get", "watch", "delete"}),
     "kserve-health": frozenset(),
-    "kserve-api": frozenset({"get", "list", "create", "patch", "delete"}),
+    "kserve-api": frozenset({"get", "list", "watch", "create", "patch", "delete"}),
 }
 # Who authenticates and authorizes callers (TokenReview + SubjectAccessReview).
 REVIEWERS = frozenset({"kserve-deploy", "kserve-models", "kserve-delete", "kserve-api"})
@@ -49,7 +53,41 @@ REVIEWERS = frozenset({"kserve-deploy", "kserve-models", "kserve-delete", "kserv
 NAMESPACE_LISTERS = frozenset({"kserve-models", "kserve-api"})
 # Who reads a Standard-mode model's predictor Deployment (has it rolled out?).
 DEPLOYMENT_READERS = frozenset({"kserve-deploy", "kserve-models", "kserve-api"})
+# Who follows a predictor Deployment's roll-out (deploy's wait=true).
+DEPLOYMENT_WATCHERS = frozenset({"kserve-deploy", "kserve-api"})
+# Who dry-runs a create for /health (the functions that create models).
+ADMISSION_PROBERS = frozenset({"kserve-deploy", "kserve-api"})
 ACCOUNTS = sorted(ISVC_GRANTS)
+
+# The kinds of the RBAC manifests, addressed like the library addresses its own.
+KINDS: dict[str, ApiResource] = {
+    "ServiceAccount": ApiResource("", "v1", "serviceaccounts", "ServiceAccount"),
+    "ClusterRole": ApiResource(
+        "rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False
+    ),
+    "ClusterRoleBinding": ApiResource(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        namespaced=False,
+    ),
+}
+NAMESPACES = ApiResource("", "v1", "namespaces", "Namespace", namespaced=False)
+
+
+def create(obj: dict[str, Any], resource: ApiResource) -> KubeRequest:
+    """A plain create of ``obj`` (how the test sets up; no function creates this way)."""
+    namespace = obj["metadata"].get("namespace")
+    path = requests.resource_path(resource, namespace)
+    return KubeRequest("POST", path, f"{obj['kind']} {obj['metadata']['name']}", body=obj)
+
+
+def raw(
+    method: str, path: str, body: object = None, content_type: str = "application/json"
+) -> KubeRequest:
+    """A request no function makes: the refusals this test expects."""
+    return KubeRequest(method, path, f"{method} {path}", body=body, content_type=content_type)
 
 
 @dataclass
@@ -69,26 +107,9 @@ class Rig:
     def model(self, name: str | None = None) -> str:
         """Create (as admin) a model in the target namespace; return its name."""
         name = name or f"m-{secrets.token_hex(4)}"
-        made = send(self.admin, "POST", isvc_path(self.target), body=isvc(self.target, name))
+        made = send(self.admin, create(inference_service(self.target, name), INFERENCE_SERVICE))
         assert made.status == 201, made.body
         return name
-
-
-def isvc(namespace: str, name: str, image: str = "kserve/sklearnserver:v1") -> dict[str, Any]:
-    """A minimal valid InferenceService."""
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "InferenceService",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"predictor": {"containers": [{"name": "kserve-container", "image": image}]}},
-    }
-
-
-def isvc_path(namespace: str | None, name: str | None = None) -> str:
-    """The API path of InferenceServices (all namespaces when ``namespace`` is None)."""
-    where = f"/namespaces/{namespace}" if namespace else ""
-    path = f"/apis/{GROUP}/{VERSION}{where}/{PLURAL}"
-    return f"{path}/{name}" if name else path
 
 
 def _uniquely_named(objects: list[dict[str, Any]], home: str, suffix: str) -> list[dict[str, Any]]:
@@ -111,12 +132,13 @@ def rig(control_plane: ControlPlane, admin_api: client.ApiClient) -> Rig:
     suffix = f"-{secrets.token_hex(3)}"
     home, target = f"lp-home{suffix}", f"lp-models{suffix}"
     for name in (home, target):
-        made = send(admin_api, "POST", "/api/v1/namespaces", body=_namespace(name))
+        made = send(admin_api, create(_namespace(name), NAMESPACES))
         assert made.status == 201, made.body
     rig = Rig(control_plane, admin_api, home, target)
     objects = [doc for path in RBAC_FILES for doc in documents(path)]
     for obj in _uniquely_named(objects, home, suffix):
-        made = send(admin_api, "POST", object_path(obj), body=obj)
+        assert obj["kind"] in KINDS, f"unknown kind {obj['kind']}: add it to KINDS"
+        made = send(admin_api, create(obj, KINDS[obj["kind"]]))
         assert made.status == 201, f"{obj['kind']} {obj['metadata']['name']}: {made.body}"
     accounts = {o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount"}
     assert accounts == set(ACCOUNTS), "every ServiceAccount of the manifests is tested"
@@ -145,11 +167,9 @@ def _wait_until_bound(admin_api: client.ApiClient, home: str, account: str) -> N
             },
         },
     }
-    path = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
+    request = raw("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review)
     wait_for(
-        lambda: (
-            True if send(admin_api, "POST", path, body=review).body["status"]["allowed"] else None
-        ),
+        lambda: True if send(admin_api, request).body["status"]["allowed"] else None,
         timeout=10,
         what=f"the bindings of {account} in effect",
     )
@@ -159,44 +179,54 @@ def _namespace(name: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
 
 
+def _resource_version(rig: Rig, name: str) -> str:
+    stored = send(rig.admin, requests.get_model(rig.target, name)).body
+    return str(stored["metadata"]["resourceVersion"])
+
+
 # -- InferenceServices: each verb, allowed exactly for the functions that use it ---------
 
 
-def _isvc_verb(rig: Rig, api: client.ApiClient, verb: str) -> Answer:  # noqa: PLR0911
+def _isvc_request(rig: Rig, verb: str) -> KubeRequest:  # noqa: PLR0911 - one per verb
     ns = rig.target
     if verb == "get":
-        return send(api, "GET", isvc_path(ns, rig.model()))
+        return requests.get_model(ns, rig.model())
     if verb == "list":
-        return send(api, "GET", isvc_path(ns), query=[("limit", "2")])
+        return requests.list_models(ns, label_selector=None, limit=2, continue_token=None)
     if verb == "create":
-        return send(api, "POST", isvc_path(ns), body=isvc(ns, f"c-{secrets.token_hex(4)}"))
+        # No function creates with POST (deploys apply); this is the RBAC verb itself.
+        body = inference_service(ns, f"c-{secrets.token_hex(4)}")
+        return create(body, INFERENCE_SERVICE)
     if verb == "patch":
-        # The rollouts' guarded json-patch (kube.set_container_image).
-        image = "/spec/predictor/containers/0/image"
-        patch = [
-            {"op": "test", "path": image, "value": "kserve/sklearnserver:v1"},
-            {"op": "replace", "path": image, "value": "kserve/sklearnserver@sha256:" + "a" * 64},
-        ]
-        return send(
-            api,
-            "PATCH",
-            isvc_path(ns, rig.model()),
-            body=patch,
-            content_type="application/json-patch+json",
+        # The rollouts' guarded json-patch.
+        return requests.replace_container_image(
+            ns, rig.model(), index=0, expected=DEFAULT_IMAGE, image=UPDATED_IMAGE
         )
     if verb == "update":
         name = rig.model()
-        current = send(rig.admin, "GET", isvc_path(ns, name)).body
-        return send(api, "PUT", isvc_path(ns, name), body=current)
+        current = send(rig.admin, requests.get_model(ns, name)).body
+        return raw("PUT", requests.resource_path(INFERENCE_SERVICE, ns, name), current)
     if verb == "delete":
-        return send(api, "DELETE", isvc_path(ns, rig.model()))
+        return requests.delete_model(ns, rig.model())
     if verb == "deletecollection":
-        return send(api, "DELETE", isvc_path(ns))
+        return raw("DELETE", requests.resource_path(INFERENCE_SERVICE, ns))
     assert verb == "watch"
-    return send(api, "GET", isvc_path(ns), query=[("watch", "true"), ("timeoutSeconds", "1")])
+    # wait=true's watch of one model, from its resourceVersion.
+    name = rig.model()
+    return requests.watch_models(
+        ns, resource_version=_resource_version(rig, name), timeout_seconds=1, name=name
+    )
 
 
-_SUCCESS = {"get": 200, "list": 200, "create": 201, "patch": 200, "update": 200, "delete": 200}
+_SUCCESS = {
+    "get": 200,
+    "list": 200,
+    "create": 201,
+    "patch": 200,
+    "update": 200,
+    "delete": 200,
+    "watch": 200,
+}
 
 
 @pytest.mark.parametrize("verb", ISVC_VERBS)
@@ -204,8 +234,9 @@ _SUCCESS = {"get": 200, "list": 200, "create": 201, "patch": 200, "update": 200,
 def test_inference_service_verbs_are_allowed_exactly_as_the_function_uses_them(
     rig: Rig, account: str, verb: str
 ) -> None:
+    request = _isvc_request(rig, verb)
     with rig.as_account(account) as api:
-        answer = _isvc_verb(rig, api, verb)
+        answer = send(api, request)
 
     if verb in ISVC_GRANTS[account]:
         assert answer.status == _SUCCESS[verb], answer.body
@@ -219,49 +250,34 @@ def test_deploy_applies_creates_then_updates_and_rolls_out_across_namespaces(
     rig: Rig, account: str
 ) -> None:
     name = f"a-{secrets.token_hex(4)}"
-    path = isvc_path(rig.target, name)
-    query = [("fieldManager", "kserve-functions"), ("force", "true")]
-    apply = "application/apply-patch+yaml"
+    first, second = (
+        inference_service(rig.target, name),
+        inference_service(rig.target, name, UPDATED_IMAGE),
+    )
     with rig.as_account(account) as api:
-        dry = send(
-            api,
-            "PATCH",
-            path,
-            body=isvc(rig.target, name),
-            query=[*query, ("dryRun", "All")],
-            content_type=apply,
-        )
-        created = send(
-            api, "PATCH", path, body=isvc(rig.target, name), query=query, content_type=apply
-        )
-        updated = send(
-            api,
-            "PATCH",
-            path,
-            body=isvc(rig.target, name, "kserve/sklearnserver:v2"),
-            query=query,
-            content_type=apply,
-        )
+        dry = send(api, requests.apply_model(first, dry_run=True))
+        created = send(api, requests.apply_model(first, dry_run=False))
+        updated = send(api, requests.apply_model(second, dry_run=False))
         # The registry rollouts: every opted-in model, in every namespace, one page at a time.
         everywhere = send(
-            api, "GET", isvc_path(None), query=[("limit", "2"), ("labelSelector", "a=b")]
+            api, requests.list_models(None, label_selector="a=b", limit=2, continue_token=None)
         )
-        after_wait = send(api, "GET", path)
+        after_wait = send(api, requests.get_model(rig.target, name))
 
     assert dry.status == 201, dry.body
     assert created.status == 201, created.body
     assert updated.status == 200, updated.body
     assert everywhere.status == 200, everywhere.body
-    assert (
-        after_wait.body["spec"]["predictor"]["containers"][0]["image"] == "kserve/sklearnserver:v2"
-    )
+    assert after_wait.body["spec"]["predictor"]["containers"][0]["image"] == UPDATED_IMAGE
 
 
 @pytest.mark.parametrize("account", ["kserve-models", "kserve-api"])
 def test_models_lists_across_namespaces(rig: Rig, account: str) -> None:
     name = rig.model()
     with rig.as_account(account) as api:
-        everywhere = send(api, "GET", isvc_path(None), query=[("limit", "500")])
+        everywhere = send(
+            api, requests.list_models(None, label_selector=None, limit=500, continue_token=None)
+        )
 
     assert everywhere.status == 200, everywhere.body
     assert name in {item["metadata"]["name"] for item in everywhere.body["items"]}
@@ -271,99 +287,83 @@ def test_models_lists_across_namespaces(rig: Rig, account: str) -> None:
 def test_delete_deletes_for_real(rig: Rig, account: str) -> None:
     name = rig.model()
     with rig.as_account(account) as api:
-        deleted = send(api, "DELETE", isvc_path(rig.target, name))
-        gone = send(api, "GET", isvc_path(rig.target, name))
+        deleted = send(api, requests.delete_model(rig.target, name))
+        gone = wait_for(
+            lambda: send(api, requests.get_model(rig.target, name)).status == 404 or None,
+            what=f"model {name} gone (KServe's finalizer ran)",
+        )
 
     assert deleted.status == 200, deleted.body
-    assert gone.status == 404
+    assert gone
 
 
 @pytest.mark.parametrize("account", ["kserve-models", "kserve-deploy", "kserve-health"])
 def test_a_refused_delete_leaves_the_model(rig: Rig, account: str) -> None:
     name = rig.model()
     with rig.as_account(account) as api:
-        refused = send(api, "DELETE", isvc_path(rig.target, name))
+        refused = send(api, requests.delete_model(rig.target, name))
 
     assert refused.status == 403
-    assert send(rig.admin, "GET", isvc_path(rig.target, name)).status == 200
+    assert send(rig.admin, requests.get_model(rig.target, name)).status == 200
 
 
 # -- the other calls the functions make ----------------------------------------------
 
 
-def _token_review(rig: Rig, api: client.ApiClient) -> Answer:
-    review = {
-        "apiVersion": "authentication.k8s.io/v1",
-        "kind": "TokenReview",
-        "spec": {"token": rig.tokens["kserve-health"]},
-    }
-    return send(api, "POST", "/apis/authentication.k8s.io/v1/tokenreviews", body=review)
+def _token_review(rig: Rig) -> KubeRequest:
+    return requests.token_review(rig.tokens["kserve-health"], None)
 
 
-def _subject_access_review(rig: Rig, api: client.ApiClient) -> Answer:
-    review = {
-        "apiVersion": "authorization.k8s.io/v1",
-        "kind": "SubjectAccessReview",
-        "spec": {
-            "user": f"system:serviceaccount:{rig.home}:kserve-health",
-            "groups": ["system:serviceaccounts", f"system:serviceaccounts:{rig.home}"],
-            "resourceAttributes": {
-                "group": GROUP,
-                "resource": PLURAL,
-                "verb": "delete",
-                "namespace": rig.target,
-            },
-        },
-    }
-    return send(api, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", body=review)
-
-
-def _self_subject_access_review(rig: Rig, api: client.ApiClient) -> Answer:
-    del rig
-    review = {
-        "apiVersion": "authorization.k8s.io/v1",
-        "kind": "SelfSubjectAccessReview",
-        "spec": {"resourceAttributes": {"group": GROUP, "resource": PLURAL, "verb": "get"}},
-    }
-    return send(api, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=review)
-
-
-def _read_isvc_crd(rig: Rig, api: client.ApiClient) -> Answer:
-    del rig
-    return send(api, "GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{CRD}")
-
-
-def _list_namespaces(rig: Rig, api: client.ApiClient) -> Answer:
-    del rig
-    return send(api, "GET", "/api/v1/namespaces", query=[("limit", "2")])
-
-
-def _read_predictor_deployment(rig: Rig, api: client.ApiClient) -> Answer:
-    # KServe made it for a model of the target namespace (kube.predictor_deployment).
-    name = rig.model()
-    path = f"/apis/apps/v1/namespaces/{rig.target}/deployments/{name}-predictor"
-    wait_for(
-        lambda: True if send(rig.admin, "GET", path).status == 200 else None,
-        what=f"KServe's Deployment {name}-predictor",
+def _subject_access_review(rig: Rig) -> KubeRequest:
+    return requests.access_review(
+        user=f"system:serviceaccount:{rig.home}:kserve-health",
+        uid="",
+        groups=("system:serviceaccounts", f"system:serviceaccounts:{rig.home}"),
+        extra={},
+        verb="delete",
+        namespace=rig.target,
     )
-    return send(api, "GET", path)
 
 
-def _server_version(rig: Rig, api: client.ApiClient) -> Answer:
-    del rig
-    return send(api, "GET", "/version")
+def _predictor_deployment(rig: Rig) -> KubeRequest:
+    # KServe makes it for a model of the target namespace.
+    request = requests.get_predictor_deployment(rig.target, rig.model())
+    wait_for(
+        lambda: True if send(rig.admin, request).status == 200 else None,
+        what=f"KServe's {request.what}",
+    )
+    return request
 
 
-Call = Callable[[Rig, client.ApiClient], Answer]
-# call → (expected success status, the accounts that make it).
-CALLS: dict[str, tuple[Call, int, frozenset[str]]] = {
+def _predictor_deployment_watch(rig: Rig) -> KubeRequest:
+    read = send(rig.admin, _predictor_deployment(rig))
+    metadata = read.body["metadata"]
+    model = metadata["name"].removesuffix("-predictor")
+    return requests.watch_predictor_deployment(
+        rig.target, model, resource_version=metadata["resourceVersion"], timeout_seconds=1
+    )
+
+
+Build = Callable[[Rig], KubeRequest]
+# call → (its request, expected success status, the accounts that make it).
+CALLS: dict[str, tuple[Build, int, frozenset[str]]] = {
     "tokenreviews-create": (_token_review, 201, REVIEWERS),
     "subjectaccessreviews-create": (_subject_access_review, 201, REVIEWERS),
-    "namespaces-list": (_list_namespaces, 200, NAMESPACE_LISTERS),
-    "predictor-deployment-get": (_read_predictor_deployment, 200, DEPLOYMENT_READERS),
-    "inferenceservice-crd-get": (_read_isvc_crd, 200, frozenset(ACCOUNTS)),
-    "selfsubjectaccessreviews-create": (_self_subject_access_review, 201, frozenset(ACCOUNTS)),
-    "version": (_server_version, 200, frozenset(ACCOUNTS)),
+    "namespaces-list": (
+        lambda _: requests.list_namespaces(limit=2, continue_token=None),
+        200,
+        NAMESPACE_LISTERS,
+    ),
+    "predictor-deployment-get": (_predictor_deployment, 200, DEPLOYMENT_READERS),
+    "predictor-deployment-watch": (_predictor_deployment_watch, 200, DEPLOYMENT_WATCHERS),
+    "admission-probe": (lambda rig: requests.admission_probe(rig.target), 201, ADMISSION_PROBERS),
+    "inferenceservice-crd-get": (lambda _: requests.get_model_crd(), 200, frozenset(ACCOUNTS)),
+    "selfsubjectaccessreviews-create": (
+        lambda _: requests.self_access_review("get"),
+        201,
+        frozenset(ACCOUNTS),
+    ),
+    "version": (lambda _: requests.get_version(), 200, frozenset(ACCOUNTS)),
 }
 
 
@@ -372,16 +372,17 @@ CALLS: dict[str, tuple[Call, int, frozenset[str]]] = {
 def test_cluster_calls_are_allowed_exactly_to_the_functions_that_make_them(
     rig: Rig, account: str, call: str
 ) -> None:
-    perform, success, callers = CALLS[call]
+    build, success, callers = CALLS[call]
+    request = build(rig)
     with rig.as_account(account) as api:
-        answer = perform(rig, api)
+        answer = send(api, request)
 
     assert answer.status == (success if account in callers else 403), answer.body
 
 
 def test_token_review_answers_the_callers_identity(rig: Rig) -> None:
     with rig.as_account("kserve-models") as api:
-        answer = _token_review(rig, api)
+        answer = send(api, _token_review(rig))
 
     assert answer.body["status"]["authenticated"] is True
     assert answer.body["status"]["user"]["username"] == (
@@ -392,11 +393,20 @@ def test_token_review_answers_the_callers_identity(rig: Rig) -> None:
 # -- what no function may do ------------------------------------------------------------
 
 
-def _forbidden(method: str, path: str, body: object = None, **options: Any) -> Call:
+Call = Callable[[Rig, client.ApiClient], Answer]
+
+
+def _forbidden(
+    method: str,
+    path: str,
+    body: object = None,
+    *,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> Call:
     def call(rig: Rig, api: client.ApiClient) -> Answer:
-        return send(
-            api, method, path.format(home=rig.home, target=rig.target), body=body, **options
-        )
+        where = path.format(home=rig.home, target=rig.target)
+        return send(api, raw(method, where, body, content_type), headers=headers)
 
     return call
 

@@ -195,3 +195,15 @@ def test_knative_models_have_no_deployment_to_compare() -> None:
     isvc["status"]["deploymentMode"] = "Knative"
 
     assert status.predictor_rollout(isvc, deployment) is None
+
+
+def test_a_rollout_carries_the_deployments_resource_version_to_watch_from() -> None:
+    isvc, deployment = _updated()
+    deployment["metadata"]["resourceVersion"] = "4711"
+    deployment["status"]["conditions"][1]["reason"] = "ReplicaSetUpdated"
+
+    rollout = status.predictor_rollout(isvc, deployment)
+
+    assert rollout == status.Rollout(
+        complete=False, message=status.ROLLOUT_MESSAGE, resource_version="4711"
+    )

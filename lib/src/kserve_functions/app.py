@@ -97,10 +97,11 @@ HEALTH = Operation(
     responses={200: HealthResponse, 503: HealthResponse},
 )
 
-# What each function's own identity must be allowed to do (checked by /health).
-DEPLOY_VERBS = ("create", "patch", "get")
+# What each function's own identity must be allowed to do (checked by /health);
+# "watch" is what wait=true follows a model with.
+DEPLOY_VERBS = ("create", "patch", "get", "watch")
 MODELS_VERBS = ("list", "get")
-DELETE_VERBS = ("delete", "get")
+DELETE_VERBS = ("delete", "get", "watch")
 
 
 def deploy_routes() -> list[Route]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pydantic
 
-from kserve_functions import auth, errors, manifests, status
+from kserve_functions import continuation, errors, grammar, manifests, status
 from kserve_functions.asgi import Request, Response, dump, json_response
 from kserve_functions.config import Settings
 from kserve_functions.context import Context
@@ -155,12 +155,7 @@ def path_model(params: Mapping[str, str]) -> tuple[str, str]:
         errors.NotFound: they cannot name a model (no such model can exist).
     """
     namespace, name = params["namespace"], params["name"]
-    if not (
-        re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", namespace)
-        and len(namespace) <= 63  # noqa: PLR2004 - a DNS label
-        and re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", name)
-        and len(name) <= 63  # noqa: PLR2004
-    ):
+    if not (grammar.is_dns1123_label(namespace) and grammar.is_dns1035_label(name)):
         raise errors.NotFound(f"model {namespace[:63]}/{name[:63]} not found")
     return namespace, name
 
@@ -243,9 +238,11 @@ async def _wait_ready(
 ) -> tuple[dict[str, Any], status.Rollout | None]:
     """Follow the model (by watch) until it is ready, or time runs out.
 
-    Each change KServe writes arrives at once; the watch is renewed at least
-    every ``RECHECK_SECONDS``, re-reading the model and its Deployment, since
-    a Deployment's roll-out can finish without a change to the model itself.
+    While KServe's status says not ready, the model is watched; once it says
+    Ready and only the predictor Deployment's roll-out is left, the Deployment
+    is watched, since a roll-out can finish without another change to the
+    model. Each change arrives at once; every watch is renewed at least every
+    ``RECHECK_SECONDS``, re-reading both.
     """
     namespace, name = isvc["metadata"]["namespace"], isvc["metadata"]["name"]
     deadline = time.monotonic() + timeout
@@ -253,18 +250,44 @@ async def _wait_ready(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        change = await context.kube.next_change(
-            namespace,
-            name,
-            resource_version=str(isvc["metadata"].get("resourceVersion", "")),
-            timeout_seconds=max(1, math.ceil(min(remaining, RECHECK_SECONDS))),
-        )
-        if change is None or change.type == "DELETED":
+        seconds = max(1, math.ceil(min(remaining, RECHECK_SECONDS)))
+        if (
+            rollout is not None
+            and rollout.resource_version
+            and await _rollout_moved(context, namespace, name, rollout.resource_version, seconds)
+        ):
             isvc = await context.kube.get(namespace, name)  # NotFound once it is gone
         else:
-            isvc = change.object
+            change = await context.kube.next_change(
+                namespace,
+                name,
+                resource_version=str(isvc["metadata"].get("resourceVersion", "")),
+                timeout_seconds=seconds,
+            )
+            if change is None or change.type == "DELETED":
+                isvc = await context.kube.get(namespace, name)  # NotFound once it is gone
+            else:
+                isvc = change.object
         rollout = await predictor_rollout(context, isvc)
     return isvc, rollout
+
+
+async def _rollout_moved(
+    context: Context, namespace: str, name: str, resource_version: str, seconds: int
+) -> bool:
+    """Wait up to ``seconds`` for a change of the model's predictor Deployment.
+
+    False when this function may not watch Deployments (an installation with
+    older RBAC): the caller then follows the model instead.
+    """
+    try:
+        await context.kube.next_predictor_change(
+            namespace, name, resource_version=resource_version, timeout_seconds=seconds
+        )
+    except errors.Forbidden as e:
+        log.warning("cannot watch the Deployment of %s: %s", name, e.detail)
+        return False
+    return True
 
 
 async def predictor_rollout(context: Context, isvc: Mapping[str, Any]) -> status.Rollout | None:
@@ -299,7 +322,7 @@ async def list_models(context: Context, request: Request, params: Mapping[str, s
     caller = await context.auth.authenticate(request)
     raw_namespace = request.query_value("namespace") or "default"
     namespace = None if raw_namespace == ALL_NAMESPACES else raw_namespace
-    if namespace is not None and not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", namespace):
+    if namespace is not None and not grammar.is_dns1123_label(namespace):
         raise _invalid_query("namespace", "must be a namespace name or *")
     selector = request.query_value("labelSelector")
     token = request.query_value("continue")
@@ -351,11 +374,11 @@ async def _list_some_namespaces(
     """``namespace=*`` for a caller who may list only ``namespaces``: their models, in order.
 
     The continue token names the namespace to go on in and the apiserver's
-    token within it (``auth.encode_continue``).
+    token within it (``continuation.encode_continue``).
     """
     start, inner = 0, None
     if continue_token:
-        position = auth.decode_continue(continue_token)
+        position = continuation.decode_continue(continue_token)
         if position is None or position[0] not in namespaces:
             raise _invalid_query("continue", "is not a continue token of this list")
         start, inner = namespaces.index(position[0]), position[1] or None
@@ -367,7 +390,7 @@ async def _list_some_namespaces(
     next_token = ""
     for index in range(start, len(namespaces)):
         if len(items) >= limit:
-            next_token = auth.encode_continue(namespaces[index], "")
+            next_token = continuation.encode_continue(namespaces[index], "")
             break
         page = await context.kube.list_page(
             namespaces[index],
@@ -378,7 +401,7 @@ async def _list_some_namespaces(
         inner = None
         items.extend(page.items)
         if page.continue_token:
-            next_token = auth.encode_continue(namespaces[index], page.continue_token)
+            next_token = continuation.encode_continue(namespaces[index], page.continue_token)
             break
     summaries = [_summary(context, item) for item in items]
     return json_response(

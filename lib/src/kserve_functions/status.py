@@ -109,11 +109,14 @@ def is_ready(isvc: Mapping[str, Any], *, rollout: Rollout | None = None) -> bool
 class Rollout:
     """Whether a Standard-mode model's predictor Deployment serves its current spec.
 
-    ``complete`` False comes with ``message`` saying what is still under way.
+    ``complete`` False comes with ``message`` saying what is still under way;
+    ``resource_version`` is the Deployment's as read ("" before KServe made it),
+    from which a watch for the rest of the roll-out starts.
     """
 
     complete: bool
     message: str = ""
+    resource_version: str = ""
 
 
 def predictor_rollout(
@@ -135,10 +138,15 @@ def predictor_rollout(
         return None
     if deployment is None:
         return Rollout(complete=False, message="KServe has not created the predictor yet")
+    version = _str(_get(deployment, "metadata", "resourceVersion")) or ""
     wanted = _str(_get(isvc, "spec", "predictor", "annotations", RESTART_TOKEN_ANNOTATION))
     template = _get(deployment, "spec", "template", "metadata", "annotations")
     if wanted is not None and _str(_get(template, RESTART_TOKEN_ANNOTATION)) != wanted:
-        return Rollout(complete=False, message="KServe has not applied the current spec yet")
+        return Rollout(
+            complete=False,
+            message="KServe has not applied the current spec yet",
+            resource_version=version,
+        )
     generation = _int(_get(deployment, "metadata", "generation"))
     observed = _int(_get(deployment, "status", "observedGeneration"))
     progressing = _condition(deployment, "Progressing")
@@ -149,8 +157,8 @@ def predictor_rollout(
         or progressing is None
         or progressing.get("reason") != _ROLLED_OUT_REASON
     ):
-        return Rollout(complete=False, message=ROLLOUT_MESSAGE)
-    return Rollout(complete=True)
+        return Rollout(complete=False, message=ROLLOUT_MESSAGE, resource_version=version)
+    return Rollout(complete=True, resource_version=version)
 
 
 def deployment_mode(isvc: Mapping[str, Any]) -> str:
