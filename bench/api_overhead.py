@@ -25,22 +25,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import phases
+import served_api
 from controlplane.cluster import ControlPlane, Settings
 from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SERVE = "from func_python.http import serve; from function import new; serve(new)"
 
 
 def _timed(call: Callable[[], object], runs: int) -> list[float]:
@@ -53,9 +49,8 @@ def _timed(call: Callable[[], object], runs: int) -> list[float]:
 
 
 def _report(label: str, samples: list[float]) -> None:
-    ordered = sorted(samples)
-    p90 = ordered[int(len(ordered) * 0.9) - 1]
-    print(f"{label}: median {statistics.median(ordered):.2f} ms, p90 {p90:.2f} ms")
+    median, p90 = statistics.median(samples), phases.percentile(samples, 0.9)
+    print(f"{label}: median {median:.2f} ms, p90 {p90:.2f} ms")
 
 
 def _http(method: str, url: str, body: Mapping[str, object] | None = None) -> bytes:
@@ -86,27 +81,10 @@ def main() -> None:
         admin = plane.admin_client()
         core = client.CoreV1Api(admin)
         core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="bench")))
-        port = 18080
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(plane.kubeconfig_path),
-            "LISTEN_ADDRESS": f"127.0.0.1:{port}",
-            "AUTH_MODE": "none",
-        }
-        log = Path(tmp, "server.log").open("wb")  # noqa: SIM115 - closed in the finally below
-        started = time.perf_counter()
-        server = subprocess.Popen(
-            [sys.executable, "-c", SERVE], cwd=REPO_ROOT, env=env, stdout=log, stderr=log
-        )
-        base = f"http://127.0.0.1:{port}"
-        while True:
-            try:
-                _http("GET", f"{base}/health/readiness")
-                break
-            except OSError:
-                time.sleep(0.01)
-        print(f"cold start (spawn to ready): {(time.perf_counter() - started) * 1000:.0f} ms")
-        try:
+        # The admin client's connections are closed on the way out, after the server stopped.
+        with admin, served_api.serve_root(plane.kubeconfig_path, Path(tmp)) as server:
+            print(f"cold start (spawn to ready): {server.cold_start_seconds * 1000:.0f} ms")
+            base = server.url
             body = {"name": "iris", "image": "r/iris:1", "namespace": "bench"}
             _http("POST", f"{base}/deploy", body)
             custom = client.CustomObjectsApi(admin)
@@ -126,7 +104,7 @@ def main() -> None:
                 "API POST /deploy (update, server-side apply)",
                 _timed(lambda: _http("POST", f"{base}/deploy", body), max(args.requests // 4, 10)),
             )
-            rss_before = _rss_kib(server.pid)
+            rss_before = _rss_kib(server.process.pid)
             for index in range(args.models):
                 manifest = {
                     "apiVersion": INFERENCE_SERVICE.api_version,
@@ -142,13 +120,8 @@ def main() -> None:
             listed = _timed(lambda: _http("GET", f"{base}/models?namespace=bench"), 5)
             count = json.loads(_http("GET", f"{base}/models?namespace=bench"))["count"]
             _report(f"API GET /models ({count} models, streamed)", listed)
-            rss_after = _rss_kib(server.pid)
+            rss_after = _rss_kib(server.process.pid)
             print(f"server peak RSS: {rss_before} KiB before the list, {rss_after} KiB after")
-        finally:
-            server.terminate()
-            server.wait(10)
-            log.close()
-            admin.close()  # type: ignore[no-untyped-call]
 
 
 if __name__ == "__main__":

@@ -1,15 +1,17 @@
-"""Repeated wall-clock measurements of named phases, printed per run and as medians.
+"""Repeated wall-clock measurements: named phases printed per run and as medians.
 
 Shared by the benchmarks whose one run yields several phase durations
-(``{phase: seconds}``); machines here are shared and noisy, so compare the
-medians of several runs, never one.
+(``{phase: seconds}``), and the percentile the benches of many samples report;
+machines here are shared and noisy, so compare the medians of several runs,
+never one.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 
 def report(measure_once: Callable[[], dict[str, float]], description: str | None) -> None:
@@ -24,3 +26,13 @@ def report(measure_once: Callable[[], dict[str, float]], description: str | None
             print(f"run {run}: {phase}: {seconds:.2f}s", flush=True)
     for phase, values in samples.items():
         print(f"median of {runs}: {phase}: {statistics.median(values):.2f}s")
+
+
+def percentile(samples: Sequence[float], fraction: float) -> float:
+    """The nearest-rank percentile: the smallest sample at or above ``fraction`` of them.
+
+    ``percentile(samples, 0.9)`` is the p90 the benches print: with 10
+    samples, the 9th smallest.
+    """
+    ordered = sorted(samples)
+    return ordered[max(math.ceil(fraction * len(ordered)), 1) - 1]

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
-from support.objects import read_inference_service
+from support.objects import inference_service, read_inference_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -241,13 +241,8 @@ async def test_deploy_of_a_model_being_deleted_is_409(
         v,
         namespace,
         p,
-        {
-            "apiVersion": INFERENCE_SERVICE.api_version,
-            "kind": INFERENCE_SERVICE.kind,
-            # A finalizer, as KServe sets one, keeps the deleted model around for a while.
-            "metadata": {"name": "leaving", "finalizers": ["example.com/hold"]},
-            "spec": {"predictor": {"containers": [{"name": "kserve-container", "image": "r/m:1"}]}},
-        },
+        # A finalizer, as KServe sets one, keeps the deleted model around for a while.
+        inference_service(namespace, "leaving", metadata={"finalizers": ["example.com/hold"]}),
     )
     custom.delete_namespaced_custom_object(g, v, namespace, p, "leaving")
 

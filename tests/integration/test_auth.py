@@ -25,7 +25,7 @@ from controlplane.cluster import ControlPlane
 from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
 from support.functions import FunctionLauncher
-from support.objects import inference_service_names, read_inference_service
+from support.objects import inference_service, inference_service_names, read_inference_service
 from support.problems import assert_problem
 from support.rbac import create_service_account, grant_inference_services
 
@@ -249,12 +249,7 @@ async def test_all_namespaces_lists_only_the_callers_namespaces(
         INFERENCE_SERVICE.version,
         elsewhere,
         PLURAL,
-        {
-            "apiVersion": INFERENCE_SERVICE.api_version,
-            "kind": INFERENCE_SERVICE.kind,
-            "metadata": {"name": "hidden", "namespace": elsewhere},
-            "spec": {"predictor": {"containers": [{"name": "kserve-container", "image": "x"}]}},
-        },
+        inference_service(elsewhere, "hidden"),
     )
 
     listed = await admin.get("/models", params={"namespace": "*"}, headers=_bearer(token))

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from controlplane import binaries
 from controlplane.cluster import ControlPlane
 from controlplane.errors import ControlPlaneError
@@ -28,7 +27,7 @@ from kubernetes.client.exceptions import ApiException
 from support import kubectl
 from support.func_cli import cli_environment
 from support.functions import REPO_ROOT
-from support.objects import as_dict
+from support.objects import as_dict, documents
 
 pytestmark = pytest.mark.integration
 
@@ -70,20 +69,12 @@ _PLURALS = {"Broker": "brokers", "Trigger": "triggers", "EventType": "eventtypes
 # -- rendering ----------------------------------------------------------------
 
 
-def _documents(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as stream:
-        loaded = [doc for doc in yaml.safe_load_all(stream) if doc is not None]
-    for doc in loaded:
-        assert isinstance(doc, dict), f"{path}: every document must be a mapping"
-    return loaded
-
-
 def _of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [obj for obj in objects if obj["kind"] == kind]
 
 
 def _subscriptions(service: str) -> list[dict[str, Any]]:
-    (func_yaml,) = _documents(FUNC_YAMLS[service])
+    (func_yaml,) = documents(FUNC_YAMLS[service])
     assert func_yaml["name"] == service
     subscriptions = func_yaml["deploy"]["subscriptions"]
     assert isinstance(subscriptions, list)

@@ -20,7 +20,7 @@ from kserve_functions.kube import ADMISSION_PROBE_NAME
 from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
 from support.functions import FunctionLauncher
-from support.objects import inference_service_names
+from support.objects import inference_service, inference_service_names
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -99,18 +99,12 @@ async def test_a_model_named_like_the_probe_still_counts_as_answered(
     launch: Launch, namespace: str, admin_api: client.ApiClient
 ) -> None:
     # The apiserver finds the name taken (409) only after admission passed.
-    taken = {
-        "apiVersion": INFERENCE_SERVICE.api_version,
-        "kind": INFERENCE_SERVICE.kind,
-        "metadata": {"name": ADMISSION_PROBE_NAME, "namespace": namespace},
-        "spec": {"predictor": {"containers": [{"name": "kserve-container", "image": "r/m:1"}]}},
-    }
     client.CustomObjectsApi(admin_api).create_namespaced_custom_object(
         INFERENCE_SERVICE.group,
         INFERENCE_SERVICE.version,
         namespace,
         INFERENCE_SERVICE.plural,
-        taken,
+        inference_service(namespace, ADMISSION_PROBE_NAME),
     )
 
     checks = _checks(await launch("deploy", namespace).get("/health"), 200)

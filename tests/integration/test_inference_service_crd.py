@@ -13,7 +13,7 @@ import pytest
 from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from support.objects import as_dict
+from support.objects import as_dict, inference_service
 from support.workloads import wait_for
 
 pytestmark = pytest.mark.integration
@@ -25,25 +25,19 @@ GROUP, VERSION, PLURAL = (
 )
 
 
-def _custom_container_isvc(name: str, image: str) -> dict[str, Any]:
-    return {
-        "apiVersion": INFERENCE_SERVICE.api_version,
-        "kind": INFERENCE_SERVICE.kind,
-        "metadata": {"name": name},
-        "spec": {
-            "predictor": {
-                "minReplicas": 1,
-                "containers": [
-                    {
-                        "name": "kserve-container",
-                        "image": image,
-                        "imagePullPolicy": "Always",
-                        "env": [{"name": "MODEL_PATH", "value": "/models"}],
-                    }
-                ],
-            }
+def _custom_container_isvc(namespace: str, name: str, image: str) -> dict[str, Any]:
+    """An InferenceService using more of the schema than the minimal one: replicas,
+    pull policy, env."""
+    return inference_service(
+        namespace,
+        name,
+        image,
+        predictor={"minReplicas": 1},
+        container={
+            "imagePullPolicy": "Always",
+            "env": [{"name": "MODEL_PATH", "value": "/models"}],
         },
-    }
+    )
 
 
 def _server_side_apply(
@@ -68,7 +62,7 @@ def test_inference_service_create_read_list_apply_delete(
     admin_api: client.ApiClient, namespace: str
 ) -> None:
     custom = client.CustomObjectsApi(admin_api)
-    body = _custom_container_isvc("iris", "registry.example.com/iris:v1")
+    body = _custom_container_isvc(namespace, "iris", "registry.example.com/iris:v1")
 
     created = as_dict(
         custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
@@ -84,7 +78,7 @@ def test_inference_service_create_read_list_apply_delete(
     assert [item["metadata"]["name"] for item in listed["items"]] == ["iris"]
 
     applied_object, status = _server_side_apply(
-        custom, namespace, _custom_container_isvc("iris", "registry.example.com/iris:v2")
+        custom, namespace, _custom_container_isvc(namespace, "iris", "registry.example.com/iris:v2")
     )
     assert status == 200  # updated
     applied = as_dict(applied_object)
@@ -111,7 +105,9 @@ def test_server_side_apply_of_a_new_object_answers_201(
 ) -> None:
     custom = client.CustomObjectsApi(admin_api)
     _, status = _server_side_apply(
-        custom, namespace, _custom_container_isvc("fresh", "registry.example.com/fresh:v1")
+        custom,
+        namespace,
+        _custom_container_isvc(namespace, "fresh", "registry.example.com/fresh:v1"),
     )
     assert status == 201
 
@@ -136,7 +132,7 @@ def test_an_invalid_inference_service_is_refused_and_not_stored(
     complaint: str,
 ) -> None:
     custom = client.CustomObjectsApi(admin_api)
-    body = _custom_container_isvc("broken", "registry.example.com/iris:v1")
+    body = _custom_container_isvc(namespace, "broken", "registry.example.com/iris:v1")
     body["spec"]["predictor"][field] = value
 
     with pytest.raises(ApiException) as refused:

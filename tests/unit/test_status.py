@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from kserve_functions import status
+from support import objects
 from support.knative_mode_status import FailureInfo, build_status
 
 NOW = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
@@ -24,16 +25,8 @@ SEED_IMAGE = "registry.example.com/my-model:v1.0.0"
 
 def custom_predictor(**fields: Any) -> dict[str, Any]:
     """A seed-style predictor: one ``kserve-container`` with the seed's image and envs."""
-    container: dict[str, Any] = {
-        "name": "kserve-container",
-        "image": SEED_IMAGE,
-        "imagePullPolicy": "Always",
-        "env": [
-            {"name": "MODEL_PATH", "value": "/models"},
-            {"name": "LOG_LEVEL", "value": "INFO"},
-        ],
-    }
-    return {"containers": [container], **fields}
+    predictor: dict[str, Any] = inference_service()["spec"]["predictor"]
+    return {**predictor, **fields}
 
 
 def inference_service(
@@ -46,20 +39,28 @@ def inference_service(
     labels: dict[str, Any] | None = None,
     annotations: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An InferenceService as the apiserver returns it; ``state`` is its ``status``."""
-    isvc: dict[str, Any] = {
-        "apiVersion": "serving.kserve.io/v1beta1",
-        "kind": "InferenceService",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
+    """An InferenceService as the apiserver returns it, the seed's by default;
+    ``predictor`` replaces its ``spec.predictor``, ``state`` is its ``status``."""
+    isvc = objects.inference_service(
+        namespace,
+        name,
+        SEED_IMAGE,
+        metadata={
             "generation": generation,
             "creationTimestamp": CREATED,
             "labels": labels or {},
             "annotations": annotations or {},
         },
-        "spec": {"predictor": custom_predictor() if predictor is None else predictor},
-    }
+        container={
+            "imagePullPolicy": "Always",
+            "env": [
+                {"name": "MODEL_PATH", "value": "/models"},
+                {"name": "LOG_LEVEL", "value": "INFO"},
+            ],
+        },
+    )
+    if predictor is not None:
+        isvc["spec"]["predictor"] = predictor
     if state is not None:
         isvc["status"] = state
     return isvc
