@@ -66,6 +66,20 @@ def _work_dirs() -> set[Path]:
     return set(Path(tempfile.gettempdir()).glob("kserve-functions-controlplane-*"))
 
 
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary folder of this test's own for the launcher's work dirs.
+
+    Other control planes on the machine (the session's, another run's) make and
+    remove work dirs of their own meanwhile; comparing the shared /tmp would
+    count theirs.
+    """
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+    return private
+
+
 def test_stop_ends_both_processes_and_removes_all_files(
     small_crd_dir: Path, tmp_path: Path
 ) -> None:
@@ -211,6 +225,7 @@ def test_children_die_with_a_killed_launcher(launcher: _Launcher) -> None:
     shutil.rmtree(work_dir)
 
 
+@pytest.mark.usefixtures("private_tmp")
 def test_port_in_use_is_refused_before_anything_starts(small_crd_dir: Path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind(("127.0.0.1", 0))
@@ -230,6 +245,7 @@ def test_port_in_use_is_refused_before_anything_starts(small_crd_dir: Path) -> N
     assert _work_dirs() == before
 
 
+@pytest.mark.usefixtures("private_tmp")
 def test_not_ready_within_the_bound_shows_logs_and_stops_everything(small_crd_dir: Path) -> None:
     plane = ControlPlane(Settings(crd_dir=small_crd_dir, ready_timeout=0.2, kserve_cluster=False))
     before = _work_dirs()
@@ -281,6 +297,7 @@ def _cache_with_stand_in(tmp_path: Path, component: binaries.Component, script: 
     return cache
 
 
+@pytest.mark.usefixtures("private_tmp")
 def test_a_component_that_exits_is_named_with_its_log(tmp_path: Path) -> None:
     cache = _cache_with_stand_in(
         tmp_path, binaries.KWOK, 'echo "kwok: cannot reach the nodes" >&2; exit 3'
