@@ -11,6 +11,7 @@ import yaml
 from controlplane import controllers, kserve, kwok, pki
 from controlplane.cluster import REPO_ROOT
 from controlplane.errors import ControlPlaneError
+from kserve_functions.resources import REPORTED_STATE_ANNOTATION
 
 KSERVE_DIR = kserve.default_kserve_dir(REPO_ROOT)
 
@@ -20,14 +21,20 @@ def _documents(name: str) -> list[dict[str, Any]]:
         return [doc for doc in yaml.safe_load_all(stream) if isinstance(doc, dict)]
 
 
-def test_local_config_changes_exactly_the_three_documented_fields() -> None:
+def test_local_config_changes_exactly_the_four_documented_fields() -> None:
     [upstream] = _documents(kserve.CONFIG_FILE)
 
     local = kserve.local_config(upstream, domain="models.test")
 
     assert local["metadata"] == {"name": "inferenceservice-config", "namespace": "kserve"}
     changed = {key for key in upstream["data"] if local["data"][key] != upstream["data"][key]}
-    assert changed == {"deploy", "ingress"}
+    assert changed == {"deploy", "ingress", "inferenceService"}
+    isvc = json.loads(local["data"]["inferenceService"])
+    before_isvc = json.loads(upstream["data"]["inferenceService"])
+    disallowed = list(kserve.NOT_PROPAGATED_ANNOTATIONS)
+    assert isvc == {**before_isvc, "serviceAnnotationDisallowedList": disallowed}
+    # notify's record changes with every event: copied onto the pods, it would roll them.
+    assert REPORTED_STATE_ANNOTATION in disallowed
     assert json.loads(local["data"]["deploy"]) == {"defaultDeploymentMode": "Standard"}
     ingress, before = json.loads(local["data"]["ingress"]), json.loads(upstream["data"]["ingress"])
     assert {k for k in ingress if ingress[k] != before[k]} == {
@@ -125,11 +132,26 @@ def test_kwok_manages_only_the_annotated_nodes_and_serves_on_loopback() -> None:
         server_port=7,
         tls_cert=Path("/c"),
         tls_key=Path("/key"),
+        logs_config=Path("/w/kwok/cluster-logs.yaml"),
     )
     assert "--manage-all-nodes=false" in argv
     assert "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake" in argv
     assert "--server-address=127.0.0.1:7" in argv
-    assert f"--config={kwok.STAGES_FILE}" in argv
+    # Nodes advertise that server as their kubelet endpoint: 127.0.0.1 and its port.
+    assert [a for a in argv if a.startswith(("--node-ip=", "--node-port="))] == [
+        "--node-ip=127.0.0.1",
+        "--node-port=7",
+    ]
+    assert [a for a in argv if a.startswith("--tls-")] == [
+        "--tls-cert-file=/c",
+        "--tls-private-key-file=/key",
+    ]
+    # The Stages and the default log of every container are config; pods' own logs are CRs.
+    assert [a for a in argv if a.startswith("--config=")] == [
+        f"--config={kwok.STAGES_FILE}",
+        "--config=/w/kwok/cluster-logs.yaml",
+    ]
+    assert "--enable-crds=Logs" in argv
 
 
 def test_the_stages_cover_nodes_pods_and_the_two_ways_to_fail() -> None:

@@ -92,6 +92,9 @@ def _ready_message(control_plane: ControlPlane, cache_dir: Path | None) -> str:
         f"running: {', '.join(control_plane.components)}",
         f"kubeconfig: {control_plane.kubeconfig_path}",
     ]
+    if control_plane.settings.kserve_cluster:
+        # Where a pod's container log is written to be read by `kubectl logs` (README).
+        lines.append(f"pod logs: {control_plane.pod_log_dir}")
     kubectl = binaries.cached_path(binaries.KUBECTL, cache_dir or binaries.default_cache_dir())
     if kubectl.exists():
         lines += [

@@ -8,7 +8,8 @@ Processes, in start order, all built from Go modules (``binaries``):
   collection, namespace deletion, Deployments → ReplicaSets → Pods,
   ServiceAccounts and tokens, HPAs, scheduling onto nodes by their resources;
 - kwok (``kwok``): fake nodes with real capacities, whose pods it moves to
-  Running and Ready (or makes crash) as a kubelet would;
+  Running and Ready (or makes crash) as a kubelet would, and the nodes'
+  kubelet endpoint, which serves container logs from files (``pod_logs``);
 - the KServe controller manager with its webhooks (``kserve``): it reconciles
   InferenceServices into Deployments, Services and HPAs and writes their status.
 
@@ -16,8 +17,9 @@ Processes, in start order, all built from Go modules (``binaries``):
 tests of the launcher itself with a reduced CRD set.
 
 "Ready" means every process answers its health endpoint, the nodes are Ready,
-KServe's webhooks are registered and answered the ClusterServingRuntimes, and
-the controller-manager has made the ``default`` ServiceAccount. Everything
+KServe's webhooks are registered and answered the ClusterServingRuntimes, the
+controller-manager has made the ``default`` ServiceAccount, and the apiserver
+has read a pod's log from kwok's kubelet endpoint. Everything
 lives in one temporary folder (etcd data, keys, logs) that ``stop`` removes;
 ``stop`` is safe to call at any point of ``start`` and more than once.
 """
@@ -38,7 +40,17 @@ from typing import TypeVar
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from controlplane import binaries, controllers, crds, kserve, kubeconfig, kwok, pki, readiness
+from controlplane import (
+    binaries,
+    controllers,
+    crds,
+    kserve,
+    kubeconfig,
+    kwok,
+    pki,
+    pod_logs,
+    readiness,
+)
 from controlplane.errors import ControlPlaneError
 from controlplane.processes import ManagedProcess, free_port, require_free_port, stop_all
 
@@ -108,6 +120,7 @@ class ControlPlane:
         self._credentials: pki.Credentials | None = None
         self._server: str | None = None
         self._kubeconfig_path: Path | None = None
+        self._pod_log_dir: Path | None = None
 
     def __enter__(self) -> ControlPlane:
         self.start()
@@ -142,6 +155,16 @@ class ControlPlane:
     def work_dir(self) -> Path:
         """The temporary folder holding etcd data, keys and logs (gone after stop)."""
         return self._require(self._work_dir, "work dir")
+
+    @property
+    def pod_log_dir(self) -> Path:
+        """The folder of the pods' container logs kwok serves (KServe cluster only).
+
+        ``pod_logs.container_log_path`` names a container's file in it; kwok
+        serves that file once a ``Logs`` object of kwok's maps the pod to it
+        (``pod_logs.logs_manifest``). Gone after stop, with the work dir.
+        """
+        return self._require(self._pod_log_dir, "pod log dir")
 
     @property
     def pids(self) -> list[int]:
@@ -252,6 +275,9 @@ class ControlPlane:
         kubeconfig.write(self._kubeconfig_path, self._kubeconfig_for(ADMIN_USER))
         with self.admin_client() as api_client:
             installed = crds.install(api_client, settings.crd_dir)
+            if settings.kserve_cluster:
+                # kwok watches its Logs objects from its start: served by then.
+                installed += crds.install_documents(api_client, kwok.crd_documents())
             crds.wait_served(api_client, installed, timeout=settings.ready_timeout)
             if settings.kserve_cluster:
                 self._start_kserve_cluster(api_client, found)
@@ -302,7 +328,16 @@ class ControlPlane:
             "--allow-privileged=true",
             "--v=1",
         ]
-        if not self.settings.kserve_cluster:
+        if self.settings.kserve_cluster:
+            kubelet_client = credentials.issue_client_certificate(
+                work_dir / "kubelet-client", "kube-apiserver-kubelet-client"
+            )
+            argv += kwok.apiserver_kubelet_flags(
+                ca_cert=credentials.ca_cert,
+                client_cert=kubelet_client.cert,
+                client_key=kubelet_client.key,
+            )
+        else:
             # The ServiceAccount admission plugin waits for a `default` ServiceAccount
             # that only kube-controller-manager creates, and none runs then.
             argv.append("--disable-admission-plugins=ServiceAccount")
@@ -336,6 +371,10 @@ class ControlPlane:
             ),
         )
         kwok_certificate = credentials.issue_serving_certificate(certs, "kwok")
+        kwok_config = self.work_dir / "kwok" / "cluster-logs.yaml"
+        pod_logs.write_kwok_config(kwok_config, self.work_dir / "kwok" / "no-output.log")
+        self._pod_log_dir = self.work_dir / "pod-logs"
+        self._pod_log_dir.mkdir()
         self._start_process(
             "kwok",
             kwok.argv(
@@ -344,6 +383,7 @@ class ControlPlane:
                 server_port=kwok_port,
                 tls_cert=kwok_certificate.cert,
                 tls_key=kwok_certificate.key,
+                logs_config=kwok_config,
             ),
         )
         nodes = kwok.create_nodes(api_client)
@@ -372,10 +412,15 @@ class ControlPlane:
         # Created through KServe's validating webhook: proof that the apiserver reaches it.
         kserve.install_runtimes(api_client, settings.kserve_dir)
         self._wait(
-            lambda: {
-                **_nodes_not_ready(api_client, nodes),
-                **_default_service_account_missing(api_client),
-            },
+            lambda: (
+                {
+                    **_nodes_not_ready(api_client, nodes),
+                    **_default_service_account_missing(api_client),
+                }
+                # Only a Ready node has its kubelet address, only an existing
+                # ServiceAccount lets the probe pod in.
+                or _pod_logs_unreachable(api_client, nodes[0])
+            ),
             "ready",
         )
 
@@ -438,6 +483,7 @@ class ControlPlane:
         if self._work_dir is not None:
             shutil.rmtree(self._work_dir, ignore_errors=True)
             self._work_dir = None
+            self._pod_log_dir = None
 
     @staticmethod
     def _require(value: _T | None, what: str) -> _T:
@@ -450,6 +496,12 @@ def _nodes_not_ready(api_client: client.ApiClient, nodes: list[str]) -> dict[str
     """kwok at work: every fake node Ready."""
     not_ready = sorted(set(nodes) - set(kwok.ready_nodes(api_client, nodes)))
     return {"kwok": f"nodes not Ready: {', '.join(not_ready)}"} if not_ready else {}
+
+
+def _pod_logs_unreachable(api_client: client.ApiClient, node: str) -> dict[str, str]:
+    """The apiserver reads pod logs from kwok's kubelet endpoint, as ``kubectl logs`` will."""
+    failing = kwok.pod_logs_unreachable(api_client, node)
+    return {"kwok": failing} if failing else {}
 
 
 def _default_service_account_missing(api_client: client.ApiClient) -> dict[str, str]:

@@ -3,13 +3,14 @@
 The CRDs are the real upstream manifests (``../shared/crds/``): KServe,
 Knative Serving and Eventing, Gateway API. They go in by server-side apply,
 because the InferenceService CRD (about 2 MB) is too large for client-side
-apply's last-applied annotation.
+apply's last-applied annotation. ``install_documents`` applies others the
+same way (the launcher's copy of kwok's ``Logs`` CRD).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,11 +84,25 @@ def install(api_client: client.ApiClient, crd_dir: Path) -> list[ServedResource]
     """Server-side apply every CRD under ``crd_dir``; return what to wait for.
 
     Raises:
+        ControlPlaneError: the apiserver refused a CRD, or the folders hold none.
+    """
+    served = install_documents(api_client, load_crds(crd_dir))
+    if not served:
+        raise ControlPlaneError(f"no CustomResourceDefinition found under {crd_dir}")
+    return served
+
+
+def install_documents(
+    api_client: client.ApiClient, documents: Iterable[dict[str, Any]]
+) -> list[ServedResource]:
+    """Server-side apply each CustomResourceDefinition of ``documents``; return what to wait for.
+
+    Raises:
         ControlPlaneError: the apiserver refused a CRD.
     """
     extensions = client.ApiextensionsV1Api(api_client)
     served: list[ServedResource] = []
-    for crd in load_crds(crd_dir):
+    for crd in documents:
         name = crd["metadata"]["name"]
         try:
             extensions.patch_custom_resource_definition(
@@ -110,8 +125,6 @@ def install(api_client: client.ApiClient, crd_dir: Path) -> list[ServedResource]
                 plural=crd["spec"]["names"]["plural"],
             )
         )
-    if not served:
-        raise ControlPlaneError(f"no CustomResourceDefinition found under {crd_dir}")
     return served
 
 

@@ -7,6 +7,13 @@ following the Stages in ``stages/kwok-stages.yaml``: nodes become Ready and
 keep a heartbeat, pods become Running and Ready, or crash like a failing model
 server. To the controller-manager, the scheduler and KServe they are ordinary
 nodes and pods.
+
+kwok also plays the kubelet's API: its server on 127.0.0.1 (TLS, a certificate
+of the launcher's CA) is every node's kubelet endpoint (the Stage writes
+InternalIP 127.0.0.1 and the port into each node's status), so the apiserver's
+``pods/log`` (``kubectl logs``) reaches it as it reaches a kubelet (its node
+proxy does not: that refuses loopback addresses). What it answers as a
+container's log is a file (``pod_logs``).
 """
 
 from __future__ import annotations
@@ -15,15 +22,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from controlplane import pod_logs
 from controlplane.errors import ControlPlaneError
 
 STAGES_FILE = Path(__file__).resolve().parent / "stages" / "kwok-stages.yaml"
 MANAGED_ANNOTATION = "kwok.x-k8s.io/node"
 MANAGED_VALUE = "fake"
 GPU_RESOURCE = "nvidia.com/gpu"
+LOGS_KIND = "Logs"
 
 
 @dataclass(frozen=True)
@@ -92,18 +102,24 @@ def argv(
     server_port: int,
     tls_cert: Path,
     tls_key: Path,
+    logs_config: Path,
     stages: Path = STAGES_FILE,
 ) -> list[str]:
     """kwok's command line: the launcher's nodes only, its kubelet endpoint on loopback.
 
     ``server_port`` serves ``/healthz`` and the kubelet API (logs, exec) over
     TLS with a certificate of the launcher's CA; nodes advertise it as their
-    kubelet endpoint on 127.0.0.1.
+    kubelet endpoint on 127.0.0.1. ``logs_config`` is a further ``--config``
+    file (``pod_logs.write_kwok_config``: the default log of every container);
+    per-pod logs come from ``Logs`` objects, which kwok watches (its CRD must
+    be served by then, or kwok retries until it is).
     """
     return [
         str(binary),
         f"--kubeconfig={kubeconfig}",
         f"--config={stages}",
+        f"--config={logs_config}",
+        f"--enable-crds={LOGS_KIND}",
         "--manage-all-nodes=false",
         f"--manage-nodes-with-annotation-selector={MANAGED_ANNOTATION}={MANAGED_VALUE}",
         f"--server-address=127.0.0.1:{server_port}",
@@ -114,6 +130,30 @@ def argv(
         # Pod IPs from a range of their own, apart from the Service range 10.0.0.0/24.
         "--cidr=10.244.0.0/16",
     ]
+
+
+def apiserver_kubelet_flags(*, ca_cert: Path, client_cert: Path, client_key: Path) -> list[str]:
+    """The kube-apiserver flags by which it reaches kwok's kubelet endpoint, verified.
+
+    The node's InternalIP (127.0.0.1, from kwok's ``--node-ip``) is the only
+    address it dials: the default preference tries the Hostname address first,
+    the node's name, which resolves nowhere. It verifies kwok's serving
+    certificate against the launcher's CA and presents a client certificate of
+    that CA, as it would to a kubelet (kwok v0.8.0 asks for none and
+    authorizes nothing: its endpoint is on loopback only).
+    """
+    return [
+        "--kubelet-preferred-address-types=InternalIP",
+        f"--kubelet-certificate-authority={ca_cert}",
+        f"--kubelet-client-certificate={client_cert}",
+        f"--kubelet-client-key={client_key}",
+    ]
+
+
+def crd_documents() -> list[dict[str, Any]]:
+    """The kwok CRDs the apiserver must serve: ``Logs`` (``--enable-crds``)."""
+    with pod_logs.LOGS_CRD_FILE.open() as stream:
+        return [doc for doc in yaml.safe_load_all(stream) if isinstance(doc, dict)]
 
 
 def create_nodes(
@@ -147,3 +187,56 @@ def ready_nodes(api_client: client.ApiClient, names: list[str]) -> list[str]:
         if name in names and any(c.type == "Ready" and c.status == "True" for c in conditions):
             ready.append(str(name))
     return ready
+
+
+PROBE_NAMESPACE = "default"
+PROBE_POD = "kwok-logs-probe"
+
+
+def probe_pod_manifest(node: str) -> dict[str, Any]:
+    """A pod put straight on ``node`` (no scheduling), only so that its log can be asked for."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": PROBE_POD, "namespace": PROBE_NAMESPACE},
+        "spec": {
+            "nodeName": node,
+            "automountServiceAccountToken": False,
+            "containers": [{"name": "probe", "image": "kwok.invalid/probe"}],
+        },
+    }
+
+
+def pod_logs_unreachable(api_client: client.ApiClient, node: str) -> str | None:
+    """None once the apiserver fetched a pod's log from ``node``'s kubelet endpoint (kwok's).
+
+    That is the path of ``pods/log`` (``kubectl logs``): the node's InternalIP
+    and kubelet port, the apiserver's kubelet TLS settings, kwok's answer. The
+    apiserver's node proxy cannot show it: it refuses loopback addresses. So a
+    throw-away pod bound to ``node`` (``probe_pod_manifest``; needs the
+    namespace's ``default`` ServiceAccount) has its log read, then is deleted
+    (kwok removes it moments later). Otherwise returns what the apiserver
+    answered.
+    """
+    core = client.CoreV1Api(api_client)
+    try:
+        # The client sends a dict body as it is.
+        core.create_namespaced_pod(PROBE_NAMESPACE, cast("client.V1Pod", probe_pod_manifest(node)))
+    except ApiException as e:
+        if e.status != 409:  # noqa: PLR2004 - left by an earlier poll
+            return f"cannot create the probe pod {PROBE_NAMESPACE}/{PROBE_POD}: {_said(e)}"
+    try:
+        core.read_namespaced_pod_log(PROBE_POD, PROBE_NAMESPACE, container="probe")
+    except ApiException as e:
+        return f"apiserver cannot read a pod log from {node}'s kubelet endpoint: {_said(e)}"
+    try:
+        # A graceful delete, as of any pod: kwok's pod-delete Stage removes it at once.
+        core.delete_namespaced_pod(PROBE_POD, PROBE_NAMESPACE)
+    except ApiException as e:
+        if e.status != 404:  # noqa: PLR2004
+            raise
+    return None
+
+
+def _said(e: ApiException) -> str:
+    return f"{e.status} {str(e.body or e.reason)[:300]}"

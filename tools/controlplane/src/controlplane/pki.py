@@ -4,7 +4,9 @@ A fresh CA signs every serving certificate on loopback: the apiserver's, and
 those of the servers the apiserver or the launcher calls (KServe's webhooks,
 kwok's kubelet endpoint, the health endpoints of the controller-manager and
 the scheduler). So clients verify TLS against the CA in the kubeconfig instead
-of turning verification off. A separate RSA key signs ServiceAccount tokens,
+of turning verification off. The same CA signs the client certificate the
+apiserver presents to kubelets (kwok's kubelet endpoint), as in a kubeadm
+cluster. A separate RSA key signs ServiceAccount tokens,
 which is what makes TokenRequest and TokenReview work.
 
 Each component authenticates as a user of its own, by a static bearer token
@@ -39,6 +41,14 @@ class ServingCertificate:
 
 
 @dataclass(frozen=True)
+class ClientCertificate:
+    """A TLS client certificate and its key, as files."""
+
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True)
 class Credentials:
     """Paths of the files a cluster's processes and clients need, and their tokens.
 
@@ -54,11 +64,23 @@ class Credentials:
 
     def issue_serving_certificate(self, directory: Path, name: str) -> ServingCertificate:
         """Sign a loopback serving certificate ``name`` with this CA, into ``directory``."""
+        ca_key, ca_name = self._load_ca()
+        return _write_serving_certificate(directory, name, ca_key, ca_name)
+
+    def issue_client_certificate(self, directory: Path, name: str) -> ClientCertificate:
+        """Sign a client certificate for user ``name`` (its common name) with this CA.
+
+        Written as ``directory/<name>.crt`` and ``.key`` (the key readable by the
+        owner only); valid for TLS client authentication only.
+        """
+        ca_key, ca_name = self._load_ca()
+        return _write_client_certificate(directory, name, ca_key, ca_name)
+
+    def _load_ca(self) -> tuple[ec.EllipticCurvePrivateKey, x509.Name]:
         ca_key = serialization.load_pem_private_key(self.ca_key.read_bytes(), password=None)
         if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
             raise TypeError(f"{self.ca_key} is not the EC key this module writes")
-        ca_cert = x509.load_pem_x509_certificate(self.ca_cert.read_bytes())
-        return _write_serving_certificate(directory, name, ca_key, ca_cert.subject)
+        return ca_key, x509.load_pem_x509_certificate(self.ca_cert.read_bytes()).subject
 
 
 def _pem_key(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
@@ -74,12 +96,17 @@ def _write_private(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def _write_serving_certificate(
-    directory: Path, name: str, ca_key: ec.EllipticCurvePrivateKey, ca_name: x509.Name
-) -> ServingCertificate:
+def _sign(
+    directory: Path,
+    name: str,
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_name: x509.Name,
+    extensions: Sequence[x509.ExtensionType],
+) -> tuple[Path, Path]:
+    """Write ``directory/name.crt`` (signed by the CA, with ``extensions``) and its key."""
     now = datetime.datetime.now(datetime.UTC)
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
         .issuer_name(ca_name)
@@ -87,23 +114,45 @@ def _write_serving_certificate(
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + _VALIDITY)
-        .add_extension(
+    )
+    for extension in extensions:
+        builder = builder.add_extension(extension, critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(key_path, _pem_key(key))
+    return cert_path, key_path
+
+
+def _write_serving_certificate(
+    directory: Path, name: str, ca_key: ec.EllipticCurvePrivateKey, ca_name: x509.Name
+) -> ServingCertificate:
+    cert, key = _sign(
+        directory,
+        name,
+        ca_key,
+        ca_name,
+        [
             x509.SubjectAlternativeName(
                 [
                     x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")),
                     x509.DNSName("localhost"),
                 ]
             ),
-            critical=False,
-        )
-        .add_extension(x509.ExtendedKeyUsage([x509.OID_SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
+            x509.ExtendedKeyUsage([x509.OID_SERVER_AUTH]),
+        ],
     )
-    directory.mkdir(parents=True, exist_ok=True)
-    written = ServingCertificate(cert=directory / f"{name}.crt", key=directory / f"{name}.key")
-    written.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    _write_private(written.key, _pem_key(key))
-    return written
+    return ServingCertificate(cert=cert, key=key)
+
+
+def _write_client_certificate(
+    directory: Path, name: str, ca_key: ec.EllipticCurvePrivateKey, ca_name: x509.Name
+) -> ClientCertificate:
+    cert, key = _sign(
+        directory, name, ca_key, ca_name, [x509.ExtendedKeyUsage([x509.OID_CLIENT_AUTH])]
+    )
+    return ClientCertificate(cert=cert, key=key)
 
 
 def _ca(now: datetime.datetime) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
