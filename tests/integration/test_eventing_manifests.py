@@ -28,6 +28,7 @@ from support import kubectl
 from support.func_cli import cli_environment
 from support.functions import REPO_ROOT
 from support.objects import as_dict, documents
+from support.workloads import MODEL_LABEL
 
 pytestmark = pytest.mark.integration
 
@@ -46,8 +47,20 @@ DEPLOY_TYPES = frozenset(
     }
 )
 DELETE_TYPES = frozenset({"dev.kserve-functions.model.delete"})
-CONSUMED: dict[str, frozenset[str]] = {"kserve-deploy": DEPLOY_TYPES, "kserve-delete": DELETE_TYPES}
-# … and the reply types they produce back into the Broker.
+# What the notify function takes: its ApiServerSource's events (Resource mode).
+NOTIFY_TYPES = frozenset(
+    f"dev.knative.apiserver.resource.{change}" for change in ("add", "update", "delete")
+)
+CONSUMED: dict[str, frozenset[str]] = {
+    "kserve-deploy": DEPLOY_TYPES,
+    "kserve-delete": DELETE_TYPES,
+    "kserve-notify": NOTIFY_TYPES,
+}
+# Filters besides `type`: the extension the ApiServerSource's ceOverrides set, so
+# notify takes no other ApiServerSource's events.
+FEED_EXTENSION = {"kservefunctions": "model-watch"}
+EXTRA_FILTERS: dict[str, dict[str, str]] = {"kserve-notify": FEED_EXTENSION}
+# … and the reply types they produce back into the Broker …
 PRODUCED = frozenset(
     {
         "dev.kserve-functions.model.deployed",
@@ -55,10 +68,20 @@ PRODUCED = frozenset(
         "dev.kserve-functions.model.failed",
     }
 )
+# … and the status-change events notify sends to its K_SINK, the Broker (two share
+# their names with replies: their source tells them apart).
+NOTIFY_SOURCE = "/kserve-functions/notify"
+STATUS = frozenset(
+    f"dev.kserve-functions.model.{change}" for change in ("ready", "unready", "failed", "deleted")
+)
+NOTIFY_SERVICE_ACCOUNT = "kserve-notify-source"
+# The base's cluster-scoped kinds (the notify feed's RBAC): no namespace anywhere.
+CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding"}
 # Each func.yaml, by the Knative Service `func deploy` makes of it, and what it subscribes to.
 FUNC_YAMLS: dict[str, Path] = {
     "kserve-deploy": REPO_ROOT / "functions" / "deploy" / "func.yaml",
     "kserve-delete": REPO_ROOT / "functions" / "delete" / "func.yaml",
+    "kserve-notify": REPO_ROOT / "functions" / "notify" / "func.yaml",
     "kserve-api": REPO_ROOT / "func.yaml",
 }
 SUBSCRIBED: dict[str, frozenset[str]] = {**CONSUMED, "kserve-api": DEPLOY_TYPES | DELETE_TYPES}
@@ -115,9 +138,11 @@ def _trigger_route(trigger: dict[str, Any]) -> tuple[str, str]:
     spec = trigger["spec"]
     ref = spec["subscriber"]["ref"]
     assert (ref["apiVersion"], ref["kind"]) == (KSVC_API_VERSION, "Service"), trigger
-    attributes = spec["filter"]["attributes"]
-    assert set(attributes) == {"type"}, f"{trigger['metadata']['name']}: filter on `type` only"
-    return ref["name"], attributes["type"]
+    attributes = dict(spec["filter"]["attributes"])
+    event_type = attributes.pop("type")
+    # Exact matches on `type`, and on the feed's extension for notify: nothing else.
+    assert attributes == EXTRA_FILTERS.get(ref["name"], {}), trigger["metadata"]["name"]
+    return ref["name"], event_type
 
 
 def _dry_run_create(api: client.ApiClient, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -164,7 +189,13 @@ def test_base_holds_the_broker_the_triggers_and_the_event_types() -> None:
     assert Counter(obj["kind"] for obj in rendered) == {
         "Broker": 1,
         "Trigger": sum(len(types) for types in CONSUMED.values()),
-        "EventType": len(DEPLOY_TYPES | DELETE_TYPES | PRODUCED),
+        "EventType": len(DEPLOY_TYPES | DELETE_TYPES | NOTIFY_TYPES | PRODUCED) + len(STATUS),
+        # notify's feed and its identity, and its sink.
+        "ApiServerSource": 1,
+        "ServiceAccount": 1,
+        "ClusterRole": 1,
+        "ClusterRoleBinding": 1,
+        "SinkBinding": 1,
     }
     names = [(obj["kind"], obj["metadata"]["name"]) for obj in rendered]
     assert len(set(names)) == len(names), "names are unique per kind"
@@ -196,8 +227,11 @@ def test_each_consumed_type_has_exactly_one_trigger_per_consuming_function() -> 
 def test_event_types_declare_every_consumed_and_produced_type_at_the_broker() -> None:
     event_types = _of_kind(kubectl.kustomize(EVENTING_DIR), "EventType")
 
-    declared = Counter(et["spec"]["type"] for et in event_types)
-    assert declared == Counter(DEPLOY_TYPES | DELETE_TYPES | PRODUCED)
+    declared = Counter((et["spec"]["type"], et["spec"].get("source")) for et in event_types)
+    assert declared == Counter(
+        [(t, None) for t in DEPLOY_TYPES | DELETE_TYPES | NOTIFY_TYPES | PRODUCED]
+        + [(t, NOTIFY_SOURCE) for t in STATUS]
+    )
     for event_type in event_types:
         spec = event_type["spec"]
         assert spec["reference"] == {
@@ -208,6 +242,71 @@ def test_event_types_declare_every_consumed_and_produced_type_at_the_broker() ->
         assert spec["description"].strip(), event_type["metadata"]["name"]
 
 
+def test_notify_is_fed_by_an_api_server_source_of_models_and_their_pods() -> None:
+    rendered = kubectl.kustomize(EVENTING_DIR)
+    (source,) = _of_kind(rendered, "ApiServerSource")
+
+    assert source["apiVersion"] == "sources.knative.dev/v1"
+    spec = source["spec"]
+    assert spec["mode"] == "Resource"  # the object as data, not a reference to it
+    assert spec["namespaceSelector"] == {}  # every namespace
+    assert spec["resources"] == [
+        {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService"},
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            # KServe labels a model's pods with it; other pods are none of notify's business.
+            "selector": {"matchExpressions": [{"key": MODEL_LABEL, "operator": "Exists"}]},
+        },
+    ]
+    assert spec["ceOverrides"] == {"extensions": FEED_EXTENSION}
+    assert spec["sink"] == {"ref": {"apiVersion": f"{GROUP}/v1", "kind": "Broker", "name": BROKER}}
+    # Its identity may get, list and watch what it watches (Knative's controller
+    # checks exactly these verbs before it starts the adapter), and nothing else.
+    assert spec["serviceAccountName"] == NOTIFY_SERVICE_ACCOUNT
+    (account,) = _of_kind(rendered, "ServiceAccount")
+    assert account["metadata"]["name"] == NOTIFY_SERVICE_ACCOUNT
+    (role,) = _of_kind(rendered, "ClusterRole")
+    grants = {
+        (group, resource, verb, tuple(rule.get("resourceNames", ())))
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    watched = (("serving.kserve.io", "inferenceservices"), ("", "pods"))
+    assert grants == {(g, r, v, ()) for g, r in watched for v in ("get", "list", "watch")}
+    (binding,) = _of_kind(rendered, "ClusterRoleBinding")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": role["metadata"]["name"],
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": NOTIFY_SERVICE_ACCOUNT, "namespace": "kserve-functions"}
+    ]
+
+
+def test_notify_sends_into_the_broker_through_a_sink_binding() -> None:
+    (binding,) = _of_kind(kubectl.kustomize(EVENTING_DIR), "SinkBinding")
+
+    assert binding["apiVersion"] == "sources.knative.dev/v1"
+    assert binding["spec"] == {
+        "subject": {"apiVersion": KSVC_API_VERSION, "kind": "Service", "name": "kserve-notify"},
+        "sink": {"ref": {"apiVersion": f"{GROUP}/v1", "kind": "Broker", "name": BROKER}},
+    }
+
+
+def test_notifys_triggers_redeliver_what_it_answers_503() -> None:
+    triggers = _of_kind(kubectl.kustomize(EVENTING_DIR), "Trigger")
+
+    notify = [t for t in triggers if _trigger_route(t)[0] == "kserve-notify"]
+    assert len(notify) == len(NOTIFY_TYPES)
+    for trigger in notify:
+        # A 503 (the apiserver or the Broker failed) leaves the event to redelivery.
+        assert trigger["spec"]["delivery"]["retry"] >= 3, trigger["metadata"]["name"]
+
+
 @pytest.mark.parametrize("service", sorted(FUNC_YAMLS))
 def test_func_yaml_subscriptions_match_the_triggers(service: str) -> None:
     subscriptions = _subscriptions(service)
@@ -215,7 +314,7 @@ def test_func_yaml_subscriptions_match_the_triggers(service: str) -> None:
     for subscription in subscriptions:
         assert subscription == {
             "source": BROKER,
-            "filters": {"type": subscription["filters"]["type"]},
+            "filters": {"type": subscription["filters"]["type"], **EXTRA_FILTERS.get(service, {})},
         }
     types = [subscription["filters"]["type"] for subscription in subscriptions]
     assert len(types) == len(set(types)), f"{service} subscribes twice to a type"
@@ -245,8 +344,14 @@ def test_kubectl_apply_of_the_base_passes_a_server_side_dry_run(
 
     # Deprecated versions, or fields the apiserver dropped, come back as warnings.
     assert "Warning" not in dry_run.stderr, dry_run.stderr
-    # Every rendered object was sent and answered, once, in the namespace given by -n.
-    placed = [{**o, "metadata": {**o["metadata"], "namespace": namespace}} for o in rendered]
+    # Every rendered object was sent and answered, once, in the namespace given by -n
+    # (the cluster-scoped RBAC of notify's feed in none).
+    placed = [
+        o
+        if o["kind"] in CLUSTER_SCOPED
+        else {**o, "metadata": {**o["metadata"], "namespace": namespace}}
+        for o in rendered
+    ]
     assert Counter(map(kubectl.identity, dry_run.objects)) == Counter(map(kubectl.identity, placed))
     answers = {kubectl.identity(o): o for o in dry_run.objects}
     for obj in placed:
@@ -257,6 +362,10 @@ def test_kubectl_apply_of_the_base_passes_a_server_side_dry_run(
     assert _stored(admin_api, namespace, "Trigger", "v1") == []
     assert _stored(admin_api, namespace, "Broker", "v1") == []
     assert _stored(admin_api, namespace, "EventType", storage) == []
+    sources = client.CustomObjectsApi(admin_api).list_namespaced_custom_object(
+        "sources.knative.dev", "v1", namespace, "apiserversources"
+    )
+    assert as_dict(sources)["items"] == []
 
 
 def test_triggers_func_deploy_creates_pass_a_server_side_dry_run(

@@ -24,7 +24,9 @@ from kserve_functions.models import DeployRequest
 from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from support.func_cli import FuncRun, checkout, curl, invoke
+from support import workloads
+from support.event_sink import RecordingSink
+from support.func_cli import FuncRun, checkout, curl, curl_stream, invoke
 from support.objects import as_dict
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -48,15 +50,25 @@ def func_binary() -> Path:
 
 
 @pytest.fixture
+def sink() -> Iterator[RecordingSink]:
+    """Where the notify function sends its events (its K_SINK)."""
+    made = RecordingSink()
+    yield made
+    made.close()
+
+
+@pytest.fixture
 def start_function(
-    func_binary: Path, function_env: dict[str, str], tmp_path: Path
+    func_binary: Path, function_env: dict[str, str], sink: RecordingSink, tmp_path: Path
 ) -> Iterator[Callable[[str], FuncRun]]:
     """Starts ``func run`` of a fresh copy of a function; stops whatever is left after the test."""
     runs: list[FuncRun] = []
 
     def start(name: str) -> FuncRun:
         root = checkout(name, tmp_path / "checkout")
-        run = FuncRun(func_binary, root, function_env, tmp_path / "func-run.log")
+        # Only notify reads K_SINK (the others ignore it); it is not ready without one.
+        env = {**function_env, "K_SINK": sink.url}
+        run = FuncRun(func_binary, root, env, tmp_path / "func-run.log")
         runs.append(run)
         try:
             run.wait_ready(timeout=READY_TIMEOUT)
@@ -80,6 +92,7 @@ class Running:
     env: dict[str, str]
     namespace: str
     admin_api: client.ApiClient
+    sink: RecordingSink
 
     def invoke(self, **flags: Any) -> Any:
         """``func invoke`` of this function; its answer, parsed."""
@@ -198,6 +211,11 @@ def _models(it: Running) -> None:
     detail = curl("GET", f"{url}/models/{it.namespace}/{MODEL}")
     assert (detail.status, detail.content_type) == (200, "application/json"), detail.body
     assert (detail.json()["image"], detail.json()["generation"]) == (IMAGE, 1)
+    # A watch stream as curl -N reads it: the model, then synced, until curl stops.
+    streamed = curl_stream(f"{url}/models?namespace={it.namespace}&watch=true", seconds=3)
+    assert "event: model\n" in streamed
+    assert f'"name":"{MODEL}"' in streamed
+    assert "event: synced\n" in streamed
 
     # func invoke's default is a POST, which a read-only function refuses; func
     # reports the status and exits non-zero.
@@ -252,11 +270,46 @@ def _root(it: Running) -> None:
     _assert_healthy(it.invoke(target=f"{url}/health", request_type="GET"), writes=True)
 
 
+def _notify(it: Running) -> None:
+    url = it.run.url
+    _assert_healthy(it.invoke(target=f"{url}/health", request_type="GET"))
+    it.seed_model()
+
+    def ready() -> dict[str, Any] | None:
+        stored = it.read_model() or {}
+        conditions = stored.get("status", {}).get("conditions", [])
+        done = any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+        return stored if done else None
+
+    stored = workloads.wait_for(ready, what="KServe's Ready on the seeded model")
+    # What the ApiServerSource sends through the Broker: func invoke sends it as a
+    # binary-mode CloudEvent; the answer is empty (the status event goes to K_SINK).
+    sent = invoke(
+        it.func,
+        it.run.root,
+        env=it.env,
+        data=json.dumps(stored),
+        event_type="dev.knative.apiserver.resource.update",
+    )
+    # func warns that the function is an "http" one (it routes events itself), and
+    # prints no reply event: there is none.
+    assert sent.returncode == 0, sent.stderr + sent.stdout
+    assert "type:" not in sent.stdout, sent.stdout
+    [event] = workloads.wait_for(lambda: it.sink.events() or None, what="the ready event")
+    assert (event.type, event.source) == (
+        "dev.kserve-functions.model.ready",
+        "/kserve-functions/notify",
+    )
+    assert event.subject == f"{it.namespace}/{MODEL}"
+    assert (event.data["state"], event.data["image"]) == ("ready", IMAGE)
+
+
 SCENARIOS: dict[str, Callable[[Running], None]] = {
     "deploy": _deploy,
     "models": _models,
     "delete": _delete,
     "health": _health,
+    "notify": _notify,
     "root": _root,
 }
 
@@ -277,6 +330,7 @@ def test_func_run_serves_the_function_from_a_clean_checkout(
     function_env: dict[str, str],
     namespace: str,
     admin_api: client.ApiClient,
+    sink: RecordingSink,
 ) -> None:
     run = start_function(name)
 
@@ -284,6 +338,6 @@ def test_func_run_serves_the_function_from_a_clean_checkout(
     checkout_root = run.root if name == "root" else run.root.parent.parent
     assert _installed_library_source(run) == (checkout_root / "lib").resolve().as_uri()
 
-    SCENARIOS[name](Running(func_binary, run, function_env, namespace, admin_api))
+    SCENARIOS[name](Running(func_binary, run, function_env, namespace, admin_api, sink))
 
     assert run.stop() == []

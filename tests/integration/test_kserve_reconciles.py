@@ -183,16 +183,22 @@ async def test_a_model_that_cannot_be_scheduled_is_not_ready_with_a_reason(
                     return pod
         return None
 
-    workloads.wait_for(unschedulable, what="the scheduler refusing the pod")
+    pod = workloads.wait_for(unschedulable, what="the scheduler refusing the pod")
+    scheduled = next(c for c in pod["status"]["conditions"] if c["type"] == "PodScheduled")
 
     detail = (await api("models").get(f"/models/{namespace}/greedy")).json()
-    # What KServe says: its Deployment has no available pod (the pod's own
-    # Unschedulable condition is not part of the InferenceService's status).
-    assert (detail["ready"], detail["reason"], detail["message"]) == (
+    # KServe says only that its Deployment has no available pod; the pod says why,
+    # and the detail reads it (a list reads KServe's status alone).
+    assert (detail["ready"], detail["state"], detail["reason"], detail["message"]) == (
         False,
-        "MinimumReplicasUnavailable",
-        "Deployment does not have minimum availability.",
+        "failed",
+        "Unschedulable",
+        scheduled["message"],
     )
+    assert "nvidia.com/gpu" in detail["message"]
+    listed = (await api("models").get("/models", params={"namespace": namespace})).json()
+    [model] = listed["models"]
+    assert (model["state"], model["reason"]) == ("starting", "MinimumReplicasUnavailable")
 
 
 async def test_kserves_webhook_refusal_is_a_422_problem_and_creates_nothing(

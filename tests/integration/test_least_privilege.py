@@ -12,6 +12,7 @@ and a table of things no function may do, is refused with 403.
 
 from __future__ import annotations
 
+import datetime
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,8 +20,15 @@ from typing import Any
 
 import pytest
 from controlplane.cluster import ControlPlane
+from kserve_functions import audit
 from kserve_functions.kube import KubeRequest, requests
-from kserve_functions.resources import INFERENCE_SERVICE, ApiResource
+from kserve_functions.resources import (
+    INFERENCE_SERVICE,
+    MODEL_LABEL,
+    POD,
+    REPORTED_STATE_ANNOTATION,
+    ApiResource,
+)
 from kubernetes import client
 from support.apiserver import Answer, send
 from support.functions import REPO_ROOT
@@ -35,29 +43,53 @@ GROUP, VERSION, PLURAL = (
     INFERENCE_SERVICE.plural,
 )
 CRD = f"{PLURAL}.{GROUP}"
-RBAC_FILES = (REPO_ROOT / "k8s" / "rbac.yaml", REPO_ROOT / "k8s" / "standard" / "rbac.yaml")
+RBAC_FILES = (
+    REPO_ROOT / "k8s" / "rbac.yaml",
+    REPO_ROOT / "k8s" / "standard" / "rbac.yaml",
+    # The identity of notify's feed, the ApiServerSource's adapter.
+    REPO_ROOT / "k8s" / "eventing" / "rbac.yaml",
+)
 ISVC_VERBS = ("get", "list", "create", "patch", "update", "delete", "deletecollection", "watch")
 UPDATED_IMAGE = "kserve/sklearnserver:v2"
 
 # What each account's function does with InferenceServices (lib/src/kserve_functions/kube/).
 ISVC_GRANTS: dict[str, frozenset[str]] = {
     "kserve-deploy": frozenset({"get", "list", "watch", "create", "patch"}),
-    "kserve-models": frozenset({"get", "list"}),
+    "kserve-models": frozenset({"get", "list", "watch"}),
     "kserve-delete": frozenset({"get", "watch", "delete"}),
     "kserve-health": frozenset(),
     "kserve-api": frozenset({"get", "list", "watch", "create", "patch", "delete"}),
+    # get: the model read afresh; patch: the record of the status event sent.
+    "kserve-notify": frozenset({"get", "patch"}),
+    # Knative's ApiServerSource adapter: a reflector (list, watch) per resource.
+    "kserve-notify-source": frozenset({"get", "list", "watch"}),
 }
 # Who authenticates and authorizes callers (TokenReview + SubjectAccessReview).
-REVIEWERS = frozenset({"kserve-deploy", "kserve-models", "kserve-delete", "kserve-api"})
+REVIEWERS = frozenset(
+    {"kserve-deploy", "kserve-models", "kserve-delete", "kserve-api", "kserve-notify"}
+)
 # Who lists namespaces (GET /models?namespace=*).
 NAMESPACE_LISTERS = frozenset({"kserve-models", "kserve-api"})
 # Who reads a Standard-mode model's predictor Deployment (has it rolled out?).
-DEPLOYMENT_READERS = frozenset({"kserve-deploy", "kserve-models", "kserve-api"})
+DEPLOYMENT_READERS = frozenset({"kserve-deploy", "kserve-models", "kserve-api", "kserve-notify"})
+# Who reads the predictor's logs and a model's Events (GET …/logs, …/events).
+DIAGNOSTICS_READERS = frozenset({"kserve-models", "kserve-api"})
+# Who records the audit Event of a change it makes.
+EVENT_RECORDERS = frozenset({"kserve-deploy", "kserve-delete", "kserve-api"})
+# Who reads a model's pods (why it cannot start).
+POD_LISTERS = frozenset({"kserve-models", "kserve-api", "kserve-notify", "kserve-notify-source"})
+# Who gets and watches the models' pods (notify's ApiServerSource).
+POD_WATCHERS = frozenset({"kserve-notify-source"})
+# Who may JSON-patch a model (notify's record): every account with patch.
+PATCHERS = frozenset(account for account, verbs in ISVC_GRANTS.items() if "patch" in verbs)
 # Who follows a predictor Deployment's roll-out (deploy's wait=true).
 DEPLOYMENT_WATCHERS = frozenset({"kserve-deploy", "kserve-api"})
 # Who dry-runs a create for /health (the functions that create models).
 ADMISSION_PROBERS = frozenset({"kserve-deploy", "kserve-api"})
 ACCOUNTS = sorted(ISVC_GRANTS)
+# The functions (every account but the ApiServerSource's) read the InferenceService
+# CRD for GET /health.
+FUNCTIONS = frozenset(ACCOUNTS) - {"kserve-notify-source"}
 
 # The kinds of the RBAC manifests, addressed like the library addresses its own.
 KINDS: dict[str, ApiResource] = {
@@ -152,19 +184,19 @@ def _wait_until_bound(admin_api: client.ApiClient, home: str, account: str) -> N
     """Until the authorizer sees the account's binding (its informer cache lags under load).
 
     Every function may read the InferenceService CRD, so that grant shows the
-    binding is in effect.
+    binding is in effect; the ApiServerSource's identity may watch models.
     """
+    attributes = (
+        {"group": "apiextensions.k8s.io", "resource": "customresourcedefinitions", "name": CRD}
+        if account in FUNCTIONS
+        else {"group": GROUP, "resource": PLURAL}
+    )
     review = {
         "apiVersion": "authorization.k8s.io/v1",
         "kind": "SubjectAccessReview",
         "spec": {
             "user": f"system:serviceaccount:{home}:{account}",
-            "resourceAttributes": {
-                "group": "apiextensions.k8s.io",
-                "resource": "customresourcedefinitions",
-                "name": CRD,
-                "verb": "get",
-            },
+            "resourceAttributes": {**attributes, "verb": "get"},
         },
     }
     request = raw("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review)
@@ -344,6 +376,85 @@ def _predictor_deployment_watch(rig: Rig) -> KubeRequest:
     )
 
 
+def _pod_log(rig: Rig) -> KubeRequest:
+    """The log of a running predictor pod (kwok serves it, empty)."""
+    name = rig.model()
+    pods = requests.list_model_pods(rig.target, name, limit=5)
+
+    def running() -> str | None:
+        for pod in send(rig.admin, pods).body["items"]:
+            if pod["status"].get("phase") == "Running":
+                return str(pod["metadata"]["name"])
+        return None
+
+    pod = wait_for(running, what=f"a running pod of model {name}")
+    return requests.pod_log(rig.target, pod, container="kserve-container", tail_lines=10)
+
+
+def _audit_event(rig: Rig) -> KubeRequest:
+    name = rig.model()
+    stored = send(rig.admin, requests.get_model(rig.target, name)).body
+    actor = audit.Actor(by="someone", how="POST /deploy")
+    at = datetime.datetime.now(datetime.UTC)
+    event = audit.event(
+        stored, reason=audit.UPDATED, note="model updated", actor=actor, at=at, reporter="test"
+    )
+    return requests.create_event(event)
+
+
+def _model_pod(rig: Rig) -> dict[str, Any]:
+    """A pod KServe made for a model of the target namespace."""
+    name = rig.model()
+    listing = requests.list_model_pods(rig.target, name, limit=1)
+    pods = wait_for(
+        lambda: send(rig.admin, listing).body.get("items") or None,
+        what=f"a pod of model {rig.target}/{name}",
+    )
+    pod: dict[str, Any] = pods[0]
+    return pod
+
+
+def _pods_watch(rig: Rig) -> KubeRequest:
+    # The ApiServerSource's reflector: the models' pods, by KServe's label.
+    listed = send(rig.admin, requests.list_model_pods(rig.target, "any", limit=1))
+    return requests.watch_objects(
+        POD,
+        rig.target,
+        resource_version=listed.body["metadata"]["resourceVersion"],
+        timeout_seconds=1,
+        label_selector=MODEL_LABEL,
+        what="a watch of the models' pods",
+    )
+
+
+def _pod_get(rig: Rig) -> KubeRequest:
+    metadata = _model_pod(rig)["metadata"]
+    path = requests.resource_path(POD, rig.target, metadata["name"])
+    return KubeRequest("GET", path, f"pod {metadata['name']}")
+
+
+def _reported_state_record(rig: Rig) -> KubeRequest:
+    # notify's compare-and-swap of its record, at the model's current resourceVersion:
+    # read once KServe is done with the model, so nothing changes it before the replay.
+    read = requests.get_model(rig.target, rig.model())
+
+    def settled() -> dict[str, Any] | None:
+        stored = send(rig.admin, read).body
+        conditions = stored.get("status", {}).get("conditions", [])
+        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+        return stored if ready else None
+
+    stored = wait_for(settled, what=f"KServe's Ready on {read.what}")
+    return requests.annotate_model_if_unchanged(
+        rig.target,
+        stored["metadata"]["name"],
+        resource_version=stored["metadata"]["resourceVersion"],
+        key=REPORTED_STATE_ANNOTATION,
+        value="ready",
+        annotations_present=bool(stored["metadata"].get("annotations")),
+    )
+
+
 Build = Callable[[Rig], KubeRequest]
 # call → (its request, expected success status, the accounts that make it).
 CALLS: dict[str, tuple[Build, int, frozenset[str]]] = {
@@ -356,8 +467,23 @@ CALLS: dict[str, tuple[Build, int, frozenset[str]]] = {
     ),
     "predictor-deployment-get": (_predictor_deployment, 200, DEPLOYMENT_READERS),
     "predictor-deployment-watch": (_predictor_deployment_watch, 200, DEPLOYMENT_WATCHERS),
+    "audit-event-create": (_audit_event, 201, EVENT_RECORDERS),
+    "pod-log-get": (_pod_log, 200, DIAGNOSTICS_READERS),
+    "events-list": (
+        lambda rig: requests.list_events(rig.target, limit=5, continue_token=None),
+        200,
+        DIAGNOSTICS_READERS,
+    ),
+    "model-pods-list": (
+        lambda rig: requests.list_model_pods(rig.target, "any", limit=5),
+        200,
+        POD_LISTERS,
+    ),
     "admission-probe": (lambda rig: requests.admission_probe(rig.target), 201, ADMISSION_PROBERS),
-    "inferenceservice-crd-get": (lambda _: requests.get_model_crd(), 200, frozenset(ACCOUNTS)),
+    "model-pods-watch": (_pods_watch, 200, POD_WATCHERS),
+    "model-pod-get": (_pod_get, 200, POD_WATCHERS),
+    "reported-state-record": (_reported_state_record, 200, PATCHERS),
+    "inferenceservice-crd-get": (lambda _: requests.get_model_crd(), 200, FUNCTIONS),
     "selfsubjectaccessreviews-create": (
         lambda _: requests.self_access_review("get"),
         201,
@@ -431,7 +557,6 @@ FORBIDDEN: dict[str, Call] = {
     "secrets-list-everywhere": _forbidden("GET", "/api/v1/secrets"),
     "configmaps-list": _forbidden("GET", "/api/v1/namespaces/{target}/configmaps"),
     "pods-create": _forbidden("POST", "/api/v1/namespaces/{target}/pods", _POD),
-    "pods-list": _forbidden("GET", "/api/v1/namespaces/{target}/pods"),
     "deployments-list": _forbidden("GET", "/apis/apps/v1/namespaces/{target}/deployments"),
     "deployments-patch": _forbidden(
         "PATCH",

@@ -37,6 +37,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "models": ("functions/models", "lib"),
     "delete": ("functions/delete", "lib"),
     "health": ("functions/health", "lib"),
+    "notify": ("functions/notify", "lib"),
     "root": ("func.yaml", "pyproject.toml", "function", "lib"),
 }
 
@@ -298,6 +299,19 @@ class Answer:
 
 # After the body, on a line of its own: the status and the content type.
 _CURL_TRAILER = "\n%{http_code} %{content_type}"
+
+
+def curl_stream(url: str, *, seconds: float) -> str:
+    """What ``curl -N`` receives from a stream at ``url`` in ``seconds`` (then it stops).
+
+    Raises:
+        RuntimeError: curl failed other than by its own time limit (exit code 28).
+    """
+    args = ["curl", "--silent", "--show-error", "--no-buffer", "--max-time", str(seconds), url]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 30, check=False)
+    if done.returncode not in {0, 28}:
+        raise RuntimeError(f"curl -N {url} failed ({done.returncode}): {done.stderr}")
+    return done.stdout
 
 
 def curl(method: str, url: str, *, json_body: Mapping[str, Any] | None = None) -> Answer:

@@ -35,6 +35,7 @@ FUNCTION_ROOTS: dict[str, Path] = {
     "models": REPO_ROOT / "functions" / "models",
     "delete": REPO_ROOT / "functions" / "delete",
     "health": REPO_ROOT / "functions" / "health",
+    "notify": REPO_ROOT / "functions" / "notify",
     "root": REPO_ROOT,
 }
 

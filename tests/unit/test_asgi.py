@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -343,3 +344,60 @@ def test_raw_json_response_carries_the_document() -> None:
         "application/json",
         b'{"openapi": "3.1.0"}',
     )
+
+
+# -- streamed bodies and a client that goes away ------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_streamed_body_stops_and_closes_when_the_client_disconnects() -> None:
+    disconnect = asyncio.Event()
+    closed: list[str] = []
+
+    async def endless() -> AsyncIterator[bytes]:
+        try:
+            while True:
+                yield b"tick"
+                await asyncio.sleep(3600)  # a quiet watch
+        finally:
+            closed.append("closed")
+
+    async def receive() -> Message:
+        await disconnect.wait()
+        return {"type": "http.disconnect"}
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+        if message.get("body") == b"tick":
+            disconnect.set()
+
+    await asyncio.wait_for(asgi.send_response(send, Response(200, body=endless()), receive), 5)
+
+    assert [m.get("body") for m in sent[1:]] == [b"tick"]
+    assert closed == ["closed"]
+
+
+@pytest.mark.asyncio
+async def test_a_streamed_body_that_ends_is_terminated_and_closed() -> None:
+    async def receive() -> Message:
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def two() -> AsyncIterator[bytes]:
+        yield b"a"
+        yield b"b"
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await asgi.send_response(send, Response(200, body=two()), receive)
+
+    assert [(m.get("body"), m.get("more_body")) for m in sent[1:]] == [
+        (b"a", True),
+        (b"b", True),
+        (b"", None),
+    ]

@@ -148,3 +148,38 @@ def test_an_unusable_health_probe_namespace_keeps_the_function_not_ready() -> No
 
 def test_a_config_error_is_a_value_error() -> None:
     assert issubclass(ConfigError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("environ", "sink"),
+    [
+        ({}, None),
+        ({"K_SINK": ""}, None),
+        ({"K_SINK": "http://broker-ingress/ns/default"}, "http://broker-ingress/ns/default"),
+        ({"K_SINK": "https://127.0.0.1:8443/"}, "https://127.0.0.1:8443/"),
+    ],
+)  # fmt: skip
+def test_the_event_sink_is_k_sink(environ: dict[str, str], sink: str | None) -> None:
+    settings = Settings.from_environment(environ)
+
+    assert settings.event_sink == sink
+    assert settings.event_sink_token_file == "/oidc/token"
+    assert settings.event_sink_ca_certs is None
+
+
+def test_the_sink_ca_certificates_and_token_file_are_read_and_not_shown() -> None:
+    settings = Settings.from_environment(
+        {"K_SINK": "https://b/", "K_CA_CERTS": "-----BEGIN CERT", "K_SINK_TOKEN_FILE": "/t/token"}
+    )
+
+    assert (settings.event_sink_ca_certs, settings.event_sink_token_file) == (
+        "-----BEGIN CERT",
+        "/t/token",
+    )
+    assert "BEGIN" not in repr(settings)
+
+
+@pytest.mark.parametrize("value", ["broker", "/ns/default", "ftp://b/x", "http://", "http://[::1"])
+def test_a_k_sink_that_is_not_an_http_url_is_a_config_error(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"^K_SINK=.* is not an absolute http\(s\) URL$"):
+        Settings.from_environment({"K_SINK": value})

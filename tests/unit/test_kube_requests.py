@@ -240,3 +240,81 @@ def test_the_client_retries_reads_the_client_go_way(tmp_path: Path) -> None:
     backoff: object = configuration.client_go_retry_backoff  # typed None by the client
     assert backoff == READ_RETRY_BACKOFF
     assert READ_RETRY_BACKOFF.steps == READ_ATTEMPTS
+
+
+def test_a_models_pods_are_listed_by_kserves_label() -> None:
+    request = requests.list_model_pods("ml", "iris", limit=20)
+
+    assert (request.method, request.path) == ("GET", "/api/v1/namespaces/ml/pods")
+    assert request.query == (
+        ("limit", "20"),
+        ("labelSelector", "serving.kserve.io/inferenceservice=iris"),
+    )
+
+
+REPORTED = "kserve-functions.dev/reported-state"
+
+
+def test_the_notify_record_is_a_json_patch_guarded_by_the_resource_version() -> None:
+    request = requests.annotate_model_if_unchanged(
+        "ml",
+        "iris",
+        resource_version="4711",
+        key=REPORTED,
+        value="ready@2",
+        annotations_present=True,
+    )
+
+    assert (request.method, request.path) == ("PATCH", f"{ISVCS}/iris")
+    assert request.content_type == "application/json-patch+json"
+    # Its own field manager: a deploy's forced apply never owns, so never drops, the record.
+    assert request.query == (("fieldManager", "kserve-functions-notify"),)
+    assert request.body == [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": "4711"},
+        # RFC 6901: the "/" inside the annotation key is escaped as "~1".
+        {
+            "op": "add",
+            "path": "/metadata/annotations/kserve-functions.dev~1reported-state",
+            "value": "ready@2",
+        },
+    ]
+    assert request.what == "model ml/iris"
+
+
+def test_the_notify_record_adds_the_annotations_map_when_there_is_none() -> None:
+    request = requests.annotate_model_if_unchanged(
+        "ml",
+        "iris",
+        resource_version="1",
+        key=REPORTED,
+        value="failed@1",
+        annotations_present=False,
+    )
+
+    assert request.body == [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": "1"},
+        {"op": "add", "path": "/metadata/annotations", "value": {REPORTED: "failed@1"}},
+    ]
+
+
+def test_the_notify_record_is_removed_by_a_guarded_remove() -> None:
+    request = requests.annotate_model_if_unchanged(
+        "ml", "iris", resource_version="9", key=REPORTED, value=None, annotations_present=True
+    )
+
+    assert request.body == [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": "9"},
+        {"op": "remove", "path": "/metadata/annotations/kserve-functions.dev~1reported-state"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("segments", "pointer"),
+    [
+        (("metadata", "annotations", "a/b"), "/metadata/annotations/a~1b"),
+        (("metadata", "annotations", "a~b/c"), "/metadata/annotations/a~0b~1c"),
+        (("spec",), "/spec"),
+    ],
+)
+def test_json_pointers_escape_tilde_then_slash(segments: tuple[str, ...], pointer: str) -> None:
+    assert requests.json_pointer(*segments) == pointer

@@ -21,7 +21,8 @@ LAYERS = "The library's layers: a module imports only from the layers below it"
 KUBE_ONLY = "Only the kube module talks to the Kubernetes API"
 KUBE_LAYERS = "Inside kube: named operations, then the sender, then pure requests and answers"
 PURE_REQUESTS = "Requests, answers and paging are pure: no client, no HTTP"
-CONTRACTS = (LAYERS, KUBE_ONLY, KUBE_LAYERS, PURE_REQUESTS)
+PLAIN_SINK = "The event sink is plain HTTP: no Kubernetes client"
+CONTRACTS = (LAYERS, KUBE_ONLY, KUBE_LAYERS, PURE_REQUESTS, PLAIN_SINK)
 
 
 def _lint(library_root: Path) -> subprocess.CompletedProcess[str]:
@@ -63,6 +64,9 @@ def test_the_library_keeps_its_contracts() -> None:
         ("operations", "import aiohttp  # noqa", KUBE_ONLY),
         ("kube/requests", "from kserve_functions.kube import client  # noqa", KUBE_LAYERS),
         ("kube/requests", "import kubernetes  # noqa", PURE_REQUESTS),
+        ("notify", "import aiohttp  # noqa", KUBE_ONLY),
+        ("sink", "import kubernetes  # noqa", PLAIN_SINK),
+        ("transitions", "from kserve_functions import notify  # noqa", LAYERS),
     ],
     ids=[
         "models-imports-app",
@@ -71,6 +75,9 @@ def test_the_library_keeps_its_contracts() -> None:
         "aiohttp",
         "requests-import-the-client",
         "requests-import-kubernetes",
+        "notify-imports-aiohttp",
+        "sink-imports-kubernetes",
+        "transitions-import-notify",
     ],
 )
 def test_an_import_against_the_layers_fails_the_check(

@@ -1,6 +1,6 @@
 """Deploy request validation: what the API contract accepts, and a 422 naming each bad field.
 
-Every case goes through ``operations.parse_deploy_request``, the path a real
+Every case goes through ``queries.parse_deploy_request``, the path a real
 request takes, so the assertions are on the problem's ``errors`` a caller sees.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pydantic
 import pytest
-from kserve_functions import errors, operations
+from kserve_functions import errors, queries
 from kserve_functions.models import RESERVED_PREFIX, DeployRequest
 
 SEED_EXAMPLE: dict[str, Any] = {
@@ -66,7 +66,7 @@ def deploy(**fields: Any) -> dict[str, Any]:
 def refused(body: object) -> list[tuple[str, str]]:
     """The (field, message) pairs of the 422 that ``body`` gets."""
     with pytest.raises(errors.Invalid) as caught:
-        operations.parse_deploy_request(body)
+        queries.parse_deploy_request(body)
     assert caught.value.status == 422
     return [(issue.field, issue.message) for issue in caught.value.errors]
 
@@ -76,7 +76,7 @@ def refused(body: object) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("body", [SEED_EXAMPLE, README_EXAMPLE], ids=["seed", "readme"])
 def test_the_seed_examples_are_valid(body: dict[str, Any]) -> None:
-    request = operations.parse_deploy_request(body)
+    request = queries.parse_deploy_request(body)
     assert (request.name, request.image, request.envs) == (
         body["name"],
         body["image"],
@@ -85,11 +85,11 @@ def test_the_seed_examples_are_valid(body: dict[str, Any]) -> None:
 
 
 def test_namespace_defaults_to_default() -> None:
-    assert operations.parse_deploy_request(SEED_EXAMPLE).namespace == "default"
+    assert queries.parse_deploy_request(SEED_EXAMPLE).namespace == "default"
 
 
 def test_every_optional_field_is_accepted_by_its_json_name() -> None:
-    request = operations.parse_deploy_request(
+    request = queries.parse_deploy_request(
         deploy(
             storageUri="s3://models/iris",
             runtime="kserve-sklearnserver",
@@ -118,7 +118,7 @@ def test_every_optional_field_is_accepted_by_its_json_name() -> None:
 
 
 def test_model_format_instead_of_image_is_valid() -> None:
-    request = operations.parse_deploy_request(
+    request = queries.parse_deploy_request(
         {"name": "iris", "modelFormat": {"name": "sklearn"}, "storageUri": "gs://b/m"}
     )
     assert (request.image, request.model_format is not None) == (None, True)
@@ -138,12 +138,12 @@ def test_model_format_instead_of_image_is_valid() -> None:
     ],
 )
 def test_valid_image_references(image: str) -> None:
-    assert operations.parse_deploy_request(deploy(image=image)).image == image
+    assert queries.parse_deploy_request(deploy(image=image)).image == image
 
 
 @pytest.mark.parametrize("quantity", ["500m", "2", "1Gi", "1.5", ".5", "1e3", "+1", "100M"])
 def test_valid_quantities(quantity: str) -> None:
-    request = operations.parse_deploy_request(deploy(resources={"limits": {"memory": quantity}}))
+    request = queries.parse_deploy_request(deploy(resources={"limits": {"memory": quantity}}))
     assert request.resources is not None
     assert request.resources.limits == {"memory": quantity}
 
@@ -151,7 +151,7 @@ def test_valid_quantities(quantity: str) -> None:
 @pytest.mark.parametrize("namespace", ["default", "a", "1st-team", "x" * 41])
 def test_valid_namespaces(namespace: str) -> None:
     # "x" * 41 leaves exactly room for "a-predictor-" within 63 characters.
-    assert operations.parse_deploy_request(deploy(name="a", namespace=namespace)).namespace == (
+    assert queries.parse_deploy_request(deploy(name="a", namespace=namespace)).namespace == (
         namespace
     )
 
@@ -180,7 +180,7 @@ def test_name_over_63_characters_is_refused() -> None:
 def test_predictor_host_of_63_characters_is_accepted(namespace: str, longest_name: int) -> None:
     name = "a" * longest_name
     assert len(f"{name}-predictor-{namespace}") == 63
-    assert operations.parse_deploy_request(deploy(name=name, namespace=namespace)).name == name
+    assert queries.parse_deploy_request(deploy(name=name, namespace=namespace)).name == name
 
 
 def test_predictor_host_of_64_characters_is_refused() -> None:
@@ -216,7 +216,7 @@ def test_runtime_and_service_account_must_be_dns_1123_subdomains(field: str, val
 @pytest.mark.parametrize("field", ["runtime", "serviceAccountName"])
 def test_runtime_and_service_account_accept_dotted_names(field: str) -> None:
     body = deploy(**{field: "kserve.sklearn-1"})
-    assert operations.parse_deploy_request(body).model_dump(by_alias=True)[field] == (
+    assert queries.parse_deploy_request(body).model_dump(by_alias=True)[field] == (
         "kserve.sklearn-1"
     )
 
@@ -231,7 +231,7 @@ def test_env_var_names_must_be_c_identifiers(env_name: str) -> None:
 
 @pytest.mark.parametrize("env_name", ["_", "_PRIVATE", "lower_case", "X1"])
 def test_env_var_names_that_are_c_identifiers_are_accepted(env_name: str) -> None:
-    assert operations.parse_deploy_request(deploy(envs={env_name: ""})).envs == {env_name: ""}
+    assert queries.parse_deploy_request(deploy(envs={env_name: ""})).envs == {env_name: ""}
 
 
 def test_env_var_values_must_be_strings() -> None:
@@ -320,7 +320,7 @@ def test_max_replicas_below_min_replicas_is_refused() -> None:
 
 
 def test_max_replicas_equal_to_min_replicas_is_accepted() -> None:
-    request = operations.parse_deploy_request(deploy(minReplicas=2, maxReplicas=2))
+    request = queries.parse_deploy_request(deploy(minReplicas=2, maxReplicas=2))
     assert (request.min_replicas, request.max_replicas) == (2, 2)
 
 
@@ -389,7 +389,7 @@ def test_reserved_prefix_keys_are_refused(field: str, key: str) -> None:
 
 def test_a_key_merely_containing_the_reserved_domain_is_accepted() -> None:
     key = "sub.kserve-functions.dev/x"
-    assert operations.parse_deploy_request(deploy(labels={key: "v"})).labels == {key: "v"}
+    assert queries.parse_deploy_request(deploy(labels={key: "v"})).labels == {key: "v"}
 
 
 @pytest.mark.parametrize("field", ["labels", "annotations", "nodeSelector"])
@@ -410,7 +410,7 @@ def test_label_key_prefix_over_253_characters_is_refused() -> None:
 
 @pytest.mark.parametrize("key", ["a" * 63, "a" * 253 + "/" + "b" * 63, "Team_1.x"])
 def test_longest_label_keys_are_accepted(key: str) -> None:
-    assert operations.parse_deploy_request(deploy(labels={key: "v"})).labels == {key: "v"}
+    assert queries.parse_deploy_request(deploy(labels={key: "v"})).labels == {key: "v"}
 
 
 @pytest.mark.parametrize("field", ["labels", "nodeSelector"])
@@ -428,7 +428,7 @@ def test_label_values_over_63_characters_are_refused(field: str) -> None:
 
 def test_annotation_values_are_free_text() -> None:
     annotations = {"example.com/note": "any text: even / and spaces\n"}
-    assert operations.parse_deploy_request(deploy(annotations=annotations)).annotations == (
+    assert queries.parse_deploy_request(deploy(annotations=annotations)).annotations == (
         annotations
     )
 
@@ -469,7 +469,7 @@ def test_toleration_without_key_must_use_exists(operator: str | None) -> None:
     ],
 )
 def test_valid_tolerations_are_accepted(toleration: dict[str, Any]) -> None:
-    request = operations.parse_deploy_request(deploy(tolerations=[toleration]))
+    request = queries.parse_deploy_request(deploy(tolerations=[toleration]))
     assert request.tolerations is not None
     assert len(request.tolerations) == 1
 
@@ -515,13 +515,13 @@ def test_every_invalid_field_is_named_at_once() -> None:
 
 def test_the_problem_detail_lists_the_fields() -> None:
     with pytest.raises(errors.Invalid) as caught:
-        operations.parse_deploy_request(deploy(name="Bad", envs={"1X": "v"}))
+        queries.parse_deploy_request(deploy(name="Bad", envs={"1X": "v"}))
     assert caught.value.detail == "invalid deploy request: name, envs.1X"
 
 
 def test_the_problem_carries_the_errors() -> None:
     with pytest.raises(errors.Invalid) as caught:
-        operations.parse_deploy_request(deploy(name="Bad"))
+        queries.parse_deploy_request(deploy(name="Bad"))
     problem = caught.value.problem().model_dump(by_alias=True, exclude_none=True)
     assert problem == {
         "type": "about:blank",
@@ -534,7 +534,7 @@ def test_the_problem_carries_the_errors() -> None:
 
 def test_invalid_is_chained_from_the_validation_error() -> None:
     with pytest.raises(errors.Invalid) as caught:
-        operations.parse_deploy_request(deploy(name="Bad"))
+        queries.parse_deploy_request(deploy(name="Bad"))
     assert isinstance(caught.value.__cause__, pydantic.ValidationError)
 
 

@@ -20,7 +20,12 @@ FUNCTIONS: dict[str, Callable[[], list[Route]]] = {
 }
 PATHS: dict[str, dict[str, list[str]]] = {
     "deploy": {"/deploy": ["post"]},
-    "models": {"/models": ["get"], "/models/{namespace}/{name}": ["get"]},
+    "models": {
+        "/models": ["get"],
+        "/models/{namespace}/{name}": ["get"],
+        "/models/{namespace}/{name}/logs": ["get"],
+        "/models/{namespace}/{name}/events": ["get"],
+    },
     "delete": {"/models/{namespace}/{name}": ["delete"]},
     "health": {"/health": ["get"]},
 }
@@ -205,3 +210,14 @@ def test_routes_without_an_operation_are_left_out() -> None:
     routes = [*app.deploy_routes(), *app.health_routes(HEALTH_VERBS, at_root=True)]
     doc = openapi.build_document(routes, title="t", version="1")
     assert sorted(doc["paths"]) == ["/deploy", "/health"]
+
+
+def test_streams_and_logs_are_described_as_text() -> None:
+    paths = document("models")["paths"]
+
+    listing = paths["/models"]["get"]["responses"]["200"]["content"]
+    logs = paths["/models/{namespace}/{name}/logs"]["get"]["responses"]["200"]["content"]
+
+    assert set(listing) == {"application/json", "text/event-stream"}
+    assert listing["text/event-stream"]["schema"]["type"] == "string"
+    assert set(logs) == {"text/plain"}

@@ -8,7 +8,7 @@ from typing import Any
 
 import pydantic
 import pytest
-from kserve_functions import errors, operations
+from kserve_functions import errors, queries
 from kserve_functions.asgi import Request
 from kserve_functions.config import Settings
 from kserve_functions.models import DeployRequest, ValidationIssue
@@ -27,7 +27,7 @@ def request(
 def issues(body: object) -> list[tuple[str, str]]:
     with pytest.raises(pydantic.ValidationError) as caught:
         DeployRequest.model_validate(body)
-    return [(i.field, i.message) for i in operations.validation_issues(caught.value)]
+    return [(i.field, i.message) for i in queries.validation_issues(caught.value)]
 
 
 # -- flag --------------------------------------------------------------------------
@@ -41,21 +41,21 @@ def issues(body: object) -> list[tuple[str, str]]:
     ],
 )  # fmt: skip
 def test_flag_reads_true_and_false(raw: str, expected: bool) -> None:
-    assert operations.flag(request({"dryRun": [raw]}), "dryRun") is expected
+    assert queries.flag(request({"dryRun": [raw]}), "dryRun") is expected
 
 
 def test_an_absent_flag_is_false() -> None:
-    assert operations.flag(request(), "dryRun") is False
+    assert queries.flag(request(), "dryRun") is False
 
 
 def test_the_last_value_of_a_repeated_flag_counts() -> None:
-    assert operations.flag(request({"wait": ["false", "true"]}), "wait") is True
+    assert queries.flag(request({"wait": ["false", "true"]}), "wait") is True
 
 
 @pytest.mark.parametrize("raw", ["maybe", "on", "2", "truee"])
 def test_any_other_flag_value_is_invalid_naming_the_parameter(raw: str) -> None:
     with pytest.raises(errors.Invalid) as caught:
-        operations.flag(request({"wait": [raw]}), "wait")
+        queries.flag(request({"wait": [raw]}), "wait")
     message = f"must be true or false, got {raw!r}"
     assert (caught.value.status, caught.value.detail, caught.value.errors) == (
         422,
@@ -66,7 +66,7 @@ def test_any_other_flag_value_is_invalid_naming_the_parameter(raw: str) -> None:
 
 def test_a_long_bad_flag_value_is_cut_in_the_message() -> None:
     with pytest.raises(errors.Invalid) as caught:
-        operations.flag(request({"wait": ["x" * 100]}), "wait")
+        queries.flag(request({"wait": ["x" * 100]}), "wait")
     assert caught.value.errors[0].message == f"must be true or false, got {'x' * 50!r}"
 
 
@@ -74,7 +74,7 @@ def test_a_long_bad_flag_value_is_cut_in_the_message() -> None:
 
 
 def test_the_default_timeout_comes_from_the_settings() -> None:
-    assert operations.wait_timeout(request(), SETTINGS) == 60.0
+    assert queries.wait_timeout(request(), SETTINGS) == 60.0
 
 
 @pytest.mark.parametrize(
@@ -82,13 +82,13 @@ def test_the_default_timeout_comes_from_the_settings() -> None:
     [("30", 30.0), ("30s", 30.0), ("0.5", 0.5), ("120", 120.0), ("120s", 120.0)],
 )
 def test_a_timeout_up_to_the_cap_is_used(raw: str, expected: float) -> None:
-    assert operations.wait_timeout(request({"timeout": [raw]}), SETTINGS) == expected
+    assert queries.wait_timeout(request({"timeout": [raw]}), SETTINGS) == expected
 
 
 @pytest.mark.parametrize("raw", ["0", "-1", "120.5", "121", "inf", "nan", "0s"])
 def test_a_timeout_out_of_range_is_invalid(raw: str) -> None:
     with pytest.raises(errors.Invalid) as caught:
-        operations.wait_timeout(request({"timeout": [raw]}), SETTINGS)
+        queries.wait_timeout(request({"timeout": [raw]}), SETTINGS)
     assert caught.value.errors == [
         ValidationIssue(field="timeout", message="must be above 0 and at most 120 seconds")
     ]
@@ -97,7 +97,7 @@ def test_a_timeout_out_of_range_is_invalid(raw: str) -> None:
 @pytest.mark.parametrize("raw", ["abc", "", "30m", "1h", "s"])
 def test_a_timeout_that_is_not_a_number_is_invalid(raw: str) -> None:
     with pytest.raises(errors.Invalid) as caught:
-        operations.wait_timeout(request({"timeout": [raw]}), SETTINGS)
+        queries.wait_timeout(request({"timeout": [raw]}), SETTINGS)
     assert caught.value.errors == [
         ValidationIssue(field="timeout", message=f"must be a number of seconds, got {raw!r}")
     ]
@@ -108,16 +108,16 @@ def test_a_timeout_that_is_not_a_number_is_invalid(raw: str) -> None:
 
 @pytest.mark.parametrize("key", ["abc-123", "x", "k" * 128, "a:b/c=d~!"])
 def test_a_valid_idempotency_key_is_the_token(key: str) -> None:
-    assert operations.restart_token(request(idempotency_key=key)) == key
+    assert queries.restart_token(request(idempotency_key=key)) == key
 
 
 def test_without_a_key_each_token_is_fresh() -> None:
-    tokens = {operations.restart_token(request()) for _ in range(3)}
+    tokens = {queries.restart_token(request()) for _ in range(3)}
     assert len(tokens) == 3
 
 
 def test_a_fresh_token_is_32_hex_digits() -> None:
-    assert re.fullmatch(r"[0-9a-f]{32}", operations.restart_token(request()))
+    assert re.fullmatch(r"[0-9a-f]{32}", queries.restart_token(request()))
 
 
 @pytest.mark.parametrize(
@@ -127,7 +127,7 @@ def test_a_fresh_token_is_32_hex_digits() -> None:
 )
 def test_an_invalid_idempotency_key_is_invalid(key: str) -> None:
     with pytest.raises(errors.Invalid) as caught:
-        operations.restart_token(request(idempotency_key=key))
+        queries.restart_token(request(idempotency_key=key))
     assert (caught.value.detail, caught.value.errors) == (
         "the Idempotency-Key header must be 1-128 printable ASCII characters without spaces",
         [ValidationIssue(field="Idempotency-Key", message="1-128 printable characters")],
@@ -142,7 +142,7 @@ def test_an_invalid_idempotency_key_is_invalid(key: str) -> None:
     [("default", "iris"), ("kube-system", "a"), ("1ns", "m-1"), ("n" * 63, "m" * 63)],
 )
 def test_a_valid_path_names_a_model(namespace: str, name: str) -> None:
-    assert operations.path_model({"namespace": namespace, "name": name}) == (namespace, name)
+    assert queries.path_model({"namespace": namespace, "name": name}) == (namespace, name)
 
 
 @pytest.mark.parametrize(
@@ -162,7 +162,7 @@ def test_a_valid_path_names_a_model(namespace: str, name: str) -> None:
 )
 def test_a_path_that_cannot_name_a_model_is_not_found(namespace: str, name: str) -> None:
     with pytest.raises(errors.NotFound) as caught:
-        operations.path_model({"namespace": namespace, "name": name})
+        queries.path_model({"namespace": namespace, "name": name})
     assert (caught.value.status, caught.value.detail) == (
         404,
         f"model {namespace[:63]}/{name[:63]} not found",

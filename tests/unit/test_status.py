@@ -367,6 +367,8 @@ def test_an_unknown_url_is_null_in_the_answer_not_left_out() -> None:
         "namespace": "default",
         "url": None,
         "ready": False,
+        "state": "starting",
+        "generation": 1,
         "image": SEED_IMAGE,
         "reason": "Pending",
         "message": "the KServe controller has not reported status yet",
@@ -396,6 +398,8 @@ def test_a_ready_seed_model_lists_as_the_seeds_item_plus_image_and_created_at() 
         "url": "http://my-model.default.calvinruntime.net",
         "ready": True,
         # Documented additions (DESIGN §3).
+        "state": "ready",
+        "generation": 1,
         "image": SEED_IMAGE,
         "createdAt": CREATED,
     }
@@ -409,9 +413,10 @@ def test_a_ready_seed_model_reads_in_full_detail() -> None:
         "namespace": "default",
         "url": "http://my-model.default.example.com",
         "ready": True,
+        "state": "ready",
+        "generation": 2,
         "image": SEED_IMAGE,
         "createdAt": CREATED,
-        "generation": 2,
         "observedGeneration": 2,
         "conditions": [
             {"type": kind, "status": "True", "lastTransitionTime": STAMP}
@@ -792,6 +797,7 @@ def test_values_of_the_wrong_type_read_as_absent() -> None:
         "url": "http://my-model.default.example.com",
         # Odd values elsewhere do not hide KServe's Ready condition.
         "ready": True,
+        "state": "ready",
         "createdAt": CREATED,
         "conditions": [
             {"type": kind, "status": "True", "lastTransitionTime": STAMP}
@@ -847,3 +853,141 @@ def test_malformed_objects_read_as_pending_without_raising(isvc: dict[str, Any])
         {},
     )
     assert status.read_summary(isvc, urls=URLS).ready is False
+
+
+# -- one word for where a model is (status.model_state), and why ----------------
+
+
+def not_ready(**fields: Any) -> dict[str, Any]:
+    state = build_status(
+        name="my-model", namespace="default", generation=1, ready=False, now=NOW, **fields
+    )
+    return inference_service(state=state)
+
+
+def pod(*, conditions: list[dict[str, Any]] | None = None, **status_fields: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "my-model-predictor-abc"},
+        "status": {"conditions": conditions or [], **status_fields},
+    }
+
+
+UNSCHEDULABLE = pod(
+    conditions=[
+        {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "Unschedulable",
+            "message": "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.",
+        }
+    ]
+)
+CRASHING = pod(
+    containerStatuses=[
+        {
+            "name": "kserve-container",
+            "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 10s"}},
+            "lastState": {"terminated": {"exitCode": 3, "message": "model file is corrupt"}},
+        }
+    ]
+)
+PULL_FAILING = pod(
+    containerStatuses=[
+        {
+            "name": "kserve-container",
+            "state": {"waiting": {"reason": "ImagePullBackOff", "message": "no such image"}},
+        }
+    ]
+)
+
+
+def test_a_model_without_status_is_starting() -> None:
+    standing = status.model_state(inference_service())
+
+    assert standing == status.Standing("starting", "Pending", status.PENDING_MESSAGE)
+
+
+def test_a_ready_model_is_ready_without_reason() -> None:
+    assert status.model_state(ready_service()) == status.Standing("ready")
+
+
+def test_a_failed_load_is_failed_with_the_exit_code() -> None:
+    isvc = not_ready(
+        reason="MinimumReplicasUnavailable",
+        failure=FailureInfo(reason="ModelLoadFailed", message="corrupt", exit_code=3),
+    )
+
+    assert status.model_state(isvc) == status.Standing(
+        "failed", "ModelLoadFailed", "corrupt (exit code 3)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("pods", "reason", "message"),
+    [
+        (
+            [UNSCHEDULABLE],
+            "Unschedulable",
+            "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.",
+        ),
+        (
+            [CRASHING],
+            "CrashLoopBackOff",
+            "container kserve-container: model file is corrupt (exit code 3)",
+        ),
+        ([PULL_FAILING], "ImagePullBackOff", "container kserve-container: no such image"),
+    ],
+    ids=["unschedulable", "crash-loop", "image-pull"],
+)
+def test_pods_that_cannot_serve_make_a_starting_model_failed(
+    pods: list[dict[str, Any]], reason: str, message: str
+) -> None:
+    isvc = not_ready(reason="MinimumReplicasUnavailable", message="no minimum availability")
+
+    assert status.model_state(isvc).state == "starting"
+    assert status.model_state(isvc, pods=pods) == status.Standing("failed", reason, message)
+
+
+def test_pods_being_created_or_terminating_explain_nothing() -> None:
+    isvc = not_ready(reason="MinimumReplicasUnavailable")
+    creating = pod(
+        containerStatuses=[
+            {"name": "kserve-container", "state": {"waiting": {"reason": "ContainerCreating"}}}
+        ]
+    )
+    leaving = {**CRASHING, "metadata": {"name": "old", "deletionTimestamp": "2026-01-01T00:00:00Z"}}
+
+    assert status.model_state(isvc, pods=[creating, leaving]).state == "starting"
+
+
+def test_a_ready_model_rolling_out_is_updating() -> None:
+    rollout = status.Rollout(complete=False, message=status.ROLLOUT_MESSAGE)
+
+    standing = status.model_state(ready_service(), rollout=rollout)
+
+    assert standing == status.Standing("updating", status.ROLLOUT_REASON, status.ROLLOUT_MESSAGE)
+
+
+def test_a_stopped_model_is_stopped() -> None:
+    isvc = not_ready(reason="Stopped")
+    isvc["status"]["conditions"].append({"type": "Stopped", "status": "True"})
+
+    assert status.model_state(isvc) == status.Standing(
+        "stopped", status.STOPPED_REASON, status.STOPPED_MESSAGE
+    )
+
+
+def test_deleting_comes_before_everything() -> None:
+    isvc = ready_service()
+    isvc["metadata"]["deletionTimestamp"] = "2026-01-02T00:00:00Z"
+
+    standing = status.model_state(isvc, pods=[CRASHING])
+
+    assert standing == status.Standing("deleting", status.DELETING_REASON, status.DELETING_MESSAGE)
+
+
+def test_the_summary_carries_state_and_generation() -> None:
+    summary = status.read_summary(not_ready(), urls=status.ModelUrls(), pods=[UNSCHEDULABLE])
+
+    assert (summary.ready, summary.state, summary.reason) == (False, "failed", "Unschedulable")
+    assert summary.generation == 1

@@ -1,4 +1,4 @@
-"""The function object func-python serves, and the route sets of the five functions.
+"""The function object func-python serves, and the route sets of the six functions.
 
 func-python calls ``new()`` of a function package and serves the returned
 object: ``handle(scope, receive, send)`` for every request except its own
@@ -11,18 +11,20 @@ and a failed ``start`` shows up as not ready (with the reason) instead.
 Each split function answers its canonical routes (the seed's paths, for the
 Gateway API route in front of them); deploy, list and health also answer at
 ``/``, the URL Knative gives the function. The root function answers every
-canonical route.
+canonical route. The notify function takes only the ApiServerSource's events
+(at ``/``) and sends status-change events of its own to ``K_SINK``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from kserve_functions import errors, eventing, events, openapi, operations
+from kserve_functions import diagnostics, errors, eventing, events, notify, openapi, operations
 from kserve_functions.asgi import (
     Receive,
     Request,
@@ -36,7 +38,7 @@ from kserve_functions.asgi import (
 )
 from kserve_functions.auth import Authorizer
 from kserve_functions.config import AuthMode, ConfigError, EventAuth, Settings
-from kserve_functions.context import Context
+from kserve_functions.context import Context, StreamSlots
 from kserve_functions.kube import Kube, KubeConfigError, check_configuration
 from kserve_functions.models import (
     DeleteResponse,
@@ -44,9 +46,11 @@ from kserve_functions.models import (
     DeployResponse,
     HealthResponse,
     ModelDetail,
+    ModelEvents,
     ModelList,
 )
 from kserve_functions.routing import Operation, QueryParameter, Route, Router
+from kserve_functions.sink import EventSink, SinkConfigError
 
 log = logging.getLogger("kserve_functions")
 
@@ -64,6 +68,17 @@ DEPLOY = Operation(
     query=(QueryParameter("dryRun", "true: validate with the cluster, change nothing"), *_WAIT),
     problems=(400, 401, 403, 409, 413, 415, 422, 503),
 )
+_WATCH = QueryParameter(
+    "watch",
+    "true: a text/event-stream of what the API reports, from now on (resume with "
+    "Last-Event-ID); the caller also needs watch",
+)
+_STREAM = {
+    200: {
+        "text/event-stream": "with watch=true: Server-Sent Events model, deleted, synced, "
+        "resync, error; each id is a resourceVersion"
+    }
+}
 LIST = Operation(
     operation_id="listModels",
     summary="List models of a namespace, or of all (namespace=*)",
@@ -73,14 +88,40 @@ LIST = Operation(
         QueryParameter("labelSelector", "a Kubernetes label selector"),
         QueryParameter("limit", "page size; the answer then carries continue", "integer"),
         QueryParameter("continue", "the continue token of the previous page"),
+        _WATCH,
     ),
     problems=(400, 401, 403, 410, 422, 503),
+    text=_STREAM,
 )
 GET = Operation(
     operation_id="getModel",
     summary="A model's detail: conditions, revisions, traffic, model status",
     responses={200: ModelDetail},
-    problems=(401, 403, 404, 503),
+    query=(_WATCH,),
+    problems=(400, 401, 403, 404, 422, 503),
+    text=_STREAM,
+)
+LOGS = Operation(
+    operation_id="getModelLogs",
+    summary="A container's log from the model's newest pod (the caller needs pods/log get)",
+    responses={},
+    query=(
+        QueryParameter("container", "the container (default: kserve-container)"),
+        QueryParameter("pod", "one of the model's pods (default: the newest)"),
+        QueryParameter("tailLines", "the last lines only (1-100000)", "integer"),
+        QueryParameter("sinceSeconds", "lines of the last seconds only (1-2592000)", "integer"),
+        QueryParameter("follow", "true: stream lines as the container writes them"),
+        QueryParameter("previous", "true: the log of the previous (crashed) container"),
+    ),
+    problems=(401, 403, 404, 409, 422, 503),
+    text={200: {"text/plain": "the container's log, as the kubelet keeps it"}},
+)
+EVENTS = Operation(
+    operation_id="getModelEvents",
+    summary="Kubernetes Events of the model, its Deployment, ReplicaSets and Pods, newest first",
+    responses={200: ModelEvents},
+    query=(QueryParameter("limit", "at most this many (1-1000, default 100)", "integer"),),
+    problems=(401, 403, 404, 422, 503),
 )
 DELETE = Operation(
     operation_id="deleteModel",
@@ -100,8 +141,10 @@ HEALTH = Operation(
 # What each function's own identity must be allowed to do (checked by /health);
 # "watch" is what wait=true follows a model with.
 DEPLOY_VERBS = ("create", "patch", "get", "watch")
-MODELS_VERBS = ("list", "get")
+MODELS_VERBS = ("list", "get", "watch")
 DELETE_VERBS = ("delete", "get", "watch")
+# notify reads a model and records the status event it sent on it (a JSON patch).
+NOTIFY_VERBS = ("get", "patch")
 
 
 def deploy_routes() -> list[Route]:
@@ -113,10 +156,13 @@ def deploy_routes() -> list[Route]:
 
 
 def models_routes() -> list[Route]:
-    """``GET /models``, ``GET /models/{namespace}/{name}`` (and the list at ``/``)."""
+    """``GET /models``, ``GET /models/{namespace}/{name}`` and its ``/logs`` and
+    ``/events`` (and the list at ``/``)."""
     return [
         Route("GET", "/models", operations.list_models, LIST),
         Route("GET", "/models/{namespace}/{name}", operations.get_model, GET),
+        Route("GET", "/models/{namespace}/{name}/logs", diagnostics.get_logs, LOGS),
+        Route("GET", "/models/{namespace}/{name}/events", diagnostics.get_events, EVENTS),
         Route("GET", "/", operations.list_models),
     ]
 
@@ -149,10 +195,13 @@ class ModelFunction:
         *,
         event_handlers: Mapping[str, eventing.EventHandler] | None = None,
         takes_registry_webhooks: bool = False,
+        sends_events: bool = False,
     ) -> None:
         self.name = name
         self._event_handlers = dict(event_handlers or {})
         self._takes_registry_webhooks = takes_registry_webhooks
+        # Sends events of its own to K_SINK (notify): not ready without one.
+        self._sends_events = sends_events
         self._event_source = f"/kserve-functions/{name}"
         served = list(routes)
         document = openapi.build_document(
@@ -181,9 +230,24 @@ class ModelFunction:
             self._not_ready = str(e)
             log.error("%s cannot start: %s", self.name, e)  # noqa: TRY400 - the message is the point
             return
+        sink: EventSink | None = None
+        if self._sends_events:
+            try:
+                sink = _event_sink(settings)
+            except (ConfigError, SinkConfigError) as e:
+                self._not_ready = str(e)
+                log.error("%s cannot start: %s", self.name, e)  # noqa: TRY400 - the message is the point
+                return
         kube = Kube(kubeconfig=settings.kubeconfig, timeout_seconds=settings.kube_timeout_seconds)
         authorizer = Authorizer(settings, kube, audience=self.name)
-        self._context = Context(settings=settings, kube=kube, auth=authorizer)
+        self._context = Context(
+            settings=settings,
+            kube=kube,
+            auth=authorizer,
+            streams=StreamSlots(settings.max_streams),
+            sink=sink,
+            reporter=f"{self.name}@{socket.gethostname()}",
+        )
         self._not_ready = ""
         if settings.auth_mode is AuthMode.NONE:
             log.warning(
@@ -215,6 +279,8 @@ class ModelFunction:
         self._not_ready = "stopped"
         if context is not None:
             await context.kube.close()
+            if context.sink is not None:
+                await context.sink.close()
 
     def alive(self) -> bool:
         """The process can serve; liveness never depends on the cluster."""
@@ -235,7 +301,7 @@ class ModelFunction:
         started = time.perf_counter()
         response = await self._answer(scope, receive)
         try:
-            await send_response(send, response)
+            await send_response(send, response, receive)
         except Exception:
             log.exception(
                 "sending the answer to %s %r failed", scope.get("method"), scope.get("path")
@@ -281,6 +347,26 @@ class ModelFunction:
         if self._takes_registry_webhooks and events.is_distribution_envelope(request):
             return await eventing.on_distribution_envelope(context, request)
         return None
+
+
+def _event_sink(settings: Settings) -> EventSink:
+    """The sink of a function that sends events: ``K_SINK`` (a SinkBinding injects it).
+
+    Raises:
+        ConfigError: ``K_SINK`` is not set.
+        SinkConfigError: ``K_CA_CERTS`` cannot be used.
+    """
+    if settings.event_sink is None:
+        raise ConfigError(
+            "K_SINK is not set: bind the function to its sink (a SinkBinding, "
+            "k8s/eventing/sinkbinding.yaml) or set it to the URL events go to"
+        )
+    return EventSink(
+        settings.event_sink,
+        timeout_seconds=settings.kube_timeout_seconds,
+        ca_certs=settings.event_sink_ca_certs,
+        token_file=settings.event_sink_token_file,
+    )
 
 
 def abuse_protection_handshake(request: Request) -> Response:
@@ -335,6 +421,21 @@ def health_function() -> ModelFunction:
     checks the rights that function needs.
     """
     return ModelFunction("health", health_routes((), at_root=True))
+
+
+def notify_function() -> ModelFunction:
+    """The notify function: status-change events from the ApiServerSource's events (``notify``).
+
+    Only events at ``/`` (and ``GET /health``): it has no route of the seed's
+    API, and the all-in-one function does not include it (it needs an
+    ApiServerSource and a sink, which only a Knative Eventing install provides).
+    """
+    return ModelFunction(
+        "notify",
+        health_routes(NOTIFY_VERBS, at_root=False),
+        event_handlers=notify.HANDLERS,
+        sends_events=True,
+    )
 
 
 def root_function() -> ModelFunction:

@@ -9,8 +9,16 @@ sends JSON, problem+json or a streamed JSON body (lists, see ``operations``).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Mapping,
+    MutableMapping,
+)
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -158,8 +166,15 @@ def problem_response(error: errors.ApiError) -> Response:
     )
 
 
-async def send_response(send: Send, response: Response) -> None:
-    """Send ``response``; a streamed body goes out chunk by chunk."""
+async def send_response(send: Send, response: Response, receive: Receive | None = None) -> None:
+    """Send ``response``; a streamed body goes out chunk by chunk.
+
+    With ``receive``, a streamed body stops as soon as the client disconnects
+    (``http.disconnect``): the server may not fail a ``send`` to a gone client,
+    and a watch stream would otherwise run, and hold its apiserver watch, until
+    its next write. The body's generator is closed either way, so its
+    ``finally`` blocks release what it holds.
+    """
     headers = [(b"content-type", response.content_type.encode())]
     headers += [
         (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()
@@ -170,6 +185,43 @@ async def send_response(send: Send, response: Response) -> None:
         await send({"type": "http.response.body", "body": response.body})
         return
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
-    async for chunk in response.body:
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    await send({"type": "http.response.body", "body": b""})
+    chunks = response.body
+    disconnect = asyncio.ensure_future(_disconnected(receive)) if receive else None
+    try:
+        while True:
+            chunk = await _next_unless(chunks, disconnect)
+            if chunk is None:
+                break
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        if disconnect is None or not disconnect.done():
+            await send({"type": "http.response.body", "body": b""})
+    finally:
+        if disconnect is not None:
+            disconnect.cancel()
+        # Generators, and bodies that hold something (a stream slot), close.
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
+
+
+async def _disconnected(receive: Receive) -> None:
+    """Return once the client has gone (the request body was read before)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _next_unless(
+    chunks: AsyncIterator[bytes], disconnect: asyncio.Future[None] | None
+) -> bytes | None:
+    """The next chunk; None at the end of the body or once ``disconnect`` is done."""
+    if disconnect is None:
+        return await anext(chunks, None)
+    following = asyncio.ensure_future(anext(chunks, None))
+    racing: list[asyncio.Future[Any]] = [following, disconnect]
+    await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
+    if following.done():
+        return following.result()
+    following.cancel()
+    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+        await following
+    return None

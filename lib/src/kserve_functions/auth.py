@@ -35,7 +35,7 @@ from kserve_functions.asgi import Request
 from kserve_functions.config import AuthMode, EventAuth, Settings
 from kserve_functions.kube import Caller, Kube
 from kserve_functions.models import DeployRequest
-from kserve_functions.resources import INFERENCE_SERVICE
+from kserve_functions.resources import INFERENCE_SERVICE, ApiResource
 
 log = logging.getLogger("kserve_functions")
 
@@ -161,17 +161,47 @@ class Authorizer:
             log.info("refused a registry webhook without the right %s", header)
             raise errors.Unauthorized(f"the {header} header is missing or wrong")
 
-    async def allowed(self, caller: Caller, verb: str, namespace: str) -> bool:
-        """Whether RBAC lets ``caller`` ``verb`` models in ``namespace`` ("" = everywhere)."""
-        key = (caller.user, caller.uid, caller.groups, caller.extra, verb, namespace)
+    async def allowed(
+        self,
+        caller: Caller,
+        verb: str,
+        namespace: str,
+        *,
+        resource: ApiResource = INFERENCE_SERVICE,
+        subresource: str | None = None,
+    ) -> bool:
+        """Whether RBAC lets ``caller`` ``verb`` ``resource`` (models by default;
+        ``subresource``) in ``namespace`` ("" = everywhere)."""
+        key = (
+            caller.user,
+            caller.uid,
+            caller.groups,
+            caller.extra,
+            verb,
+            namespace,
+            resource.group,
+            resource.plural,
+            subresource,
+        )
         answer = self._reviews.get(key)
         if answer is None:
-            answer = await self._kube.subject_can(caller, verb, namespace)
+            answer = await self._kube.subject_can(
+                caller, verb, namespace, resource=resource, subresource=subresource
+            )
             self._reviews[key] = answer
         return answer
 
-    async def authorize(self, caller: Caller | None, verbs: Sequence[str], namespace: str) -> None:
-        """Allow ``verbs`` on models in ``namespace`` for ``caller``, or refuse.
+    async def authorize(
+        self,
+        caller: Caller | None,
+        verbs: Sequence[str],
+        namespace: str,
+        *,
+        resource: ApiResource = INFERENCE_SERVICE,
+        subresource: str | None = None,
+    ) -> None:
+        """Allow ``verbs`` on ``resource`` (models by default; ``subresource``) in
+        ``namespace`` for ``caller``, or refuse.
 
         The namespace allowlist applies in every mode; RBAC when there is a caller.
 
@@ -181,13 +211,20 @@ class Authorizer:
         allowlists.check_namespace(self._settings, namespace)
         if caller is None:
             return
-        answers = await asyncio.gather(*(self.allowed(caller, v, namespace) for v in verbs))
+        answers = await asyncio.gather(
+            *(
+                self.allowed(caller, v, namespace, resource=resource, subresource=subresource)
+                for v in verbs
+            )
+        )
+        named = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
+        if subresource:
+            named += f"/{subresource}"
         for verb, allowed in zip(verbs, answers, strict=True):
             if not allowed:
-                log.info("denied: %s may not %s %s", caller.user, verb, RESOURCE)
-                raise errors.Forbidden(
-                    f"{caller.user} may not {verb} {RESOURCE} in namespace {namespace}"
-                )
+                log.info("denied: %s may not %s %s", caller.user, verb, named)
+                where = f"in namespace {namespace}" if namespace else "in every namespace"
+                raise errors.Forbidden(f"{caller.user} may not {verb} {named} {where}")
 
     async def authorize_deploy(self, caller: Caller | None, request: DeployRequest) -> None:
         """A deploy needs create and patch (a server-side apply may do either), allowed images.

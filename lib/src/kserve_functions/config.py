@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from kserve_functions import grammar
 from kserve_functions.status import ModelUrls
@@ -62,6 +63,20 @@ class Settings:
     allowed_images: tuple[str, ...] = ()
     # Where GET /health dry-runs a create through KServe's webhooks (every cluster has it).
     health_probe_namespace: str = "default"
+    # Watch streams (watch=true): at most this many open at once per function
+    # instance (each holds one apiserver watch), each ended after
+    # stream_max_seconds (below Knative's default request timeout of 300 s; the
+    # client reconnects with Last-Event-ID and loses nothing), with a comment
+    # line every stream_heartbeat_seconds so proxies keep a quiet stream open.
+    max_streams: int = 500
+    stream_max_seconds: float = 270.0
+    stream_heartbeat_seconds: float = 15.0
+    # Where status-change events go (the notify function): K_SINK, which Knative's
+    # SinkBinding injects with the sink's CA certificates (K_CA_CERTS, https
+    # sinks) and, with Eventing's OIDC on, a token for the sink at /oidc/token.
+    event_sink: str | None = None
+    event_sink_ca_certs: str | None = field(default=None, repr=False)
+    event_sink_token_file: str = "/oidc/token"  # noqa: S105 - a path, no secret
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Settings:
@@ -126,6 +141,16 @@ class Settings:
             health_probe_namespace=_namespace(
                 environ, "HEALTH_PROBE_NAMESPACE", defaults.health_probe_namespace
             ),
+            max_streams=_positive_int(environ, "MAX_STREAMS", defaults.max_streams),
+            stream_max_seconds=_positive_float(
+                environ, "STREAM_MAX_SECONDS", defaults.stream_max_seconds
+            ),
+            stream_heartbeat_seconds=_positive_float(
+                environ, "STREAM_HEARTBEAT_SECONDS", defaults.stream_heartbeat_seconds
+            ),
+            event_sink=_sink_url(environ),
+            event_sink_ca_certs=environ.get("K_CA_CERTS") or None,
+            event_sink_token_file=environ.get("K_SINK_TOKEN_FILE", defaults.event_sink_token_file),
         )
 
 
@@ -139,6 +164,21 @@ def _url_template(environ: Mapping[str, str], name: str, default: str) -> str:
             f"{name}={template!r} may use only {{name}}, {{namespace}} and {{domain}}"
         ) from e
     return template
+
+
+def _sink_url(environ: Mapping[str, str]) -> str | None:
+    """``K_SINK``: an absolute http(s) URL, or None when unset."""
+    raw = environ.get("K_SINK", "").strip()
+    if not raw:
+        return None
+    try:
+        parsed = urlsplit(raw)
+        usable = parsed.scheme in {"http", "https"} and bool(parsed.hostname)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        usable = False
+    if not usable:
+        raise ConfigError(f"K_SINK={raw[:200]!r} is not an absolute http(s) URL")
+    return raw
 
 
 def _names(raw: str) -> list[str]:

@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import pydantic
 
-from kserve_functions import errors, events, operations, registry, rollouts
+from kserve_functions import audit, errors, events, operations, queries, registry, rollouts
 from kserve_functions.asgi import Request, Response, json_response
 from kserve_functions.context import Context
 from kserve_functions.kube import Caller
@@ -80,10 +80,13 @@ async def on_deploy(
     """A deploy event: the ``POST /deploy`` body as data; the event id is the restart token."""
     subject = _data_subject(event.data)
     try:
-        deploy_request = operations.parse_deploy_request(event.data)
+        deploy_request = queries.parse_deploy_request(event.data)
         await context.auth.authorize_deploy(caller, deploy_request)
         _, answer = await operations.apply_model(
-            context, deploy_request, restart_token=event.delivery_token
+            context,
+            deploy_request,
+            restart_token=event.delivery_token,
+            actor=_actor(event, caller),
         )
     except errors.ApiError as e:
         return _failed(source, subject, e)
@@ -95,6 +98,11 @@ async def on_deploy(
     )
 
 
+def _actor(event: events.Event, caller: Caller | None) -> audit.Actor:
+    """Who sent ``event``: the sender's identity (OIDC), or the trusted broker."""
+    return audit.event_actor(caller.user if caller else None, event.type, event.source, event.id)
+
+
 async def on_delete(
     context: Context, event: events.Event, source: str, caller: Caller | None
 ) -> Response:
@@ -102,15 +110,12 @@ async def on_delete(
     try:
         target = DeleteData.model_validate(event.data)
     except pydantic.ValidationError as e:
-        problem = errors.Invalid(
-            "invalid delete event data", errors=operations.validation_issues(e)
-        )
+        problem = errors.Invalid("invalid delete event data", errors=queries.validation_issues(e))
         return _failed(source, _data_subject(event.data), problem)
     subject = _subject(target.namespace, target.name)
     try:
         await context.auth.authorize(caller, ("delete",), target.namespace)
-        await context.kube.delete(target.namespace, target.name)
-        log.info("delete %s (event)", subject)
+        await operations.delete(context, target.namespace, target.name, _actor(event, caller))
     except errors.NotFound:
         log.info("delete %s (event): already absent", subject)
     except errors.ApiError as e:

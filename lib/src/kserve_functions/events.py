@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event, to_binary_event
@@ -31,6 +32,16 @@ DELETE = f"{PREFIX}.delete"
 DEPLOYED = f"{PREFIX}.deployed"
 DELETED = f"{PREFIX}.deleted"
 FAILED = f"{PREFIX}.failed"
+# Status changes the notify function sends to K_SINK (DESIGN §5). "failed" and
+# "deleted" share their names with the replies above; the source tells them apart
+# (/kserve-functions/notify, and the data is the model summary).
+READY = f"{PREFIX}.ready"
+UNREADY = f"{PREFIX}.unready"
+STATUS_TYPES = {"ready": READY, "unready": UNREADY, "failed": FAILED, "deleted": DELETED}
+# What a Knative ApiServerSource in Resource mode sends: the watched object as data.
+APISERVER_ADD = "dev.knative.apiserver.resource.add"
+APISERVER_UPDATE = "dev.knative.apiserver.resource.update"
+APISERVER_DELETE = "dev.knative.apiserver.resource.delete"
 HARBOR_PUSH = "harbor.artifact.pushed"
 ACR_PUSH = "Microsoft.ContainerRegistry.ImagePushed"
 DISTRIBUTION_MEDIA_TYPE = "application/vnd.docker.distribution.events.v1+json"
@@ -123,6 +134,32 @@ def _sent(request: Request, attribute: str) -> bool:
     except ValueError:
         return True  # reported as "not JSON" by the SDK parse
     return isinstance(document, dict) and bool(document.get(attribute))
+
+
+def binary_message(
+    event_type: str,
+    *,
+    source: str,
+    event_id: str,
+    subject: str,
+    time: datetime,
+    data: Mapping[str, Any],
+) -> tuple[dict[str, str], bytes]:
+    """The headers and body of an event to POST in binary mode (JSON data).
+
+    For events this service sends on its own initiative (to ``K_SINK``), where
+    the id is chosen by the caller: a consumer drops a repeated source + id.
+    """
+    attributes: dict[str, Any] = {
+        "type": event_type,
+        "source": source,
+        "id": event_id,
+        "subject": subject,
+        "time": time,
+        "datacontenttype": "application/json",
+    }
+    message = to_binary_event(CloudEvent(attributes=attributes, data=dict(data)))
+    return dict(message.headers), message.body
 
 
 def reply(

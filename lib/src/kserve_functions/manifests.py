@@ -39,7 +39,12 @@ KSERVE_CONTAINER = resources.KSERVE_CONTAINER
 STORAGE_URI_ENV = resources.STORAGE_URI_ENV
 
 
-def build_inference_service(request: DeployRequest, *, restart_token: str) -> dict[str, Any]:
+def build_inference_service(
+    request: DeployRequest,
+    *,
+    restart_token: str,
+    audit_annotations: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """Return the ``serving.kserve.io/v1beta1`` InferenceService for ``request``.
 
     ``restart_token`` goes into ``spec.predictor.annotations``; a value that differs
@@ -50,6 +55,10 @@ def build_inference_service(request: DeployRequest, *, restart_token: str) -> di
     The result holds no None values and no empty maps or lists for absent optional
     fields: under server-side apply an omitted field is a removed field.
 
+    ``audit_annotations`` (``audit.change_annotations``) record who changed the model;
+    they are set after the request's own annotations, under the reserved prefix
+    a request may not use.
+
     Raises:
         ValueError: ``restart_token`` is empty (a caller that forgot to make one would
             silently lose the restart-on-update guarantee).
@@ -57,9 +66,10 @@ def build_inference_service(request: DeployRequest, *, restart_token: str) -> di
     if not restart_token:
         raise ValueError("restart_token must be a non-empty string")
 
-    # KServe copies predictor annotations onto the pod template, so a new token changes
-    # the pod spec and bumps metadata.generation. metadata.annotations would not: they
-    # stay on the InferenceService and never reach the revision.
+    # A predictor annotation is part of the spec, so a new token bumps
+    # metadata.generation, and KServe copies it onto the pod template, so the pods
+    # roll. (KServe copies metadata.annotations there too, in Standard mode, except
+    # the keys of its serviceAnnotationDisallowedList; but they bump no generation.)
     predictor: dict[str, Any] = {"annotations": {RESTART_TOKEN_ANNOTATION: restart_token}}
     predictor.update(_predictor_options(request))
     # DeployRequest guarantees exactly one of modelFormat and image.
@@ -73,7 +83,7 @@ def build_inference_service(request: DeployRequest, *, restart_token: str) -> di
         "namespace": request.namespace,
         "labels": _labels(request),
     }
-    annotations = _annotations(request)
+    annotations = {**_annotations(request), **(audit_annotations or {})}
     if annotations:
         metadata["annotations"] = annotations
 

@@ -376,6 +376,14 @@ class DeployResponse(_AnswerWithUrl):
     dry_run: bool | None = Field(default=None, alias="dryRun")
 
 
+ModelState = Literal["starting", "ready", "updating", "failed", "stopped", "deleting"]
+"""Where a model is, in one word (``status.model_state``): ``starting`` (not served
+yet, nothing wrong so far), ``ready``, ``updating`` (a new spec rolls out while the
+previous one serves), ``failed`` (it cannot become ready without a change: a failed
+load, a crash loop, an image that cannot be pulled, a pod no node can take),
+``stopped`` (KServe's ``serving.kserve.io/stop``), ``deleting``."""
+
+
 class ModelSummary(_AnswerWithUrl):
     """One model in ``GET /models``."""
 
@@ -383,6 +391,8 @@ class ModelSummary(_AnswerWithUrl):
     namespace: str
     url: str | None
     ready: bool
+    state: ModelState
+    generation: int | None = None
     image: str | None = None
     model_format: str | None = Field(default=None, alias="modelFormat")
     reason: str | None = None
@@ -420,7 +430,6 @@ class TrafficTarget(_Answer):
 class ModelDetail(ModelSummary):
     """The answer of ``GET /models/{namespace}/{name}``."""
 
-    generation: int | None = None
     observed_generation: int | None = Field(default=None, alias="observedGeneration")
     conditions: list[Condition] = Field(default_factory=list)
     latest_created_revision: str | None = Field(default=None, alias="latestCreatedRevision")
@@ -437,6 +446,26 @@ class ModelDetail(ModelSummary):
     canary_traffic_percent: int | None = Field(default=None, alias="canaryTrafficPercent")
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class ModelEvent(_Answer):
+    """One Kubernetes Event about a model or what KServe made for it."""
+
+    type: str | None = None
+    reason: str | None = None
+    message: str | None = None
+    object: str = Field(description="The object it is about, as Kind/name (Pod/iris-predictor-…)")
+    count: int | None = None
+    first_time: str | None = Field(default=None, alias="firstTime")
+    last_time: str | None = Field(default=None, alias="lastTime")
+    reporter: str | None = None
+
+
+class ModelEvents(_Answer):
+    """The answer of ``GET /models/{namespace}/{name}/events``: newest first."""
+
+    events: list[ModelEvent]
+    count: int
 
 
 class DeleteResponse(_Answer):

@@ -73,6 +73,14 @@ def _operation(route: Route, operation: Operation) -> dict[str, Any]:
         }
         for code, model in operation.responses.items()
     }
+    for code, media in operation.text.items():
+        answer = responses.setdefault(
+            str(code), {"description": "; ".join(media.values()), "content": {}}
+        )
+        for media_type, description in media.items():
+            answer["content"][media_type] = {
+                "schema": {"type": "string", "description": description}
+            }
     for code in operation.problems:
         responses[str(code)] = {
             "description": "a problem (RFC 9457)",

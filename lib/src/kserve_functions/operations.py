@@ -10,22 +10,28 @@ server-side apply per deploy, waiting for Ready, streaming long lists.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import logging
 import math
-import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
-import pydantic
-
-from kserve_functions import continuation, errors, grammar, manifests, status
+from kserve_functions import (
+    audit,
+    continuation,
+    errors,
+    grammar,
+    manifests,
+    queries,
+    readings,
+    status,
+    streams,
+)
 from kserve_functions.asgi import Request, Response, dump, json_response
-from kserve_functions.config import Settings
 from kserve_functions.context import Context
-from kserve_functions.kube import Page
+from kserve_functions.kube import Caller, Page
 from kserve_functions.models import (
     DeleteResponse,
     DeployRequest,
@@ -33,131 +39,16 @@ from kserve_functions.models import (
     HealthResponse,
     ModelList,
     ModelSummary,
-    ValidationIssue,
 )
+from kserve_functions.resources import INFERENCE_SERVICE
 
 log = logging.getLogger("kserve_functions")
 
-TRUE_VALUES = frozenset({"true", "1", "yes"})
-FALSE_VALUES = frozenset({"false", "0", "no", ""})
 ALL_NAMESPACES = "*"
 MAX_LIST_LIMIT = 1000
 # A wait follows the model by watch; it re-reads the model and its Deployment at
 # least this often (a roll-out can finish without a change to the model).
 RECHECK_SECONDS = 2.0
-# Idempotency keys become an annotation value; keep them short and printable.
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
-
-
-# -- validation helpers ----------------------------------------------------
-
-
-def validation_issues(error: pydantic.ValidationError) -> list[ValidationIssue]:
-    """Each pydantic error as ``field: message``, with the JSON (camelCase) field path."""
-    issues = []
-    for item in error.errors(include_url=False, include_input=False):
-        location = ".".join(str(part) for part in item["loc"] if part != "[key]")
-        message = str(item["msg"]).removeprefix("Value error, ")
-        # Cross-field checks name their field at the start of the message.
-        if not location and ": " in message:
-            location, message = message.split(": ", 1)
-        issues.append(ValidationIssue(field=location or "body", message=message))
-    return issues
-
-
-def parse_deploy_request(body: object) -> DeployRequest:
-    """Validate a deploy body.
-
-    Raises:
-        errors.Invalid: naming every invalid field.
-    """
-    if not isinstance(body, dict):
-        raise errors.Invalid(
-            "the body must be a JSON object",
-            errors=[ValidationIssue(field="body", message="expected a JSON object")],
-        )
-    try:
-        return DeployRequest.model_validate(body)
-    except pydantic.ValidationError as e:
-        issues = validation_issues(e)
-        fields = ", ".join(dict.fromkeys(issue.field for issue in issues))
-        raise errors.Invalid(f"invalid deploy request: {fields}", errors=issues) from e
-
-
-def flag(request: Request, name: str) -> bool:
-    """A boolean query parameter (``true``/``false``, ``1``/``0``).
-
-    Raises:
-        errors.Invalid: any other value.
-    """
-    raw = request.query_value(name)
-    if raw is None:
-        return False
-    value = raw.strip().lower()
-    if value in TRUE_VALUES:
-        return True
-    if value in FALSE_VALUES:
-        return False
-    raise _invalid_query(name, f"must be true or false, got {raw[:50]!r}")
-
-
-def wait_timeout(request: Request, settings: Settings) -> float:
-    """The ``timeout`` query parameter in seconds (default and cap from settings).
-
-    Raises:
-        errors.Invalid: not a positive number, or above the configured maximum.
-    """
-    raw = request.query_value("timeout")
-    if raw is None:
-        return settings.wait_timeout_default_seconds
-    try:
-        seconds = float(raw.removesuffix("s"))
-    except ValueError:
-        raise _invalid_query("timeout", f"must be a number of seconds, got {raw[:50]!r}") from None
-    if not 0 < seconds <= settings.wait_timeout_max_seconds:
-        raise _invalid_query(
-            "timeout", f"must be above 0 and at most {settings.wait_timeout_max_seconds:g} seconds"
-        )
-    return seconds
-
-
-def _invalid_query(name: str, message: str) -> errors.Invalid:
-    return errors.Invalid(
-        f"query parameter {name} {message}", errors=[ValidationIssue(field=name, message=message)]
-    )
-
-
-def restart_token(request: Request) -> str:
-    """The token that marks this deploy's revision.
-
-    The ``Idempotency-Key`` header when given, so a retried request applies the
-    same token and rolls no second revision; else a fresh one, so every update
-    restarts the model even with an unchanged image tag (the seed's promise).
-
-    Raises:
-        errors.Invalid: the header is not 1-128 printable ASCII characters.
-    """
-    key = request.header("idempotency-key")
-    if key is None:
-        return uuid.uuid4().hex
-    if not IDEMPOTENCY_KEY.match(key):
-        raise errors.Invalid(
-            "the Idempotency-Key header must be 1-128 printable ASCII characters without spaces",
-            errors=[ValidationIssue(field="Idempotency-Key", message="1-128 printable characters")],
-        )
-    return key
-
-
-def path_model(params: Mapping[str, str]) -> tuple[str, str]:
-    """The namespace and name of a ``/models/{namespace}/{name}`` path.
-
-    Raises:
-        errors.NotFound: they cannot name a model (no such model can exist).
-    """
-    namespace, name = params["namespace"], params["name"]
-    if not (grammar.is_dns1123_label(namespace) and grammar.is_dns1035_label(name)):
-        raise errors.NotFound(f"model {namespace[:63]}/{name[:63]} not found")
-    return namespace, name
 
 
 # -- operations --------------------------------------------------------------
@@ -170,14 +61,20 @@ async def deploy(context: Context, request: Request, params: Mapping[str, str]) 
     timeout passed before the model became Ready.
     """
     caller = await context.auth.authenticate(request)
-    dry_run = flag(request, "dryRun")
-    wait = flag(request, "wait")
-    timeout = wait_timeout(request, context.settings) if wait else None
-    token = restart_token(request)
-    deploy_request = parse_deploy_request(request.json_body())
+    dry_run = queries.flag(request, "dryRun")
+    wait = queries.flag(request, "wait")
+    timeout = queries.wait_timeout(request, context.settings) if wait else None
+    token = queries.restart_token(request)
+    deploy_request = queries.parse_deploy_request(request.json_body())
     await context.auth.authorize_deploy(caller, deploy_request)
+    actor = audit.http_actor(caller.user if caller else None, request.method, request.path)
     code, answer = await apply_model(
-        context, deploy_request, restart_token=token, dry_run=dry_run, wait_seconds=timeout
+        context,
+        deploy_request,
+        restart_token=token,
+        actor=actor,
+        dry_run=dry_run,
+        wait_seconds=timeout,
     )
     return json_response(code, answer)
 
@@ -187,6 +84,7 @@ async def apply_model(
     deploy_request: DeployRequest,
     *,
     restart_token: str,
+    actor: audit.Actor,
     dry_run: bool = False,
     wait_seconds: float | None = None,
 ) -> tuple[int, DeployResponse]:
@@ -194,11 +92,17 @@ async def apply_model(
 
     Shared by ``POST /deploy`` and the deploy event. ``wait_seconds`` None answers
     at once; otherwise waits for Ready that long (202 when it did not come).
+    ``actor`` is recorded on the model and in a Kubernetes Event (``audit``).
 
     Raises:
         errors.Conflict: the model is being deleted.
     """
-    manifest = manifests.build_inference_service(deploy_request, restart_token=restart_token)
+    now = datetime.datetime.now(datetime.UTC)
+    manifest = manifests.build_inference_service(
+        deploy_request,
+        restart_token=restart_token,
+        audit_annotations=audit.change_annotations(actor, now),
+    )
     applied, created = await context.kube.apply(manifest, dry_run=dry_run)
     if applied.get("metadata", {}).get("deletionTimestamp"):
         # The apply went through, but onto a model that finalizers are about to
@@ -208,8 +112,11 @@ async def apply_model(
             "deploy it again once it is gone"
         )
     code = 201 if created else 200
+    if not dry_run:
+        reason, note = (audit.DEPLOYED, "created") if created else (audit.UPDATED, "updated")
+        await context.record(applied, reason=reason, note=f"model {note}", actor=actor, at=now)
     # A dry run made no Deployment to compare with.
-    rollout = None if dry_run else await predictor_rollout(context, applied)
+    rollout = None if dry_run else await readings.predictor_rollout(context, applied)
     if wait_seconds is not None and not dry_run:
         applied, rollout = await _wait_ready(context, applied, rollout, wait_seconds)
         if not status.is_ready(applied, rollout=rollout):
@@ -268,7 +175,7 @@ async def _wait_ready(
                 isvc = await context.kube.get(namespace, name)  # NotFound once it is gone
             else:
                 isvc = change.object
-        rollout = await predictor_rollout(context, isvc)
+        rollout = await readings.predictor_rollout(context, isvc)
     return isvc, rollout
 
 
@@ -290,28 +197,6 @@ async def _rollout_moved(
     return True
 
 
-async def predictor_rollout(context: Context, isvc: Mapping[str, Any]) -> status.Rollout | None:
-    """How far the model's predictor Deployment has rolled out its spec (Standard mode).
-
-    None for other modes, when KServe's status already says not ready (no
-    Deployment read is needed to know that), and when this function may not
-    read Deployments (an installation with older RBAC): readiness then rests on
-    KServe's status alone, which may call an update ready before KServe has
-    applied it.
-    """
-    if status.deployment_mode(isvc) != status.STANDARD_MODE or not status.is_ready(isvc):
-        return None
-    metadata = isvc.get("metadata", {})
-    try:
-        deployment = await context.kube.predictor_deployment(
-            metadata["namespace"], metadata["name"]
-        )
-    except errors.Forbidden as e:
-        log.warning("cannot compare %s with its Deployment: %s", metadata.get("name"), e.detail)
-        return None
-    return status.predictor_rollout(isvc, deployment)
-
-
 async def list_models(context: Context, request: Request, params: Mapping[str, str]) -> Response:
     """``GET /models``: the models of one namespace, or of all (``namespace=*``).
 
@@ -323,14 +208,16 @@ async def list_models(context: Context, request: Request, params: Mapping[str, s
     raw_namespace = request.query_value("namespace") or "default"
     namespace = None if raw_namespace == ALL_NAMESPACES else raw_namespace
     if namespace is not None and not grammar.is_dns1123_label(namespace):
-        raise _invalid_query("namespace", "must be a namespace name or *")
+        raise queries.invalid_query("namespace", "must be a namespace name or *")
     selector = request.query_value("labelSelector")
     token = request.query_value("continue")
     raw_limit = request.query_value("limit")
     if raw_limit is not None and (
         not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIST_LIMIT
     ):
-        raise _invalid_query("limit", f"must be a whole number from 1 to {MAX_LIST_LIMIT}")
+        raise queries.invalid_query("limit", f"must be a whole number from 1 to {MAX_LIST_LIMIT}")
+    if queries.flag(request, "watch"):
+        return await _watch_models(context, request, caller, namespace, selector)
     if namespace is not None:
         await context.auth.authorize(caller, ("list",), namespace)
     else:
@@ -360,6 +247,37 @@ async def list_models(context: Context, request: Request, params: Mapping[str, s
     return Response(status=200, body=_stream_pages(context, first, listed))
 
 
+async def _watch_models(
+    context: Context,
+    request: Request,
+    caller: Caller | None,
+    namespace: str | None,
+    selector: str | None,
+) -> Response:
+    """``GET /models?watch=true``: a stream of the models' changes (``streams``).
+
+    One apiserver watch per stream, so ``namespace=*`` needs ``list`` and
+    ``watch`` everywhere (no allowlist): a caller allowed some namespaces only
+    watches each of them.
+
+    Raises:
+        errors.Invalid: ``limit`` or ``continue`` given (a stream has no pages).
+        errors.Forbidden: the caller may not list and watch there.
+    """
+    for name in ("limit", "continue"):
+        if request.query_value(name) is not None:
+            raise queries.invalid_query(
+                name, "does not apply to watch=true (a stream has no pages)"
+            )
+    if namespace is None and context.settings.allowed_namespaces is not None:
+        raise errors.Forbidden(
+            "watch=true over every namespace is refused under ALLOWED_NAMESPACES; "
+            "watch one namespace at a time"
+        )
+    await context.auth.authorize(caller, ("list", "watch"), namespace or "")
+    return await streams.models_stream(context, request, namespace, selector)
+
+
 def _summary(context: Context, isvc: Mapping[str, Any]) -> ModelSummary:
     return status.read_summary(isvc, urls=context.settings.model_urls)
 
@@ -380,7 +298,7 @@ async def _list_some_namespaces(
     if continue_token:
         position = continuation.decode_continue(continue_token)
         if position is None or position[0] not in namespaces:
-            raise _invalid_query("continue", "is not a continue token of this list")
+            raise queries.invalid_query("continue", "is not a continue token of this list")
         start, inner = namespaces.index(position[0]), position[1] or None
     if limit is None:
         pages = _pages(context, namespaces[start:], selector, inner)
@@ -453,30 +371,55 @@ async def _stream_pages(
 
 
 async def get_model(context: Context, request: Request, params: Mapping[str, str]) -> Response:
-    """``GET /models/{namespace}/{name}``: the model's detail; 404 when absent."""
+    """``GET /models/{namespace}/{name}``: the model's detail; 404 when absent.
+
+    ``watch=true``: a stream of the model's changes instead (``streams``); the
+    caller needs ``watch`` besides ``get``.
+    """
     caller = await context.auth.authenticate(request)
-    namespace, name = path_model(params)
-    await context.auth.authorize(caller, ("get",), namespace)
+    namespace, name = queries.path_model(params)
+    watching = queries.flag(request, "watch")
+    await context.auth.authorize(caller, ("get", "watch") if watching else ("get",), namespace)
+    if watching:
+        return await streams.model_stream(context, request, namespace, name)
     isvc = await context.kube.get(namespace, name)
-    detail = status.read_detail(
-        isvc, urls=context.settings.model_urls, rollout=await predictor_rollout(context, isvc)
-    )
-    return json_response(200, detail)
+    return json_response(200, await readings.read_detail(context, isvc))
 
 
 async def delete_model(context: Context, request: Request, params: Mapping[str, str]) -> Response:
     """``DELETE /models/{namespace}/{name}``; 404 when absent; ``wait=true`` waits until gone."""
     caller = await context.auth.authenticate(request)
-    namespace, name = path_model(params)
+    namespace, name = queries.path_model(params)
     await context.auth.authorize(caller, ("delete",), namespace)
-    wait = flag(request, "wait")
-    timeout = wait_timeout(request, context.settings) if wait else 0.0
-    await context.kube.delete(namespace, name)
-    log.info("delete %s/%s", namespace, name)
+    wait = queries.flag(request, "wait")
+    timeout = queries.wait_timeout(request, context.settings) if wait else 0.0
+    actor = audit.http_actor(caller.user if caller else None, request.method, request.path)
+    await delete(context, namespace, name, actor)
     code = 200
     if wait and not await _wait_gone(context, namespace, name, timeout):
         code = 202
     return json_response(code, DeleteResponse(name=name, namespace=namespace))
+
+
+async def delete(context: Context, namespace: str, name: str, actor: audit.Actor) -> None:
+    """Delete the model, recording ``actor`` in a Kubernetes Event (``audit``).
+
+    Shared by ``DELETE /models/{ns}/{name}`` and the delete event.
+
+    Raises:
+        errors.NotFound: the model does not exist.
+    """
+    answer = await context.kube.delete(namespace, name)
+    log.info("delete %s/%s", namespace, name)
+    # The apiserver answers with the object while KServe's finalizer holds it,
+    # else with a Status: the Event then names the model without its uid.
+    regarding = answer if answer.get("kind") == INFERENCE_SERVICE.kind else _named(namespace, name)
+    now = datetime.datetime.now(datetime.UTC)
+    await context.record(regarding, reason=audit.DELETED, note="model deleted", actor=actor, at=now)
+
+
+def _named(namespace: str, name: str) -> dict[str, Any]:
+    return {"metadata": {"namespace": namespace, "name": name}}
 
 
 async def _wait_gone(context: Context, namespace: str, name: str, timeout: float) -> bool:

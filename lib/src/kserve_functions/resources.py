@@ -52,6 +52,17 @@ INFERENCE_SERVICE = ApiResource(
 DEPLOYMENT = ApiResource(group="apps", version="v1", plural="deployments", kind="Deployment")
 """KServe's Standard-mode predictor runs as the Deployment ``<model>-predictor``."""
 
+POD = ApiResource(group="", version="v1", plural="pods", kind="Pod")
+
+REPORTED_STATE_ANNOTATION = "kserve-functions.dev/reported-state"
+"""In ``metadata.annotations``: the last status-change event the notify function sent
+for the model (``transitions``). KServe copies a model's annotations onto its pods
+unless its ``serviceAnnotationDisallowedList`` names them, so installations list
+this key there: a change of it must not roll the model."""
+
+MODEL_LABEL = "serving.kserve.io/inferenceservice"
+"""KServe labels every object it makes for a model (pods included) with the model's name."""
+
 NAMESPACE = ApiResource(
     group="", version="v1", plural="namespaces", kind="Namespace", namespaced=False
 )

@@ -13,13 +13,14 @@ pinned and changes nothing.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from kserve_functions import allowlists, errors, manifests
+from kserve_functions import allowlists, audit, errors, manifests
 from kserve_functions.context import Context
 from kserve_functions.registry import ImagePush
 from kserve_functions.resources import KSERVE_CONTAINER
@@ -136,10 +137,18 @@ async def _roll(
         )
     if current == push.pinned:
         return ModelRollout(namespace=namespace, name=name, image=current, result="unchanged")
+    actor = audit.Actor(by=f"registry {push.host}", how=f"registry push of {push.tagged}")
+    now = datetime.datetime.now(datetime.UTC)
     async with limit:
         try:
-            await context.kube.set_container_image(
-                namespace, name, index=index, expected=current, image=push.pinned
+            patched = await context.kube.set_container_image(
+                namespace,
+                name,
+                index=index,
+                expected=current,
+                image=push.pinned,
+                annotations=audit.change_annotations(actor, now),
+                has_annotations=isinstance(isvc["metadata"].get("annotations"), dict),
             )
         except errors.ApiError as e:
             log.warning("rollout of %s/%s to %s failed: %s", namespace, name, push.pinned, e.detail)
@@ -147,4 +156,6 @@ async def _roll(
                 namespace=namespace, name=name, image=current, result="failed", detail=e.detail
             )
     log.info("rolled %s/%s to %s", namespace, name, push.pinned)
+    note = f"model rolled out from {current} to {push.pinned}"
+    await context.record(patched, reason=audit.ROLLED_OUT, note=note, actor=actor, at=now)
     return ModelRollout(namespace=namespace, name=name, image=push.pinned, result="updated")

@@ -43,6 +43,9 @@ class Operation:
     request_body: type[BaseModel] | None = None
     query: Sequence[QueryParameter] = ()
     problems: Sequence[int] = ()
+    # Answers that are not a JSON model: status -> media type -> what the text is
+    # (a watch stream's text/event-stream, a log's text/plain).
+    text: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

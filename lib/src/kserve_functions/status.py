@@ -19,11 +19,17 @@ apiserver returned it (a JSON mapping) and the configured ``ModelUrls``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kserve_functions.models import Condition, ModelDetail, ModelSummary, TrafficTarget
+from kserve_functions.models import (
+    Condition,
+    ModelDetail,
+    ModelState,
+    ModelSummary,
+    TrafficTarget,
+)
 from kserve_functions.resources import (
     DEPLOYMENT_MODE_ANNOTATION,
     KSERVE_CONTAINER,
@@ -56,6 +62,21 @@ class ModelUrls:
 
 
 PENDING_REASON = "Pending"
+STOPPED_REASON = "Stopped"
+STOPPED_MESSAGE = "the model is stopped (serving.kserve.io/stop); KServe removed its pods"
+UNSCHEDULABLE_REASON = "Unschedulable"
+# A predictor container waiting for one of these reasons will not start without a
+# change (its image, its configuration); KServe's own status does not say so.
+_STUCK_CONTAINER_REASONS = frozenset(
+    {
+        "CrashLoopBackOff",
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+    }
+)
 FAILED_LOAD_REASON = "ModelLoadFailed"
 DELETING_REASON = "Deleting"
 DELETING_MESSAGE = "the model is being deleted; KServe is removing what it made for it"
@@ -198,32 +219,122 @@ def model_url(isvc: Mapping[str, Any], urls: ModelUrls) -> str | None:
     return template.format(name=_name(isvc), namespace=_namespace(isvc), domain=urls.domain)
 
 
+@dataclass(frozen=True)
+class Standing:
+    """Where a model is (``state``) and, unless it is ready, why, in words."""
+
+    state: ModelState
+    reason: str | None = None
+    message: str | None = None
+
+
+def model_state(
+    isvc: Mapping[str, Any],
+    *,
+    rollout: Rollout | None = None,
+    pods: Sequence[Mapping[str, Any]] | None = None,
+) -> Standing:
+    """The model's ``ModelState`` and the reason and message of a model not ready.
+
+    In this order: ``deleting`` (a delete was accepted), ``stopped`` (KServe's
+    ``Stopped`` condition, set for the ``serving.kserve.io/stop`` annotation),
+    ``ready`` (``is_ready``), ``failed`` (a failed load KServe reports in
+    ``modelStatus``, or, when the caller read the predictor's ``pods``, one that
+    no node can take or whose container cannot start: KServe's own status then
+    only says the Deployment lacks available pods), ``updating`` (KServe's Ready
+    is True, so the previous spec serves while the current one rolls out), and
+    ``starting`` for everything else (no status yet, pods being created).
+    """
+    if _being_deleted(isvc):
+        return Standing("deleting", DELETING_REASON, DELETING_MESSAGE)
+    stopped = _condition(isvc, "Stopped")
+    if stopped is not None and stopped.get("status") == "True":
+        return Standing("stopped", STOPPED_REASON, STOPPED_MESSAGE)
+    if is_ready(isvc, rollout=rollout):
+        return Standing("ready")
+    failure = _failed_load(isvc) or pod_failure(pods or ())
+    if failure is not None:
+        return Standing("failed", *failure)
+    reason, message = _not_ready_because(isvc, rollout)
+    ready = _condition(isvc, "Ready")
+    updating = ready is not None and ready.get("status") == "True"
+    return Standing("updating" if updating else "starting", reason, message)
+
+
+def pod_failure(pods: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
+    """Why the predictor's pods cannot serve, as (reason, message); None when nothing is stuck.
+
+    A pod the scheduler refused (``PodScheduled`` False, ``Unschedulable``: the
+    scheduler's message says what no node has), or a container waiting in a
+    state it will not leave without a change (``CrashLoopBackOff``, an image
+    that cannot be pulled, …), with the last termination's message and exit
+    code when there was one. The first such pod, in the order given, speaks.
+    """
+    for pod in pods:
+        if _being_deleted(pod):
+            continue
+        for condition in _mappings(_get(pod, "status", "conditions")):
+            if (
+                condition.get("type") == "PodScheduled"
+                and condition.get("status") == "False"
+                and condition.get("reason") == UNSCHEDULABLE_REASON
+            ):
+                return UNSCHEDULABLE_REASON, _str(condition.get("message")) or ""
+        statuses = _mappings(_get(pod, "status", "initContainerStatuses")) + _mappings(
+            _get(pod, "status", "containerStatuses")
+        )
+        for container in statuses:
+            waiting = _get(container, "state", "waiting")
+            reason = _str(_get(waiting, "reason"))
+            if reason not in _STUCK_CONTAINER_REASONS:
+                continue
+            terminated = _get(container, "lastState", "terminated")
+            message = _str(_get(terminated, "message")) or _str(_get(waiting, "message")) or ""
+            exit_code = _int(_get(terminated, "exitCode"))
+            if exit_code:
+                message = (
+                    f"{message} (exit code {exit_code})" if message else f"exit code {exit_code}"
+                )
+            name = _str(container.get("name")) or "?"
+            return reason, f"container {name}: {message}" if message else f"container {name}"
+    return None
+
+
 def read_summary(
-    isvc: Mapping[str, Any], *, urls: ModelUrls, rollout: Rollout | None = None
+    isvc: Mapping[str, Any],
+    *,
+    urls: ModelUrls,
+    rollout: Rollout | None = None,
+    pods: Sequence[Mapping[str, Any]] | None = None,
 ) -> ModelSummary:
     """One ``GET /models`` item: the seed's ``name, namespace, url, ready`` plus additions.
 
-    ``url`` is ``model_url(isvc, urls)``. ``reason``/``message`` are set only when
-    the model is not ready (see ``_not_ready_because``); ``createdAt`` is
-    ``metadata.creationTimestamp`` as given.
+    ``url`` is ``model_url(isvc, urls)``. ``state``, ``reason`` and ``message``
+    are ``model_state``'s (reason and message only when the model is not
+    ready); ``createdAt`` is ``metadata.creationTimestamp`` as given.
     """
-    ready = is_ready(isvc, rollout=rollout)
-    reason, message = (None, None) if ready else _not_ready_because(isvc, rollout)
+    standing = model_state(isvc, rollout=rollout, pods=pods)
     return ModelSummary(
         name=_name(isvc),
         namespace=_namespace(isvc),
         url=model_url(isvc, urls),
-        ready=ready,
+        ready=standing.state == "ready",
+        state=standing.state,
+        generation=_int(_get(isvc, "metadata", "generation")),
         image=_image(isvc),
         modelFormat=_str(_get(isvc, "spec", "predictor", "model", "modelFormat", "name")),
-        reason=reason,
-        message=message,
+        reason=standing.reason,
+        message=standing.message,
         createdAt=_str(_get(isvc, "metadata", "creationTimestamp")),
     )
 
 
 def read_detail(
-    isvc: Mapping[str, Any], *, urls: ModelUrls, rollout: Rollout | None = None
+    isvc: Mapping[str, Any],
+    *,
+    urls: ModelUrls,
+    rollout: Rollout | None = None,
+    pods: Sequence[Mapping[str, Any]] | None = None,
 ) -> ModelDetail:
     """The ``GET /models/{namespace}/{name}`` answer: the summary plus spec and status details.
 
@@ -238,7 +349,7 @@ def read_detail(
     ``(from field metadata.name)``, ``(from resource limits.cpu)``, or
     ``(from a reference)``; they are never resolved.
     """
-    summary = read_summary(isvc, urls=urls, rollout=rollout)
+    summary = read_summary(isvc, urls=urls, rollout=rollout, pods=pods)
     predictor = _get(isvc, "spec", "predictor")
     components = _get(isvc, "status", "components", "predictor")
     serving = _serving_spec(isvc)
@@ -247,12 +358,13 @@ def read_detail(
         namespace=summary.namespace,
         url=summary.url,
         ready=summary.ready,
+        state=summary.state,
         image=summary.image,
         modelFormat=summary.model_format,
         reason=summary.reason,
         message=summary.message,
         createdAt=summary.created_at,
-        generation=_int(_get(isvc, "metadata", "generation")),
+        generation=summary.generation,
         observedGeneration=_int(_get(isvc, "status", "observedGeneration")),
         conditions=_conditions(isvc),
         latestCreatedRevision=_str(_get(components, "latestCreatedRevision")),
@@ -283,8 +395,6 @@ def _not_ready_because(
     condition then only says the Deployment lacks available pods
     (``MinimumReplicasUnavailable``), while the failure says why.
     """
-    if _being_deleted(isvc):
-        return DELETING_REASON, DELETING_MESSAGE
     ready = _condition(isvc, "Ready")
     if ready is None:
         return PENDING_REASON, PENDING_MESSAGE

@@ -20,7 +20,7 @@ from kserve_functions.kube import requests
 from kserve_functions.kube.answers import WEBHOOK_CALL_FAILURE, status_message
 from kserve_functions.kube.paging import Page, pages
 from kserve_functions.kube.transport import ApiServer, ApiStatusError
-from kserve_functions.resources import INFERENCE_SERVICE
+from kserve_functions.resources import INFERENCE_SERVICE, ApiResource
 
 # Change types a watch reports, and the two a re-list adds (``Kube.follow_models``).
 CHANGES = frozenset({"ADDED", "MODIFIED", "DELETED"})
@@ -281,7 +281,15 @@ class Kube:
                 yield Change(type=SYNCED, object={})
 
     async def set_container_image(
-        self, namespace: str, name: str, *, index: int, expected: str, image: str
+        self,
+        namespace: str,
+        name: str,
+        *,
+        index: int,
+        expected: str,
+        image: str,
+        annotations: Mapping[str, str] | None = None,
+        has_annotations: bool = True,
     ) -> dict[str, Any]:
         """Point container ``index`` of the predictor at ``image``; return the object.
 
@@ -293,7 +301,13 @@ class Kube:
             errors.Conflict: the container no longer runs ``expected``.
         """
         request = requests.replace_container_image(
-            namespace, name, index=index, expected=expected, image=image
+            namespace,
+            name,
+            index=index,
+            expected=expected,
+            image=image,
+            annotations=annotations,
+            has_annotations=has_annotations,
         )
         try:
             return (await self._server.send(request)).body
@@ -301,13 +315,57 @@ class Kube:
             # A failed `test` operation comes back as 422.
             raise errors.Conflict(f"{request.what} changed its image meanwhile") from e
 
-    async def delete(self, namespace: str, name: str) -> None:
+    async def annotate_if_unchanged(
+        self,
+        model: Mapping[str, Any],
+        key: str,
+        value: str | None,
+    ) -> dict[str, Any]:
+        """Set annotation ``key`` of ``model`` (None: remove it) unless it changed since read.
+
+        ``model`` is the object as read; the patch applies only at its
+        resourceVersion (``requests.annotate_model_if_unchanged``). Returns the
+        object as written.
+
+        Raises:
+            errors.Conflict: the model changed since (or another writer won).
+            errors.NotFound: the model is gone.
+        """
+        metadata = model.get("metadata") or {}
+        annotations = metadata.get("annotations")
+        request = requests.annotate_model_if_unchanged(
+            str(metadata.get("namespace") or ""),
+            str(metadata.get("name") or ""),
+            resource_version=str(metadata.get("resourceVersion") or ""),
+            key=key,
+            value=value,
+            annotations_present=isinstance(annotations, Mapping) and bool(annotations),
+        )
+        try:
+            return (await self._server.send(request)).body
+        except errors.Invalid as e:
+            # A failed `test` operation comes back as 422.
+            raise errors.Conflict(f"{request.what} changed since it was read") from e
+
+    async def delete(self, namespace: str, name: str) -> dict[str, Any]:
         """Delete the InferenceService ``namespace/name`` (``requests.delete_model``).
+
+        Returns what the apiserver answered: the object as it is now (KServe's
+        finalizer keeps it, with its deletionTimestamp, until KServe cleaned up),
+        or a Status when it went at once.
 
         Raises:
             errors.NotFound: it does not exist.
         """
-        await self._server.send(requests.delete_model(namespace, name))
+        return (await self._server.send(requests.delete_model(namespace, name))).body
+
+    async def record_event(self, event: Mapping[str, Any]) -> None:
+        """Create a Kubernetes Event (``requests.create_event``).
+
+        Raises:
+            errors.Forbidden: this function may not create Events there.
+        """
+        await self._server.send(requests.create_event(event))
 
     async def predictor_deployment(self, namespace: str, model: str) -> dict[str, Any] | None:
         """KServe's Deployment ``<model>-predictor`` (Standard mode), or None while absent.
@@ -320,6 +378,39 @@ class Kube:
         except errors.NotFound:
             return None
         return answer.body
+
+    async def model_pods(self, namespace: str, model: str, *, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` pods KServe made for ``model`` (``requests.list_model_pods``).
+
+        Raises:
+            errors.Forbidden: this function may not list pods there.
+        """
+        answer = await self._server.send(requests.list_model_pods(namespace, model, limit=limit))
+        return _page(answer.body).items
+
+    async def event_pages(
+        self, namespace: str, *, page_size: int
+    ) -> AsyncIterator[Page[dict[str, Any]]]:
+        """Every page of the Events of ``namespace`` (``pages``)."""
+
+        async def fetch(token: str | None) -> Page[dict[str, Any]]:
+            request = requests.list_events(namespace, limit=page_size, continue_token=token)
+            return _page((await self._server.send(request)).body)
+
+        async for page in pages(fetch):
+            yield page
+
+    async def pod_log(
+        self, request: requests.KubeRequest, *, seconds: float
+    ) -> AsyncGenerator[bytes, None]:
+        """The log ``request`` (``requests.pod_log``) asks for, as chunks (``open_stream``).
+
+        Raises:
+            errors.NotFound: the pod or container is gone.
+            errors.BadRequest: the container has no log yet (still being created).
+            errors.Forbidden: this function may not read pods' logs there.
+        """
+        return await self._server.open_stream(request, seconds=seconds)
 
     # -- the cluster and this function's identity ----------------------------
 
@@ -419,8 +510,17 @@ class Kube:
             extra=tuple(sorted((str(k), tuple(map(str, v or ()))) for k, v in extra.items())),
         )
 
-    async def subject_can(self, caller: Caller, verb: str, namespace: str) -> bool:
-        """Whether ``caller`` may ``verb`` models in ``namespace`` ("" = cluster-wide)."""
+    async def subject_can(
+        self,
+        caller: Caller,
+        verb: str,
+        namespace: str,
+        *,
+        resource: ApiResource = INFERENCE_SERVICE,
+        subresource: str | None = None,
+    ) -> bool:
+        """Whether ``caller`` may ``verb`` ``resource`` (models by default; ``subresource``)
+        in ``namespace`` ("" = cluster-wide)."""
         request = requests.access_review(
             user=caller.user,
             uid=caller.uid,
@@ -428,6 +528,8 @@ class Kube:
             extra=dict(caller.extra),
             verb=verb,
             namespace=namespace,
+            resource=resource,
+            subresource=subresource,
         )
         return _allowed((await self._server.send(request)).body)
 

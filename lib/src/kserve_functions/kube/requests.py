@@ -21,7 +21,9 @@ from kserve_functions.resources import (
     DEPLOYMENT,
     INFERENCE_SERVICE,
     KSERVE_CONTAINER,
+    MODEL_LABEL,
     NAMESPACE,
+    POD,
     ApiResource,
 )
 
@@ -30,6 +32,10 @@ APPLY_PATCH = "application/apply-patch+yaml"
 JSON_PATCH = "application/json-patch+json"
 FIELD_MANAGER = "kserve-functions"
 """Who owns the fields a deploy sets (server-side apply)."""
+
+NOTIFY_FIELD_MANAGER = "kserve-functions-notify"
+"""Who writes the notify function's record of the events it sent. Not ``FIELD_MANAGER``:
+a deploy's forced apply then never owns the record, so never removes it."""
 
 ADMISSION_PROBE_NAME = "kserve-functions-admission-probe"
 """The InferenceService ``admission_probe`` dry-runs (GET /health): never stored."""
@@ -215,22 +221,108 @@ def watch_models(
 
 
 def replace_container_image(
-    namespace: str, name: str, *, index: int, expected: str, image: str
+    namespace: str,
+    name: str,
+    *,
+    index: int,
+    expected: str,
+    image: str,
+    annotations: Mapping[str, str] | None = None,
+    has_annotations: bool = True,
 ) -> KubeRequest:
     """Point predictor container ``index`` at ``image``, only if it still runs ``expected``.
 
     A JSON patch whose ``test`` operation makes the apiserver refuse it (422)
     when the container changed meanwhile. (A server-side apply cannot do this:
     the containers list is atomic, so a partial apply would replace it whole.)
+    ``annotations`` are set too, one key at a time when the object already has
+    annotations (``has_annotations``), else as the new map.
     """
     path = f"/spec/predictor/containers/{index}/image"
+    operations: list[dict[str, Any]] = [
+        {"op": "test", "path": path, "value": expected},
+        {"op": "replace", "path": path, "value": image},
+    ]
+    if annotations and has_annotations:
+        operations += [
+            {"op": "add", "path": f"/metadata/annotations/{pointer(key)}", "value": value}
+            for key, value in annotations.items()
+        ]
+    elif annotations:
+        operations.append(
+            {"op": "add", "path": "/metadata/annotations", "value": dict(annotations)}
+        )
     return KubeRequest(
         "PATCH",
         resource_path(INFERENCE_SERVICE, namespace, name),
         _model(namespace, name),
+        body=operations,
+        content_type=JSON_PATCH,
+    )
+
+
+def pointer(key: str) -> str:
+    """``key`` as one JSON Pointer segment (RFC 6901: ``~`` is ``~0``, ``/`` is ``~1``)."""
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def create_event(event: Mapping[str, Any]) -> KubeRequest:
+    """Create an ``events.k8s.io/v1`` Event (``audit.event``) in its namespace."""
+    namespace = str(event["metadata"]["namespace"])
+    return KubeRequest(
+        "POST",
+        f"/apis/events.k8s.io/v1/namespaces/{quote(namespace, safe='')}/events",
+        f"an Event in namespace {namespace}",
+        body=dict(event),
+    )
+
+
+def json_pointer(*segments: str) -> str:
+    """The JSON pointer (RFC 6901) of ``segments``: ``~`` as ``~0``, ``/`` as ``~1``.
+
+    An annotation key such as ``kserve-functions.dev/x`` is one segment.
+    """
+    return "".join("/" + s.replace("~", "~0").replace("/", "~1") for s in segments)
+
+
+def annotate_model_if_unchanged(
+    namespace: str,
+    name: str,
+    *,
+    resource_version: str,
+    key: str,
+    value: str | None,
+    annotations_present: bool,
+) -> KubeRequest:
+    """Set annotation ``key`` of a model to ``value`` (None: remove it), only if unchanged.
+
+    A compare-and-swap: the JSON patch's ``test`` of ``metadata.resourceVersion``
+    makes the apiserver refuse it (422) when the model changed since it was read
+    at ``resource_version``, so of several writers deciding on the same read,
+    one wins. A JSON patch ``add`` needs the parent map: without any annotation
+    (``annotations_present`` False) the map is added whole. Removing assumes the
+    key is there (the caller read it).
+    """
+    path = json_pointer("metadata", "annotations", key)
+    change: dict[str, Any]
+    if value is None:
+        change = {"op": "remove", "path": path}
+    elif annotations_present:
+        change = {"op": "add", "path": path, "value": value}
+    else:
+        change = {
+            "op": "add",
+            "path": json_pointer("metadata", "annotations"),
+            "value": {key: value},
+        }
+    return KubeRequest(
+        "PATCH",
+        resource_path(INFERENCE_SERVICE, namespace, name),
+        _model(namespace, name),
+        query=(("fieldManager", NOTIFY_FIELD_MANAGER),),
         body=[
-            {"op": "test", "path": path, "value": expected},
-            {"op": "replace", "path": path, "value": image},
+            {"op": "test", "path": "/metadata/resourceVersion", "value": resource_version},
+            change,
         ],
         content_type=JSON_PATCH,
     )
@@ -316,6 +408,66 @@ def watch_predictor_deployment(
     )
 
 
+def list_model_pods(namespace: str, model: str, *, limit: int) -> KubeRequest:
+    """The pods KServe made for ``model`` (its label), at most ``limit`` of them."""
+    return list_objects(
+        POD,
+        namespace,
+        limit=limit,
+        continue_token=None,
+        label_selector=f"{MODEL_LABEL}={model}",
+        what=f"the pods of {_model(namespace, model)}",
+    )
+
+
+EVENT = ApiResource(group="events.k8s.io", version="v1", plural="events", kind="Event")
+
+
+def list_events(namespace: str, *, limit: int, continue_token: str | None) -> KubeRequest:
+    """One page of the Events of ``namespace`` (``events.k8s.io/v1``)."""
+    return list_objects(
+        EVENT,
+        namespace,
+        limit=limit,
+        continue_token=continue_token,
+        what=f"the Events of namespace {namespace}",
+    )
+
+
+def pod_log(
+    namespace: str,
+    pod: str,
+    *,
+    container: str,
+    tail_lines: int | None = None,
+    since_seconds: int | None = None,
+    follow: bool = False,
+    previous: bool = False,
+    limit_bytes: int | None = None,
+) -> KubeRequest:
+    """A container's log (``pods/log``): the kubelet's answer, passed through as text.
+
+    ``follow`` keeps the answer open, adding lines as the container writes them.
+    """
+    query: Query = (("container", container),)
+    if tail_lines is not None:
+        query += (("tailLines", str(tail_lines)),)
+    if since_seconds is not None:
+        query += (("sinceSeconds", str(since_seconds)),)
+    if follow:
+        query += (("follow", "true"),)
+    if previous:
+        query += (("previous", "true"),)
+    if limit_bytes is not None:
+        query += (("limitBytes", str(limit_bytes)),)
+    return KubeRequest(
+        "GET",
+        resource_path(POD, namespace, pod) + "/log",
+        f"the log of container {container} of pod {namespace}/{pod}",
+        query=query,
+    )
+
+
 def list_namespaces(*, limit: int, continue_token: str | None) -> KubeRequest:
     """One page of namespaces."""
     query: Query = (("limit", str(limit)),)
@@ -346,12 +498,15 @@ def get_version() -> KubeRequest:
 _AUTHORIZATION = "authorization.k8s.io/v1"
 
 
-def _model_attributes(verb: str, namespace: str | None) -> dict[str, str]:
-    attributes = {
-        "group": INFERENCE_SERVICE.group,
-        "resource": INFERENCE_SERVICE.plural,
-        "verb": verb,
-    }
+def _attributes(
+    verb: str,
+    namespace: str | None,
+    resource: ApiResource = INFERENCE_SERVICE,
+    subresource: str | None = None,
+) -> dict[str, str]:
+    attributes = {"group": resource.group, "resource": resource.plural, "verb": verb}
+    if subresource:
+        attributes["subresource"] = subresource
     if namespace:
         attributes["namespace"] = namespace
     return attributes
@@ -369,7 +524,7 @@ def self_access_review(verb: str, *, namespace: str | None = None) -> KubeReques
         body={
             "apiVersion": _AUTHORIZATION,
             "kind": "SelfSubjectAccessReview",
-            "spec": {"resourceAttributes": _model_attributes(verb, namespace)},
+            "spec": {"resourceAttributes": _attributes(verb, namespace)},
         },
     )
 
@@ -382,13 +537,17 @@ def access_review(
     extra: Mapping[str, Sequence[str]],
     verb: str,
     namespace: str,
+    resource: ApiResource = INFERENCE_SERVICE,
+    subresource: str | None = None,
 ) -> KubeRequest:
-    """May this caller ``verb`` InferenceServices in ``namespace`` ("" = cluster-wide)?
+    """May this caller ``verb`` ``resource`` (InferenceServices; ``subresource``, e.g.
+    pods' ``log``) in ``namespace`` ("" = cluster-wide)?
 
     A SubjectAccessReview for the caller's whole identity (user, uid, groups,
     extra), as the apiserver's own authorizer would see the caller.
     """
-    spec: dict[str, Any] = {"user": user, "resourceAttributes": _model_attributes(verb, namespace)}
+    attributes = _attributes(verb, namespace, resource, subresource)
+    spec: dict[str, Any] = {"user": user, "resourceAttributes": attributes}
     if uid:
         spec["uid"] = uid
     if groups:

@@ -190,6 +190,49 @@ class ApiServer:
         finally:
             response.response.release()
 
+    async def open_stream(
+        self, request: KubeRequest, *, seconds: float
+    ) -> AsyncGenerator[bytes, None]:
+        """Send ``request`` and return its body as chunks, as they arrive (a log).
+
+        The status is checked before this returns, so a refusal is an error here,
+        not in the middle of the body. The answer is read for at most ``seconds``
+        (plus the request timeout) and released when the chunks end or are closed.
+
+        Raises:
+            errors.ApiError: ``map_status`` of a refusal, Unavailable without an answer.
+        """
+        stretched = KubeRequest(
+            request.method,
+            request.path,
+            request.what,
+            query=request.query,
+            body=request.body,
+            content_type=request.content_type,
+            watch_seconds=max(request.watch_seconds, int(seconds)),
+        )
+        response = await self._open(stretched)
+        if response.status >= 400:  # noqa: PLR2004 - HTTP client and server errors
+            try:
+                body = _decode(await response.read())
+            finally:
+                response.response.release()
+            _raise_failure(response.status, body, request, reason=response.reason)
+        return self._chunks(response, request)
+
+    async def _chunks(
+        self,
+        response: Any,  # noqa: ANN401 - the client's untyped RESTResponse
+        request: KubeRequest,
+    ) -> AsyncGenerator[bytes, None]:
+        try:
+            async for chunk in response.response.content.iter_any():
+                yield chunk
+        except _NO_ANSWER as e:
+            raise _no_answer(e, request) from e
+        finally:
+            response.response.release()
+
     async def _open(self, request: KubeRequest) -> Any:  # noqa: ANN401 - the client's untyped RESTResponse
         api_client = await self._client()
         try:

@@ -10,8 +10,9 @@ from cert-manager. Here the manager runs as a local process, so:
   ``caBundle`` of the launcher's CA instead of the Service, and the manager
   reads a certificate that CA issued (controller-runtime's default folder
   ``$TMPDIR/k8s-webhook-server/serving-certs``);
-- the ConfigMap differs from upstream in three fields (``local_config``),
-  because no Knative Serving, Istio or Gateway runs locally.
+- the ConfigMap differs from upstream in four fields (``local_config``):
+  three because no Knative Serving, Istio or Gateway runs locally, one that
+  every installation of the notify function needs too.
 
 The upstream files are read from ``../shared/kserve/`` unchanged; the changes
 are made here, in code, where a test can see them.
@@ -38,6 +39,15 @@ RUNTIMES_FILE = "cluster-serving-runtimes.yaml"
 WEBHOOKS_FILE = "webhooks.yaml"
 DEFAULT_DEPLOYMENT_MODE = "Standard"
 DEFAULT_DOMAIN = "example.com"
+# KServe must not copy these onto the pods (each changes without a spec change):
+# the notify function's record of the status events it sent (kserve_functions
+# resources.REPORTED_STATE_ANNOTATION) and the audit trail's (audit.AUDIT_ANNOTATIONS).
+NOT_PROPAGATED_ANNOTATIONS = (
+    "kserve-functions.dev/reported-state",
+    "kserve-functions.dev/changed-by",
+    "kserve-functions.dev/changed-at",
+    "kserve-functions.dev/changed-how",
+)
 _SERVING_GROUP = "serving.kserve.io"
 
 
@@ -86,6 +96,13 @@ def local_config(upstream: Mapping[str, Any], *, domain: str) -> dict[str, Any]:
     - ``ingress.ingressDomain``: upstream ``example.com`` → ``domain`` (the
       same unless a caller chooses another), so the URLs the API predicts and
       the ones KServe writes come from one setting.
+    - ``inferenceService.serviceAnnotationDisallowedList``: unset →
+      ``NOT_PROPAGATED_ANNOTATIONS``. KServe copies a model's annotations onto
+      its predictor's pod template except the ones listed there (added to its
+      built-in list); the notify function's record of the events it sent
+      changes with every event and would otherwise roll the model's pods each
+      time, and the audit annotations change with every retried deploy.
+      Production installations set the same (README, Events).
 
     Every other key is upstream's, byte for byte.
     """
@@ -98,6 +115,9 @@ def local_config(upstream: Mapping[str, Any], *, domain: str) -> dict[str, Any]:
     ingress["disableIngressCreation"] = True
     ingress["ingressDomain"] = domain
     data["ingress"] = json.dumps(ingress, indent=2)
+    isvc = json.loads(data["inferenceService"])
+    isvc["serviceAnnotationDisallowedList"] = list(NOT_PROPAGATED_ANNOTATIONS)
+    data["inferenceService"] = json.dumps(isvc, indent=2)
     config["data"] = data
     config["metadata"] = {"name": CONFIG_MAP, "namespace": NAMESPACE}
     return config

@@ -1,0 +1,47 @@
+"""Server-Sent Events framing and resumption (``streams``, the pure parts)."""
+
+from __future__ import annotations
+
+import pytest
+from kserve_functions import errors, streams
+from kserve_functions.asgi import Request
+from kserve_functions.context import StreamSlots
+
+
+def request(last_event_id: str | None) -> Request:
+    headers = {} if last_event_id is None else {"last-event-id": last_event_id}
+    return Request(method="GET", path="/models", query={}, headers=headers)
+
+
+def test_an_event_frame_has_id_type_and_one_data_line() -> None:
+    assert streams.frame("model", b'{"name":"iris"}', "42") == (
+        b'id: 42\nevent: model\ndata: {"name":"iris"}\n\n'
+    )
+
+
+def test_an_id_only_frame_moves_the_last_event_id_without_an_event() -> None:
+    assert streams.frame(None, event_id="43") == b"id: 43\n\n"
+
+
+def test_an_event_without_id_leaves_the_last_event_id() -> None:
+    assert streams.frame("error", b"{}") == b"event: error\ndata: {}\n\n"
+
+
+@pytest.mark.parametrize(("header", "version"), [(None, None), ("", None), (" 4711 ", "4711")])
+def test_a_resume_starts_at_the_last_event_id(header: str | None, version: str | None) -> None:
+    assert streams.resume_version(request(header)) == version
+
+
+@pytest.mark.parametrize("header", ["abc", "-1", "1" * 21, "12 34"])
+def test_a_last_event_id_that_is_no_resource_version_is_a_bad_request(header: str) -> None:
+    with pytest.raises(errors.BadRequest, match="Last-Event-ID"):
+        streams.resume_version(request(header))
+
+
+def test_stream_slots_are_bounded_and_given_back() -> None:
+    slots = StreamSlots(2)
+
+    assert [slots.take(), slots.take(), slots.take()] == [True, True, False]
+    slots.release()
+    assert slots.take() is True
+    assert slots.open == 2
