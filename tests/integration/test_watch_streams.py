@@ -16,9 +16,12 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+import yaml
+from controlplane.cluster import ControlPlane
 from support.functions import FunctionLauncher, ServedFunction
 from support.problems import assert_problem
 from support.sse import Stream, follow
+from support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -295,3 +298,54 @@ async def test_bad_watch_requests_are_problems_before_any_stream(
     )
 
     assert_problem(answer, status)
+
+
+async def test_an_apiserver_that_goes_away_ends_the_stream_with_an_error_and_a_resume_loses_nothing(
+    tmp_path: Path,
+    function_env: dict[str, str],
+    control_plane: ControlPlane,
+    deploy: httpx.AsyncClient,
+    namespace: str,
+) -> None:
+    config = yaml.safe_load(control_plane.kubeconfig_path.read_text())
+    upstream = int(config["clusters"][0]["cluster"]["server"].rsplit(":", 1)[1])
+    launcher = FunctionLauncher("http", tmp_path)
+    with TcpProxy(upstream) as proxy:
+        config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump(config))
+        try:
+            models, _ = launcher.start(
+                "models",
+                {**function_env, "KUBECONFIG": str(kubeconfig), "KUBE_TIMEOUT_SECONDS": "2"},
+            )
+            body = {"name": "steady", "image": "r/m:1", "namespace": namespace}
+            await _deploy(deploy, body)
+            path, params = "/models", {"namespace": namespace, "watch": "true"}
+            started = asyncio.Event()
+            watching = asyncio.create_task(
+                follow(models, path, params=params, until=lambda s: s.ended, started=started)
+            )
+            await asyncio.wait_for(started.wait(), 30)
+            await asyncio.sleep(1)  # listed and synced; now following
+            proxy.cut()
+            broken = await watching
+            # While the function cannot reach the apiserver, the model changes.
+            await _deploy(deploy, {**body, "image": "r/m:2"})
+            proxy.restore()
+
+            resumed = await follow(
+                models,
+                path,
+                params=params,
+                headers={"Last-Event-ID": broken.last_id},
+                until=lambda s: any(e.data.get("generation") == 2 for e in s.of("model")),
+            )
+        finally:
+            await launcher.aclose()
+
+    [error] = broken.of("error")
+    assert error.data["status"] == 503
+    assert "did not answer" in error.data["detail"]
+    assert broken.of("synced")
+    assert resumed.of("model")[0].data["name"] == "steady"
