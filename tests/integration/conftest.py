@@ -190,6 +190,27 @@ def served(
 ClientFactory = Callable[[str], httpx.AsyncClient]
 
 
+@pytest_asyncio.fixture
+async def served_client(
+    served: Callable[[str], ServedFunction],
+) -> AsyncIterator[ClientFactory]:
+    """A factory of HTTP clients for functions served over real HTTP only.
+
+    For answers that only a real server streams (watch streams, followed logs):
+    httpx's ASGI transport collects a whole answer before returning it.
+    """
+    clients: list[httpx.AsyncClient] = []
+
+    def client_for(name: str) -> httpx.AsyncClient:
+        made = httpx.AsyncClient(base_url=served(name).url, timeout=90)
+        clients.append(made)
+        return made
+
+    yield client_for
+    for made in clients:
+        await made.aclose()
+
+
 @pytest_asyncio.fixture(params=["asgi", "http"])
 async def api(
     request: pytest.FixtureRequest,

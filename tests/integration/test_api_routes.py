@@ -41,6 +41,8 @@ async def test_seed_flow_deploy_update_list_get_delete(
         "url": f"http://my-model-{namespace}.example.com",
         "generation": 1,
         "ready": False,
+        # The one addition: the model's history entry of this change.
+        "revision": 1,
     }
     stored = read_inference_service(admin_api, namespace, "my-model")
     container = stored["spec"]["predictor"]["containers"][0]
@@ -170,13 +172,22 @@ async def test_every_function_serves_its_openapi_document(api: Any, function: st
         "/models/{namespace}/{name}",
         "/models/{namespace}/{name}/logs",
         "/models/{namespace}/{name}/events",
+        "/models/{namespace}/{name}/revisions",
+    }
+    writes = {
+        "/deploy",
+        "/models/{namespace}/{name}/rollback",
+        "/models/{namespace}/{name}/stop",
+        "/models/{namespace}/{name}/resume",
+        "/models/{namespace}/{name}/promote",
+        "/models/{namespace}/{name}/abort",
     }
     expected = {
-        "deploy": {"/deploy", "/health"},
+        "deploy": {*writes, "/health"},
         "models": {*reads, "/health"},
         "delete": {"/models/{namespace}/{name}", "/health"},
         "health": {"/health"},
-        "root": {"/deploy", *reads, "/health"},
+        "root": {*writes, *reads, "/health"},
     }[function]
     assert set(document["paths"]) == expected
 

@@ -72,7 +72,9 @@ PRODUCED = frozenset(
 # their names with replies: their source tells them apart).
 NOTIFY_SOURCE = "/kserve-functions/notify"
 STATUS = frozenset(
-    f"dev.kserve-functions.model.{change}" for change in ("ready", "unready", "failed", "deleted")
+    f"dev.kserve-functions.model.{change}"
+    # promoted, aborted: a canary's automatic promotion or abort (canary.autoPromote).
+    for change in ("ready", "unready", "failed", "deleted", "promoted", "aborted")
 )
 NOTIFY_SERVICE_ACCOUNT = "kserve-notify-source"
 # The base's cluster-scoped kinds (the notify feed's RBAC): no namespace anywhere.

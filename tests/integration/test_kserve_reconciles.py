@@ -20,9 +20,6 @@ from support.problems import assert_problem
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
 WAIT = {"wait": "true", "timeout": "60"}
-# kwok's Stage (tools/controlplane/src/controlplane/stages/kwok-stages.yaml)
-# crashes the kserve-container of pods with this label.
-CRASH_LABEL = "kwok.kserve-functions.dev/simulate"
 # No node has more than 8 GPUs: a pod asking for 16 fits nowhere.
 TOO_MANY_GPUS = {"limits": {"nvidia.com/gpu": "16"}, "requests": {"nvidia.com/gpu": "16"}}
 
@@ -139,11 +136,7 @@ async def test_a_crashing_model_is_not_ready_with_kserves_reason_and_the_message
         "name": "broken",
         "image": "r/m:1",
         "namespace": namespace,
-        "labels": {CRASH_LABEL: "crash-loop"},
-        "annotations": {
-            "kwok.kserve-functions.dev/exit-code": "3",
-            "kwok.kserve-functions.dev/message": message,
-        },
+        **workloads.crash_looping(message, exit_code=3),
     }
     answer = await api("deploy").post("/deploy", params={"wait": "true", "timeout": "5"}, json=body)
     assert answer.status_code == 202, answer.text

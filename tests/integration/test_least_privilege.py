@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from controlplane.cluster import ControlPlane
-from kserve_functions import audit
+from kserve_functions import audit, history
 from kserve_functions.kube import KubeRequest, requests
 from kserve_functions.resources import (
     INFERENCE_SERVICE,
@@ -75,7 +75,7 @@ DEPLOYMENT_READERS = frozenset({"kserve-deploy", "kserve-models", "kserve-api", 
 # Who reads the predictor's logs and a model's Events (GET …/logs, …/events).
 DIAGNOSTICS_READERS = frozenset({"kserve-models", "kserve-api"})
 # Who records the audit Event of a change it makes.
-EVENT_RECORDERS = frozenset({"kserve-deploy", "kserve-delete", "kserve-api"})
+EVENT_RECORDERS = frozenset({"kserve-deploy", "kserve-delete", "kserve-api", "kserve-notify"})
 # Who reads a model's pods (why it cannot start).
 POD_LISTERS = frozenset({"kserve-models", "kserve-api", "kserve-notify", "kserve-notify-source"})
 # Who gets and watches the models' pods (notify's ApiServerSource).
@@ -86,6 +86,10 @@ PATCHERS = frozenset(account for account, verbs in ISVC_GRANTS.items() if "patch
 DEPLOYMENT_WATCHERS = frozenset({"kserve-deploy", "kserve-api"})
 # Who dry-runs a create for /health (the functions that create models).
 ADMISSION_PROBERS = frozenset({"kserve-deploy", "kserve-api"})
+# Who writes a model's history (a revision per change, the oldest pruned).
+HISTORY_WRITERS = frozenset({"kserve-deploy", "kserve-api"})
+# Who lists a model's history (numbering and rollback; GET …/revisions).
+HISTORY_READERS = frozenset({"kserve-deploy", "kserve-models", "kserve-api"})
 ACCOUNTS = sorted(ISVC_GRANTS)
 # The functions (every account but the ApiServerSource's) read the InferenceService
 # CRD for GET /health.
@@ -455,6 +459,44 @@ def _reported_state_record(rig: Rig) -> KubeRequest:
     )
 
 
+def _revision_of_a_model(rig: Rig) -> dict[str, Any]:
+    """A ControllerRevision recording a deploy of a new model (``history.revision``)."""
+    stored = send(rig.admin, requests.get_model(rig.target, rig.model())).body
+    change = history.Change(action="deploy", request={"name": stored["metadata"]["name"]})
+    return history.revision(
+        stored,
+        revision_number=1,
+        recorded=history.data(change, []),
+        actor=audit.Actor(by="someone", how="POST /deploy"),
+        at=datetime.datetime.now(datetime.UTC),
+    )
+
+
+def _revision_delete(rig: Rig) -> KubeRequest:
+    """Pruning: the deletion of a revision the admin recorded."""
+    revision = _revision_of_a_model(rig)
+    made = send(rig.admin, requests.create_revision(revision))
+    assert made.status == 201, made.body
+    return requests.delete_revision(rig.target, revision["metadata"]["name"])
+
+
+def _model_stop(rig: Rig) -> KubeRequest:
+    """POST …/stop's merge patch of KServe's stop annotation."""
+    return requests.set_model_stopped(rig.target, rig.model(), stopped=True, annotations={})
+
+
+def _canary_guarded_patch(rig: Rig) -> KubeRequest:
+    # promote's and abort's patch, guarded by the generation read (here with no
+    # operation besides the guard, so it changes nothing whoever sends it).
+    stored = send(rig.admin, requests.get_model(rig.target, rig.model())).body
+    return requests.patch_model_if_unchanged(
+        rig.target,
+        stored["metadata"]["name"],
+        generation=stored["metadata"]["generation"],
+        operations=[],
+    )
+
+
 Build = Callable[[Rig], KubeRequest]
 # call → (its request, expected success status, the accounts that make it).
 CALLS: dict[str, tuple[Build, int, frozenset[str]]] = {
@@ -483,6 +525,7 @@ CALLS: dict[str, tuple[Build, int, frozenset[str]]] = {
     "model-pods-watch": (_pods_watch, 200, POD_WATCHERS),
     "model-pod-get": (_pod_get, 200, POD_WATCHERS),
     "reported-state-record": (_reported_state_record, 200, PATCHERS),
+    "canary-guarded-patch": (_canary_guarded_patch, 200, PATCHERS),
     "inferenceservice-crd-get": (lambda _: requests.get_model_crd(), 200, FUNCTIONS),
     "selfsubjectaccessreviews-create": (
         lambda _: requests.self_access_review("get"),
@@ -490,6 +533,18 @@ CALLS: dict[str, tuple[Build, int, frozenset[str]]] = {
         frozenset(ACCOUNTS),
     ),
     "version": (lambda _: requests.get_version(), 200, frozenset(ACCOUNTS)),
+    "revision-create": (
+        lambda rig: requests.create_revision(_revision_of_a_model(rig)),
+        201,
+        HISTORY_WRITERS,
+    ),
+    "revisions-list": (
+        lambda rig: requests.list_revisions(rig.target, "any", limit=5),
+        200,
+        HISTORY_READERS,
+    ),
+    "revision-delete": (_revision_delete, 200, HISTORY_WRITERS),
+    "model-stop": (_model_stop, 200, PATCHERS),
 }
 
 

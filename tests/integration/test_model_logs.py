@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from controlplane.cluster import ControlPlane
 from kubernetes import client
 from support import workloads
-from support.functions import ServedFunction
 from support.pod_logs import LogLine, append_pod_log, write_pod_log
 from support.problems import assert_problem
 
@@ -27,10 +25,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 CONTAINER = "kserve-container"
 
 
-@pytest_asyncio.fixture
-async def models(served: Callable[[str], ServedFunction]) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=served("models").url, timeout=30) as made:
-        yield made
+@pytest.fixture
+def models(served_client: Callable[[str], httpx.AsyncClient]) -> httpx.AsyncClient:
+    return served_client("models")
 
 
 async def _ready_model(api: Any, namespace: str, name: str, **fields: Any) -> None:

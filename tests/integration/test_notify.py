@@ -48,7 +48,6 @@ READY, UNREADY, FAILED, DELETED = (
 SOURCE = "/kserve-functions/notify"
 # kwok's Stage crashes the kserve-container of pods with this label (as in
 # test_kserve_reconciles.py), with this message and exit code.
-CRASH_LABEL = "kwok.kserve-functions.dev/simulate"
 CRASH_MESSAGE = "model file /mnt/models/model.joblib is corrupt"
 RESTART_TOKEN = "kserve-functions.dev/restart-token"
 
@@ -245,11 +244,7 @@ async def test_a_crash_looping_model_is_reported_failed_once_with_the_message(
         _model(
             rig.namespace,
             "broken",
-            labels={CRASH_LABEL: "crash-loop"},
-            annotations={
-                "kwok.kserve-functions.dev/exit-code": "3",
-                "kwok.kserve-functions.dev/message": CRASH_MESSAGE,
-            },
+            **workloads.crash_looping(CRASH_MESSAGE, exit_code=3),
         )
     )
 

@@ -67,7 +67,7 @@ async def test_a_ready_status_matches_kserves_where_both_modes_write(
 async def test_a_failed_load_matches_kserves_failure_info(
     api: Any, namespace: str, admin_api: Any
 ) -> None:
-    labels = {"kwok.kserve-functions.dev/simulate": "crash-loop"}
+    labels = workloads.crash_looping()["labels"]
     body = {"name": "crashing", "image": "r/m:1", "namespace": namespace, "labels": labels}
     assert (await api("deploy").post("/deploy", json=body)).status_code == 201
 

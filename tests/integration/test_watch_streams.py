@@ -9,41 +9,36 @@ function; KServe, the controller-manager, the scheduler and kwok do the rest.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 import yaml
 from controlplane.cluster import ControlPlane
-from support.functions import FunctionLauncher, ServedFunction
+from support import workloads
+from support.functions import FunctionLauncher
 from support.problems import assert_problem
 from support.sse import Stream, follow
 from support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
-CRASH_LABEL = "kwok.kserve-functions.dev/simulate"
+
+@pytest.fixture
+def models(served_client: Callable[[str], httpx.AsyncClient]) -> httpx.AsyncClient:
+    return served_client("models")
 
 
-@pytest_asyncio.fixture
-async def models(served: Callable[[str], ServedFunction]) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=served("models").url, timeout=30) as made:
-        yield made
+@pytest.fixture
+def deploy(served_client: Callable[[str], httpx.AsyncClient]) -> httpx.AsyncClient:
+    return served_client("deploy")
 
 
-@pytest_asyncio.fixture
-async def deploy(served: Callable[[str], ServedFunction]) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=served("deploy").url, timeout=90) as made:
-        yield made
-
-
-@pytest_asyncio.fixture
-async def delete(served: Callable[[str], ServedFunction]) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=served("delete").url, timeout=90) as made:
-        yield made
+@pytest.fixture
+def delete(served_client: Callable[[str], httpx.AsyncClient]) -> httpx.AsyncClient:
+    return served_client("delete")
 
 
 def _states(stream: Stream, name: str) -> list[tuple[str, int | None]]:
@@ -158,11 +153,7 @@ async def test_a_crashing_model_shows_failed_with_the_containers_message(
         "name": "broken",
         "image": "r/m:1",
         "namespace": namespace,
-        "labels": {CRASH_LABEL: "crash-loop"},
-        "annotations": {
-            "kwok.kserve-functions.dev/exit-code": "3",
-            "kwok.kserve-functions.dev/message": message,
-        },
+        **workloads.crash_looping(message, exit_code=3),
     }
     await _deploy(deploy, body)
 

@@ -109,3 +109,19 @@ def _read(api: client.ApiClient, read: Callable[[], object]) -> JSON | None:
         if e.status == 404:
             return None
         raise
+
+
+# kwok's Stage (tools/controlplane/src/controlplane/stages/kwok-stages.yaml)
+# crashes the kserve-container of pods with this label, with this exit code and
+# termination message; KServe copies a model's labels and annotations to its pods.
+CRASH_LABEL = "kwok.kserve-functions.dev/simulate"
+CRASH_EXIT_CODE = "kwok.kserve-functions.dev/exit-code"
+CRASH_MESSAGE = "kwok.kserve-functions.dev/message"
+
+
+def crash_looping(message: str = "", exit_code: int = 1) -> dict[str, Any]:
+    """The ``labels`` and ``annotations`` of a model whose container crashes in a loop."""
+    annotations = {CRASH_EXIT_CODE: str(exit_code)}
+    if message:
+        annotations[CRASH_MESSAGE] = message
+    return {"labels": {CRASH_LABEL: "crash-loop"}, "annotations": annotations}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kserve_functions.kube import requests
@@ -318,3 +319,127 @@ def test_the_notify_record_is_removed_by_a_guarded_remove() -> None:
 )
 def test_json_pointers_escape_tilde_then_slash(segments: tuple[str, ...], pointer: str) -> None:
     assert requests.json_pointer(*segments) == pointer
+
+
+# -- a model's history, stop and resume -------------------------------------------
+
+REVISIONS = "/apis/apps/v1/namespaces/ml/controllerrevisions"
+
+
+def test_a_revision_is_created_with_a_plain_post_in_its_namespace() -> None:
+    revision = {
+        "apiVersion": "apps/v1",
+        "kind": "ControllerRevision",
+        "metadata": {"name": "iris-rev-3", "namespace": "ml"},
+        "revision": 3,
+        "data": {"action": "deploy"},
+    }
+    request = requests.create_revision(revision)
+
+    assert (request.method, request.path, request.query) == ("POST", REVISIONS, ())
+    assert request.body == revision
+    assert request.what == "ControllerRevision ml/iris-rev-3"
+
+
+def test_a_models_revisions_are_listed_by_the_projects_label() -> None:
+    request = requests.list_revisions("ml", "iris", limit=50, continue_token="c1")
+
+    assert (request.method, request.path) == ("GET", REVISIONS)
+    assert request.query == (
+        ("limit", "50"),
+        ("labelSelector", "kserve-functions.dev/revision-of=iris"),
+        ("continue", "c1"),
+    )
+    assert request.what == "the revisions of model ml/iris"
+
+
+def test_a_revision_is_deleted_by_name() -> None:
+    request = requests.delete_revision("ml", "iris-rev-1")
+
+    assert (request.method, request.path, request.body) == (
+        "DELETE",
+        f"{REVISIONS}/iris-rev-1",
+        None,
+    )
+
+
+@pytest.mark.parametrize(("stopped", "value"), [(True, "true"), (False, None)])
+def test_stop_and_resume_are_merge_patches_of_the_stop_annotation_by_their_own_manager(
+    stopped: bool, value: str | None
+) -> None:
+    request = requests.set_model_stopped(
+        "ml", "iris", stopped=stopped, annotations={"kserve-functions.dev/changed-by": "me"}
+    )
+
+    assert (request.method, request.path) == ("PATCH", f"{ISVCS}/iris")
+    assert request.content_type == "application/merge-patch+json"
+    # Not the deploy's manager: a deploy's forced apply never owned the key.
+    assert request.query == (("fieldManager", "kserve-functions-lifecycle"),)
+    assert request.body == {
+        "metadata": {
+            "annotations": {
+                "kserve-functions.dev/changed-by": "me",
+                "serving.kserve.io/stop": value,
+            }
+        }
+    }
+
+
+def test_the_canary_patch_is_guarded_by_the_generation_read() -> None:
+    operations = [{"op": "remove", "path": "/spec/canary"}]
+
+    request = requests.patch_model_if_unchanged(
+        "ml", "iris", generation=42, operations=operations, dry_run=True
+    )
+
+    assert (request.method, request.path) == ("PATCH", f"{ISVCS}/iris")
+    assert request.content_type == "application/json-patch+json"
+    # The deploy's field manager: the next deploy's apply owns what promote wrote.
+    assert request.query == (("fieldManager", "kserve-functions"), ("dryRun", "All"))
+    assert request.body == [
+        {"op": "test", "path": "/metadata/generation", "value": 42},
+        {"op": "remove", "path": "/spec/canary"},
+    ]
+
+
+def test_the_fields_a_patch_wrote_are_handed_to_the_deploys_apply() -> None:
+    applied: dict[str, Any] = {"f:spec": {"f:predictor": {"f:model": {"f:storageUri": {}}}}}
+    updated: dict[str, Any] = {
+        "f:spec": {"f:predictor": {"f:model": {"f:env": {'k:{"name":"B"}': {}}}}}
+    }
+    kserve = {"manager": "manager", "operation": "Update", "fieldsV1": {"f:status": {}}}
+    model: dict[str, Any] = {
+        "metadata": {
+            "namespace": "ml",
+            "name": "iris",
+            "resourceVersion": "9",
+            "managedFields": [
+                {"manager": "kserve-functions", "operation": "Apply", "fieldsV1": applied},
+                kserve,
+                {"manager": "kserve-functions", "operation": "Update", "fieldsV1": updated},
+            ],
+        }
+    }
+
+    request = requests.adopt_updated_fields(model)
+
+    assert request is not None
+    assert (request.method, request.path) == ("PATCH", f"{ISVCS}/iris")
+    merged: dict[str, Any] = {
+        "f:spec": {
+            "f:predictor": {"f:model": {"f:storageUri": {}, "f:env": {'k:{"name":"B"}': {}}}}
+        }
+    }
+    assert request.body == [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": "9"},
+        {
+            "op": "replace",
+            "path": "/metadata/managedFields",
+            "value": [
+                {"manager": "kserve-functions", "operation": "Apply", "fieldsV1": merged},
+                kserve,
+            ],
+        },
+    ]
+    del model["metadata"]["managedFields"][2]
+    assert requests.adopt_updated_fields(model) is None

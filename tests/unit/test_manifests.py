@@ -407,3 +407,159 @@ def test_manifest_matches_the_real_crd_schema(
     body: dict[str, Any], isvc_schema: dict[str, Any]
 ) -> None:
     assert list(schema_errors(build(body), isvc_schema, "")) == []
+
+
+# --- canary (issue 11) ----------------------------------------------------------------------
+
+CANARY_STABLE = {**SEED, "storageUri": "s3://models/v1", "minReplicas": 2, "maxReplicas": 4}
+
+
+def test_a_standard_canary_is_a_named_spec_canary_entry_beside_the_stable_predictor() -> None:
+    manifest = build({**CANARY_STABLE, "canary": {"trafficPercent": 20, "image": "r/m:2"}})
+
+    assert manifest["spec"]["predictor"] == build(CANARY_STABLE)["spec"]["predictor"]
+    [entry] = manifest["spec"]["canary"]
+    assert entry["trafficPercent"] == 20
+    # KServe merges the entry over the stable predictor; a container list replaces the
+    # stable one whole, so the canary's container is complete. No autoscaling fields:
+    # KServe's webhook refuses them on a canary (it runs fixed replicas).
+    assert entry["predictor"] == {
+        "name": "canary",
+        "containers": [
+            {
+                "name": "kserve-container",
+                "image": "r/m:2",
+                "imagePullPolicy": "Always",
+                "env": [
+                    {"name": "MODEL_PATH", "value": "/models"},
+                    {"name": "LOG_LEVEL", "value": "INFO"},
+                    {"name": "STORAGE_URI", "value": "s3://models/v1"},
+                ],
+            }
+        ],
+    }
+
+
+def test_a_model_format_canary_changes_its_model() -> None:
+    manifest = build({**MODEL, "canary": {"trafficPercent": 10, "storageUri": "gs://v2"}})
+
+    [entry] = manifest["spec"]["canary"]
+    assert entry["predictor"]["model"]["storageUri"] == "gs://v2"
+    assert entry["predictor"]["model"]["modelFormat"] == {"name": "sklearn", "version": "1"}
+
+
+@pytest.mark.parametrize("mode", ["Knative", "Serverless"])
+def test_a_knative_canary_is_the_new_predictor_with_canary_traffic_percent(mode: str) -> None:
+    body = {**CANARY_STABLE, "deploymentMode": mode}
+    manifest = build({**body, "canary": {"trafficPercent": 30, "envs": {"LOG_LEVEL": "DEBUG"}}})
+
+    assert "canary" not in manifest["spec"]
+    predictor = manifest["spec"]["predictor"]
+    assert predictor["canaryTrafficPercent"] == 30
+    assert predictor["minReplicas"] == 2
+    assert predictor["containers"][0]["env"] == [
+        {"name": "LOG_LEVEL", "value": "DEBUG"},
+        {"name": "STORAGE_URI", "value": "s3://models/v1"},
+    ]
+
+
+def test_the_models_own_mode_overrides_the_requests_default() -> None:
+    request = DeployRequest.model_validate(
+        {**CANARY_STABLE, "canary": {"trafficPercent": 30, "image": "r/m:2"}}
+    )
+
+    manifest = manifests.build_inference_service(request, restart_token=TOKEN, knative=True)
+
+    assert manifest["spec"]["predictor"]["canaryTrafficPercent"] == 30
+    assert manifest["spec"]["predictor"]["containers"][0]["image"] == "r/m:2"
+
+
+@pytest.mark.parametrize(
+    "canary",
+    [
+        {"trafficPercent": 20, "image": "r/m:2"},
+        {"trafficPercent": 1, "resources": {"limits": {"cpu": "2"}}},
+    ],
+)
+def test_canary_manifests_match_the_real_crd_schema(
+    canary: dict[str, Any], isvc_schema: dict[str, Any]
+) -> None:
+    for mode in ("Standard", "Knative"):
+        manifest = build({**CANARY_STABLE, "deploymentMode": mode, "canary": canary})
+        assert list(schema_errors(manifest, isvc_schema, "")) == []
+
+
+def _running(spec: dict[str, Any]) -> dict[str, Any]:
+    return {"metadata": {"annotations": {"a": "b"}, "resourceVersion": "7"}, "spec": spec}
+
+
+def test_promote_merges_the_canary_over_stable_without_its_name() -> None:
+    stable = {"annotations": {"t": "1"}, "minReplicas": 2, "containers": [{"image": "r/m:1"}]}
+    canary = {"name": "canary", "containers": [{"image": "r/m:2"}]}
+    isvc = _running({"predictor": stable, "canary": [{"predictor": canary, "trafficPercent": 9}]})
+
+    operations = manifests.promote_operations(isvc, annotations={"kserve-functions.dev/x": "y"})
+
+    assert operations == [
+        {
+            "op": "replace",
+            "path": "/spec/predictor",
+            "value": {
+                "annotations": {"t": "1"},
+                "minReplicas": 2,
+                "containers": [{"image": "r/m:2"}],
+            },
+        },
+        {"op": "remove", "path": "/spec/canary"},
+        {"op": "add", "path": "/metadata/annotations/kserve-functions.dev~1x", "value": "y"},
+    ]
+
+
+def test_abort_removes_only_the_canary() -> None:
+    isvc = _running({"predictor": {"containers": []}, "canary": [{"predictor": {"name": "c"}}]})
+
+    assert manifests.abort_operations(isvc, annotations={}) == [
+        {"op": "remove", "path": "/spec/canary"}
+    ]
+
+
+def test_knative_promote_and_abort_move_canary_traffic_percent() -> None:
+    isvc = _running({"predictor": {"canaryTrafficPercent": 20}})
+    isvc["metadata"]["annotations"] = {}
+
+    assert manifests.promote_operations(isvc, annotations={"k": "v"}) == [
+        {"op": "remove", "path": "/spec/predictor/canaryTrafficPercent"},
+        {"op": "add", "path": "/metadata/annotations", "value": {"k": "v"}},
+    ]
+    assert manifests.abort_operations(isvc, annotations={})[0] == {
+        "op": "replace",
+        "path": "/spec/predictor/canaryTrafficPercent",
+        "value": 0,
+    }
+
+
+@pytest.mark.parametrize("percent", [None, 0, 100])
+def test_without_a_running_canary_there_is_nothing_to_finish(percent: int | None) -> None:
+    predictor = {} if percent is None else {"canaryTrafficPercent": percent}
+    isvc = _running({"predictor": predictor})
+
+    assert manifests.running_canary(isvc) is None
+    with pytest.raises(ValueError, match="no canary"):
+        manifests.promote_operations(isvc, annotations={})
+    with pytest.raises(ValueError, match="no canary"):
+        manifests.abort_operations(isvc, annotations={})
+
+
+def test_auto_promote_is_an_annotation_of_the_canary_predictor_and_dropped_on_promotion() -> None:
+    canary: dict[str, Any] = {"trafficPercent": 20, "image": "r/m:2"}
+    body = {**CANARY_STABLE, "canary": canary}
+    opted = {**body, "canary": {**canary, "autoPromote": {"afterSeconds": 30}}}
+    manifest = build(opted)
+
+    [entry] = manifest["spec"]["canary"]
+    assert entry["predictor"]["annotations"] == {manifests.AUTO_PROMOTE_ANNOTATION: "30"}
+    # The stable predictor (whose pods KServe would roll for it) does not carry it.
+    assert manifest["spec"]["predictor"] == build(body)["spec"]["predictor"]
+
+    operations = manifests.promote_operations(manifest, annotations={})
+    assert operations[0]["value"]["annotations"] == {manifests.RESTART_TOKEN_ANNOTATION: TOKEN}

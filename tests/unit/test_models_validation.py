@@ -547,3 +547,53 @@ def test_the_model_refuses_directly_too() -> None:
         ("labels", f"{RESERVED_PREFIX}x", "[key]"),
         RESERVED_RULE,
     )
+
+
+# -- canary (issue 11) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("percent", [0, 100, -1])
+def test_canary_traffic_percent_is_1_to_99(percent: int) -> None:
+    found = refused(deploy(canary={"trafficPercent": percent, "image": "r/m:2"}))
+    assert [field for field, _ in found] == ["canary.trafficPercent"]
+
+
+@pytest.mark.parametrize(
+    "canary",
+    [
+        {"trafficPercent": 20},
+        {"trafficPercent": 20, "image": "nginx"},
+        {"trafficPercent": 20, "envs": {}},
+    ],
+)
+def test_a_canary_identical_to_stable_is_refused(canary: dict[str, Any]) -> None:
+    [(field, message)] = refused(deploy(canary=canary))
+    assert field == "canary"
+    assert message.startswith("no change from the stable predictor")
+
+
+def test_a_canary_of_a_model_format_predictor_changes_no_image() -> None:
+    body = {"name": "iris", "modelFormat": {"name": "sklearn"}, "storageUri": "gs://v1"}
+    [(field, _)] = refused({**body, "canary": {"trafficPercent": 5, "image": "r/m:2"}})
+    assert field == "canary.image"
+    accepted = queries.parse_deploy_request(
+        {**body, "canary": {"trafficPercent": 5, "storageUri": "gs://v2"}}
+    )
+    canary = accepted.canary_request()
+    assert canary is not None
+    assert (canary.storage_uri, canary.canary) == ("gs://v2", None)
+
+
+def test_canary_and_canary_traffic_percent_are_exclusive() -> None:
+    found = refused(
+        deploy(canaryTrafficPercent=10, canary={"trafficPercent": 10, "image": "r/m:2"})
+    )
+    assert [field for field, _ in found] == ["canary"]
+
+
+def test_auto_promote_is_for_standard_mode_canaries() -> None:
+    canary = {"trafficPercent": 20, "image": "r/m:2", "autoPromote": {"afterSeconds": 60}}
+    [(field, _)] = refused(deploy(deploymentMode="Knative", canary=canary))
+    assert field == "canary.autoPromote"
+    found = refused(deploy(canary={**canary, "autoPromote": {"afterSeconds": -1}}))
+    assert [field for field, _ in found] == ["canary.autoPromote.afterSeconds"]

@@ -991,3 +991,177 @@ def test_the_summary_carries_state_and_generation() -> None:
 
     assert (summary.ready, summary.state, summary.reason) == (False, "failed", "Unschedulable")
     assert summary.generation == 1
+
+
+# Canary: stable and canary side by side (issue 11)
+
+
+def _with_canary(ready: bool | None, *, reported: bool = True) -> dict[str, Any]:
+    isvc = ready_service()
+    isvc["spec"]["predictor"]["containers"][0]["env"].append(
+        {"name": "STORAGE_URI", "value": "s3://v1"}
+    )
+    isvc["spec"]["canary"] = [
+        {
+            "predictor": {
+                "name": "canary",
+                "containers": [{"name": "kserve-container", "image": "r/m:2"}],
+            },
+            "trafficPercent": 20,
+        }
+    ]
+    if ready is not None:
+        isvc["status"]["conditions"].append(
+            {"type": "CanaryPredictorReady", "status": "True" if ready else "False"}
+        )
+        if reported:
+            isvc["status"]["canaryStatuses"] = [
+                {"name": "canary", "ready": ready, "trafficPercent": 20}
+            ]
+    return isvc
+
+
+def test_a_standard_canary_shows_beside_the_stable_predictor() -> None:
+    read = detail(_with_canary(True))
+
+    assert read["stable"] == {
+        "image": SEED_IMAGE,
+        "storageUri": "s3://v1",
+        "trafficPercent": 80,
+        "ready": True,
+    }
+    # KServe runs the canary as the entry merged over the stable predictor: its own
+    # container (whole), the stable one's everything else.
+    assert read["canary"] == {
+        "name": "canary",
+        "image": "r/m:2",
+        "trafficPercent": 20,
+        "ready": True,
+    }
+
+
+@pytest.mark.parametrize(
+    ("ready", "reported", "shown"),
+    [(False, True, False), (True, False, True), (None, False, None)],
+)
+def test_canary_readiness_is_canary_statuses_else_the_condition(
+    ready: bool | None, reported: bool, shown: bool | None
+) -> None:
+    canary = detail(_with_canary(ready, reported=reported))["canary"]
+
+    assert canary.get("ready") == shown
+
+
+def test_a_knative_canary_reads_the_split_from_the_traffic() -> None:
+    isvc = ready_service()
+    isvc["spec"]["predictor"]["canaryTrafficPercent"] = 10
+    isvc["status"]["components"] = {
+        "predictor": {
+            "latestCreatedRevision": "m-predictor-00002",
+            "latestReadyRevision": "m-predictor-00002",
+            "traffic": [
+                {"revisionName": "m-predictor-00002", "percent": 10, "latestRevision": True},
+                {"revisionName": "m-predictor-00001", "percent": 90, "latestRevision": False},
+            ],
+        }
+    }
+
+    read = detail(isvc)
+
+    assert read["stable"] == {"revision": "m-predictor-00001", "trafficPercent": 90, "ready": True}
+    assert read["canary"] == {
+        "revision": "m-predictor-00002",
+        "image": SEED_IMAGE,
+        "trafficPercent": 10,
+        "ready": True,
+    }
+
+
+@pytest.mark.parametrize("percent", [None, 0, 100])
+def test_without_a_canary_the_detail_has_no_sides(percent: int | None) -> None:
+    isvc = ready_service()
+    if percent is not None:
+        isvc["spec"]["predictor"]["canaryTrafficPercent"] = percent
+
+    read = detail(isvc)
+
+    assert "stable" not in read
+    assert "canary" not in read
+
+
+# Automatic promotion: the decision (canary.autoPromote)
+
+T0 = datetime.datetime(2026, 11, 29, 12, 0, tzinfo=datetime.UTC)
+
+
+def _opted_in(
+    after: str | None, *, ready: bool | None, since: str = "2026-11-29T12:00:00Z"
+) -> dict[str, Any]:
+    isvc = _with_canary(ready)
+    if after is not None:
+        isvc["spec"]["canary"][0]["predictor"]["annotations"] = {
+            "kserve-functions.dev/auto-promote-after-seconds": after
+        }
+    for condition in isvc["status"]["conditions"]:
+        if condition["type"] == "CanaryPredictorReady":
+            condition["lastTransitionTime"] = since
+    return isvc
+
+
+CRASHING_POD = {
+    "metadata": {"name": "my-model-canary-predictor-1-a"},
+    "status": {
+        "containerStatuses": [
+            {
+                "name": "kserve-container",
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {"terminated": {"exitCode": 3, "message": "corrupt"}},
+            }
+        ]
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("seconds_later", "expected"),
+    [
+        (30, status.AutoCanary("promote", "Ready for 30s")),
+        (31, status.AutoCanary("promote", "Ready for 30s")),
+        (10.5, status.AutoCanary("wait", wait_seconds=20)),
+    ],
+)
+def test_a_ready_canary_is_promoted_after_its_seconds(
+    seconds_later: float, expected: status.AutoCanary
+) -> None:
+    now = T0 + datetime.timedelta(seconds=seconds_later)
+
+    assert status.auto_canary(_opted_in("30", ready=True), [], now=now) == expected
+
+
+def test_a_failing_canary_is_aborted_even_before_ready() -> None:
+    decision = status.auto_canary(_opted_in("30", ready=False), [CRASHING_POD], now=T0)
+
+    assert decision == status.AutoCanary(
+        "abort", "CrashLoopBackOff: container kserve-container: corrupt (exit code 3)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("after", "ready"),
+    [(None, True), ("soon", True), ("30", False), ("30", None)],
+)
+def test_nothing_is_due_without_opt_in_or_readiness(after: str | None, ready: bool | None) -> None:
+    assert (
+        status.auto_canary(_opted_in(after, ready=ready), [], now=T0 + datetime.timedelta(hours=1))
+        is None
+    )
+
+
+def test_a_stopped_or_deleted_model_is_not_finished() -> None:
+    stopped = _opted_in("0", ready=True)
+    stopped["status"]["conditions"].append({"type": "Stopped", "status": "True"})
+    deleting = _opted_in("0", ready=True)
+    deleting["metadata"]["deletionTimestamp"] = "2026-11-29T12:00:00Z"
+
+    assert status.auto_canary(stopped, [CRASHING_POD], now=T0) is None
+    assert status.auto_canary(deleting, [CRASHING_POD], now=T0) is None

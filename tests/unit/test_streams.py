@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from kserve_functions import errors, streams
 from kserve_functions.asgi import Request
-from kserve_functions.context import StreamSlots
+from kserve_functions.context import SharedReads, StreamSlots
 
 
 def request(last_event_id: str | None) -> Request:
@@ -45,3 +47,39 @@ def test_stream_slots_are_bounded_and_given_back() -> None:
     slots.release()
     assert slots.take() is True
     assert slots.open == 2
+
+
+@pytest.mark.asyncio
+async def test_concurrent_readers_of_one_change_share_one_read() -> None:
+    reads = SharedReads[str, int](ttl=60, size=8)
+    computed: list[str] = []
+    release = asyncio.Event()
+
+    async def read() -> int:
+        computed.append("read")
+        await release.wait()
+        return 7
+
+    waiting = [asyncio.ensure_future(reads.get("m@1", read)) for _ in range(5)]
+    await asyncio.sleep(0)
+    release.set()
+
+    assert await asyncio.gather(*waiting) == [7] * 5
+    assert await reads.get("m@1", read) == 7
+    assert computed == ["read"]
+
+
+@pytest.mark.asyncio
+async def test_a_failed_shared_read_is_not_kept() -> None:
+    reads = SharedReads[str, int](ttl=60, size=8)
+    attempts: list[int] = []
+
+    async def flaky() -> int:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise errors.Unavailable("the apiserver did not answer")
+        return 3
+
+    with pytest.raises(errors.Unavailable):
+        await reads.get("m@2", flaky)
+    assert await reads.get("m@2", flaky) == 3

@@ -24,7 +24,17 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from kserve_functions import diagnostics, errors, eventing, events, notify, openapi, operations
+from kserve_functions import (
+    canary,
+    diagnostics,
+    errors,
+    eventing,
+    events,
+    notify,
+    openapi,
+    operations,
+    revisions,
+)
 from kserve_functions.asgi import (
     Receive,
     Request,
@@ -48,6 +58,9 @@ from kserve_functions.models import (
     ModelDetail,
     ModelEvents,
     ModelList,
+    ModelRevisions,
+    ModelSummary,
+    RollbackRequest,
 )
 from kserve_functions.routing import Operation, QueryParameter, Route, Router
 from kserve_functions.sink import EventSink, SinkConfigError
@@ -67,6 +80,48 @@ DEPLOY = Operation(
     responses={200: DeployResponse, 201: DeployResponse, 202: DeployResponse},
     query=(QueryParameter("dryRun", "true: validate with the cluster, change nothing"), *_WAIT),
     problems=(400, 401, 403, 409, 413, 415, 422, 503),
+)
+PROMOTE = Operation(
+    operation_id="promoteCanary",
+    summary="Make the model's canary its stable predictor at 100 % (a guarded patch)",
+    responses={200: ModelDetail},
+    query=(QueryParameter("dryRun", "true: validate with the cluster, change nothing"),),
+    problems=(401, 403, 404, 409, 422, 503),
+)
+ABORT = Operation(
+    operation_id="abortCanary",
+    summary="Remove the model's canary, leaving the stable predictor as it is",
+    responses={200: ModelDetail},
+    query=(QueryParameter("dryRun", "true: validate with the cluster, change nothing"),),
+    problems=(401, 403, 404, 409, 422, 503),
+)
+ROLLBACK = Operation(
+    operation_id="rollbackModel",
+    summary="Re-apply a revision's request (default: the previous one) as a new revision",
+    request_body=RollbackRequest,
+    responses={200: DeployResponse, 202: DeployResponse},
+    query=(QueryParameter("dryRun", "true: validate with the cluster, change nothing"), *_WAIT),
+    problems=(400, 401, 403, 404, 409, 413, 415, 422, 503),
+)
+STOP = Operation(
+    operation_id="stopModel",
+    summary="Stop the model (serving.kserve.io/stop): KServe removes its pods, keeps the model",
+    responses={200: ModelSummary, 202: ModelSummary},
+    query=_WAIT,
+    problems=(401, 403, 404, 422, 503),
+)
+RESUME = Operation(
+    operation_id="resumeModel",
+    summary="Resume a stopped model: KServe recreates its pods",
+    responses={200: ModelSummary, 202: ModelSummary},
+    query=_WAIT,
+    problems=(401, 403, 404, 422, 503),
+)
+REVISIONS = Operation(
+    operation_id="getModelRevisions",
+    summary="The model's history: who changed it, when, how, and the request, newest first",
+    responses={200: ModelRevisions},
+    problems=(401, 403, 404, 503),
 )
 _WATCH = QueryParameter(
     "watch",
@@ -138,6 +193,10 @@ HEALTH = Operation(
     responses={200: HealthResponse, 503: HealthResponse},
 )
 
+# Connections to the apiserver beyond one per watch stream: for the calls that
+# answer requests (and the waits of wait=true) while every stream is open.
+CALL_CONNECTIONS = 100
+
 # What each function's own identity must be allowed to do (checked by /health);
 # "watch" is what wait=true follows a model with.
 DEPLOY_VERBS = ("create", "patch", "get", "watch")
@@ -152,6 +211,11 @@ def deploy_routes() -> list[Route]:
     return [
         Route("POST", "/deploy", operations.deploy, DEPLOY),
         Route("POST", "/", operations.deploy),
+        Route("POST", "/models/{namespace}/{name}/promote", canary.promote, PROMOTE),
+        Route("POST", "/models/{namespace}/{name}/abort", canary.abort, ABORT),
+        Route("POST", "/models/{namespace}/{name}/rollback", revisions.rollback, ROLLBACK),
+        Route("POST", "/models/{namespace}/{name}/stop", revisions.lifecycle(stop=True), STOP),
+        Route("POST", "/models/{namespace}/{name}/resume", revisions.lifecycle(stop=False), RESUME),
     ]
 
 
@@ -163,6 +227,7 @@ def models_routes() -> list[Route]:
         Route("GET", "/models/{namespace}/{name}", operations.get_model, GET),
         Route("GET", "/models/{namespace}/{name}/logs", diagnostics.get_logs, LOGS),
         Route("GET", "/models/{namespace}/{name}/events", diagnostics.get_events, EVENTS),
+        Route("GET", "/models/{namespace}/{name}/revisions", revisions.list_revisions, REVISIONS),
         Route("GET", "/", operations.list_models),
     ]
 
@@ -238,7 +303,12 @@ class ModelFunction:
                 self._not_ready = str(e)
                 log.error("%s cannot start: %s", self.name, e)  # noqa: TRY400 - the message is the point
                 return
-        kube = Kube(kubeconfig=settings.kubeconfig, timeout_seconds=settings.kube_timeout_seconds)
+        kube = Kube(
+            kubeconfig=settings.kubeconfig,
+            timeout_seconds=settings.kube_timeout_seconds,
+            # Every watch stream holds a connection; the other calls need room beside them.
+            max_connections=settings.max_streams + CALL_CONNECTIONS,
+        )
         authorizer = Authorizer(settings, kube, audience=self.name)
         self._context = Context(
             settings=settings,

@@ -77,6 +77,9 @@ class Settings:
     event_sink: str | None = None
     event_sink_ca_certs: str | None = field(default=None, repr=False)
     event_sink_token_file: str = "/oidc/token"  # noqa: S105 - a path, no secret
+    # A model's history (ControllerRevisions, ``history``): the newest this many are
+    # kept, the oldest pruned after a new one is written.
+    revision_history_limit: int = 10
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Settings:
@@ -151,6 +154,9 @@ class Settings:
             event_sink=_sink_url(environ),
             event_sink_ca_certs=environ.get("K_CA_CERTS") or None,
             event_sink_token_file=environ.get("K_SINK_TOKEN_FILE", defaults.event_sink_token_file),
+            revision_history_limit=_positive_int(
+                environ, "REVISION_HISTORY_LIMIT", defaults.revision_history_limit
+            ),
         )
 
 

@@ -6,16 +6,58 @@ rollouts, eventing, routing) can depend on it without depending on each other.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from kserve_functions import audit, auth, errors, status
+import cachetools
+
+from kserve_functions import audit, auth, errors, history, status
 from kserve_functions.config import Settings
 from kserve_functions.kube import Kube
+from kserve_functions.models import ModelSummary
 from kserve_functions.sink import EventSink
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+# How long a change's summary is shared: long enough for every stream to read
+# it, short enough that a Deployment's roll-out is read afresh for a new ask.
+SHARED_READ_SECONDS = 1.0
+SHARED_READS = 4096
+
+
+class SharedReads(Generic[_K, _V]):
+    """Answers that concurrent callers share: one computation per key, kept ``ttl`` seconds.
+
+    The first caller of a key computes it; callers arriving meanwhile await the
+    same task; later callers get the kept answer until it expires. A failed
+    computation is not kept.
+    """
+
+    def __init__(self, *, ttl: float, size: int) -> None:
+        self._done: cachetools.TTLCache[_K, _V] = cachetools.TTLCache(maxsize=size, ttl=ttl)
+        self._running: dict[_K, asyncio.Future[_V]] = {}
+
+    async def get(self, key: _K, compute: Callable[[], Awaitable[_V]]) -> _V:
+        """The answer for ``key``: kept, being computed, or computed now by ``compute``."""
+        try:
+            return self._done[key]
+        except KeyError:
+            pass
+        running = self._running.get(key)
+        if running is None:
+            running = asyncio.ensure_future(compute())
+            self._running[key] = running
+            running.add_done_callback(lambda done: self._finished(key, done))
+        return await asyncio.shield(running)
+
+    def _finished(self, key: _K, done: asyncio.Future[_V]) -> None:
+        self._running.pop(key, None)
+        if not done.cancelled() and done.exception() is None:
+            self._done[key] = done.result()
 
 
 class StreamSlots:
@@ -39,6 +81,9 @@ class StreamSlots:
 
 log = logging.getLogger("kserve_functions")
 
+# Writers racing for a model's next revision number: each collision costs one attempt.
+_REVISION_ATTEMPTS = 5
+
 
 @dataclass(frozen=True)
 class Context:
@@ -49,6 +94,10 @@ class Context:
     kube: Kube
     auth: auth.Authorizer
     streams: StreamSlots = field(default_factory=lambda: StreamSlots(0))
+    # One model's summary per change, shared by the streams that see it (readings).
+    summaries: SharedReads[tuple[str, str, str], ModelSummary] = field(
+        default_factory=lambda: SharedReads(ttl=SHARED_READ_SECONDS, size=SHARED_READS)
+    )
     # Who writes the Kubernetes Events of the changes it makes: function and host.
     reporter: str = "kserve-functions"
     # Where status-change events go (K_SINK); only the notify function has one.
@@ -75,6 +124,57 @@ class Context:
             await self.kube.record_event(event)
         except errors.ApiError as e:
             log.warning("could not record the %s Event (%s): %s", reason, note, e.detail)
+
+    async def record_revision(
+        self,
+        isvc: Mapping[str, Any],
+        change: history.Change,
+        *,
+        actor: audit.Actor,
+        at: datetime.datetime,
+    ) -> int | None:
+        """Record a change of ``isvc`` (the model as written) in its history; its number.
+
+        Best effort, like ``record``: the change is made when this runs, and
+        failing it now would make a caller retry a change that happened, so a
+        revision that cannot be written (RBAC, the apiserver) is logged and None
+        returned. A retry of the newest revision's change (same restart token)
+        returns that revision's number and writes nothing. Two writers that pick
+        the same number meet as AlreadyExists: the second re-reads and takes the
+        next (a few attempts). After writing, revisions beyond
+        ``REVISION_HISTORY_LIMIT`` are pruned, oldest first.
+        """
+        metadata = isvc.get("metadata") or {}
+        namespace, name = str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
+        try:
+            for _ in range(_REVISION_ATTEMPTS):
+                existing = await self.kube.revisions(namespace, name)
+                repeated = history.repeats(existing, change)
+                if repeated is not None:
+                    return repeated
+                number = history.next_number(existing)
+                body = history.revision(
+                    isvc,
+                    revision_number=number,
+                    recorded=history.data(change, existing),
+                    actor=actor,
+                    at=at,
+                    restart_token=change.restart_token,
+                )
+                try:
+                    created = await self.kube.create_revision(body)
+                except errors.Conflict:
+                    continue  # another writer took the number: re-read, take the next
+                limit = self.settings.revision_history_limit
+                for old in history.to_prune([*existing, created], limit):
+                    await self.kube.delete_revision(namespace, old)
+                return number
+        except (errors.ApiError, ValueError) as e:
+            detail = e.detail if isinstance(e, errors.ApiError) else str(e)
+            log.warning("could not record a revision of %s/%s: %s", namespace, name, detail)
+            return None
+        log.warning("could not record a revision of %s/%s: numbers kept colliding", namespace, name)
+        return None
 
     def summary_url(self, isvc: Mapping[str, Any]) -> str | None:
         """The model's URL: KServe's, else predicted for its mode (``status.model_url``)."""

@@ -12,7 +12,7 @@ in unit tests and checked against the real CRD schema.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from kserve_functions import resources
 from kserve_functions.models import (
@@ -38,14 +38,34 @@ DEPLOYMENT_MODE_ANNOTATION = resources.DEPLOYMENT_MODE_ANNOTATION
 KSERVE_CONTAINER = resources.KSERVE_CONTAINER
 STORAGE_URI_ENV = resources.STORAGE_URI_ENV
 
+CANARY_PREDICTOR_NAME = resources.CANARY_PREDICTOR_NAME
+"""``predictor.name`` of the Standard-mode canary entry: KServe names its Deployment
+``{model}-canary-predictor``."""
+
+AUTO_PROMOTE_ANNOTATION = resources.AUTO_PROMOTE_ANNOTATION
+
+KNATIVE_MODES = frozenset({"Knative", "Serverless"})
+"""Deployment modes whose canary is Knative's ``canaryTrafficPercent``."""
+
 
 def build_inference_service(
     request: DeployRequest,
     *,
     restart_token: str,
     audit_annotations: Mapping[str, str] | None = None,
+    knative: bool | None = None,
 ) -> dict[str, Any]:
     """Return the ``serving.kserve.io/v1beta1`` InferenceService for ``request``.
+
+    A request with ``canary`` gets the canary of the model's mode (``knative``;
+    None: decided by ``request.deploymentMode``, Knative for ``Knative`` and
+    ``Serverless``, else Standard). Standard: the stable predictor as requested
+    plus ``spec.canary[0]`` (KServe v0.20), a predictor named
+    ``CANARY_PREDICTOR_NAME`` with the canary's container or model and its
+    ``trafficPercent``, without the autoscaling fields KServe's webhook refuses
+    on a canary (it runs fixed replicas). Knative: the predictor is the canary's
+    with ``canaryTrafficPercent``, since Knative keeps the previous revision as
+    the stable one.
 
     ``restart_token`` goes into ``spec.predictor.annotations``; a value that differs
     from the one applied before makes KServe roll a new revision even when nothing
@@ -70,13 +90,26 @@ def build_inference_service(
     # metadata.generation, and KServe copies it onto the pod template, so the pods
     # roll. (KServe copies metadata.annotations there too, in Standard mode, except
     # the keys of its serviceAnnotationDisallowedList; but they bump no generation.)
-    predictor: dict[str, Any] = {"annotations": {RESTART_TOKEN_ANNOTATION: restart_token}}
-    predictor.update(_predictor_options(request))
-    # DeployRequest guarantees exactly one of modelFormat and image.
-    if request.model_format is not None:
-        predictor["model"] = _model(request, request.model_format)
-    elif request.image is not None:
-        predictor["containers"] = [_container(request, request.image)]
+    canary_request = request.canary_request()
+    spec: dict[str, Any] = {}
+    if canary_request is None or request.canary is None:
+        spec["predictor"] = _predictor(request, restart_token)
+    elif (request.deployment_mode in KNATIVE_MODES) if knative is None else knative:
+        predictor = _predictor(canary_request, restart_token)
+        predictor["canaryTrafficPercent"] = request.canary.traffic_percent
+        spec["predictor"] = predictor
+    else:
+        canary_predictor: dict[str, Any] = {"name": CANARY_PREDICTOR_NAME}
+        if request.canary.auto_promote is not None:
+            # On the canary's own predictor: KServe puts it on the canary's pods only,
+            # so the stable pods do not roll for it.
+            after = str(request.canary.auto_promote.after_seconds)
+            canary_predictor["annotations"] = {AUTO_PROMOTE_ANNOTATION: after}
+        canary_predictor.update(_implementation(canary_request))
+        spec["predictor"] = _predictor(request, restart_token)
+        spec["canary"] = [
+            {"predictor": canary_predictor, "trafficPercent": request.canary.traffic_percent}
+        ]
 
     metadata: dict[str, Any] = {
         "name": request.name,
@@ -91,8 +124,25 @@ def build_inference_service(
         "apiVersion": resources.INFERENCE_SERVICE.api_version,
         "kind": resources.INFERENCE_SERVICE.kind,
         "metadata": metadata,
-        "spec": {"predictor": predictor},
+        "spec": spec,
     }
+
+
+def _predictor(request: DeployRequest, restart_token: str) -> dict[str, Any]:
+    predictor: dict[str, Any] = {"annotations": {RESTART_TOKEN_ANNOTATION: restart_token}}
+    predictor.update(_predictor_options(request))
+    predictor.update(_implementation(request))
+    return predictor
+
+
+def _implementation(request: DeployRequest) -> dict[str, Any]:
+    """``model`` or ``containers``: what the predictor runs."""
+    # DeployRequest guarantees exactly one of modelFormat and image.
+    if request.model_format is not None:
+        return {"model": _model(request, request.model_format)}
+    if request.image is not None:
+        return {"containers": [_container(request, request.image)]}
+    return {}
 
 
 def _labels(request: DeployRequest) -> dict[str, str]:
@@ -193,3 +243,128 @@ def _resources(requirements: ResourceRequirements) -> dict[str, dict[str, str]]:
         for half, quantities in halves.items()
         if quantities
     }
+
+
+# -- promote and abort: JSON patches of a running canary -------------------------
+
+CanaryForm = Literal["Standard", "Knative"]
+
+
+def running_canary(isvc: Mapping[str, Any]) -> CanaryForm | None:
+    """Which canary ``isvc`` runs: ``spec.canary`` entries (Standard), a
+    ``canaryTrafficPercent`` of 1-99 (Knative), or None.
+
+    Knative's 0 routes everything to the previous revision (an aborted canary)
+    and 100 everything to the latest (a promoted one): neither is a canary
+    left to finish.
+    """
+    spec = isvc.get("spec") or {}
+    if spec.get("canary"):
+        return "Standard"
+    percent = (spec.get("predictor") or {}).get("canaryTrafficPercent")
+    if isinstance(percent, int) and 0 < percent < 100:  # noqa: PLR2004 - percent bounds
+        return "Knative"
+    return None
+
+
+def promote_operations(
+    isvc: Mapping[str, Any], *, annotations: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """The JSON patch that makes ``isvc``'s canary the stable predictor at 100 %.
+
+    Standard: the stable predictor becomes the canary's as KServe builds it (the
+    stable predictor with the canary entry's fields merged over it: maps merged
+    key by key, other values, lists included, replaced), without the canary's
+    ``name``, so the model keeps its ``{model}-predictor`` Deployment, which
+    rolls to the canary's image; ``spec.canary`` is removed, and KServe deletes
+    the canary Deployment. Knative: ``canaryTrafficPercent`` is removed, so the
+    latest revision (the canary) takes all traffic. ``annotations`` (the audit
+    record) are set too. The caller prepends the generation guard
+    (``kube.patch_if_unchanged``).
+
+    Raises:
+        ValueError: ``isvc`` runs no canary (``running_canary``).
+    """
+    form = running_canary(isvc)
+    spec = isvc.get("spec") or {}
+    if form == "Knative":
+        operations: list[dict[str, Any]] = [
+            {"op": "remove", "path": "/spec/predictor/canaryTrafficPercent"}
+        ]
+    elif form == "Standard":
+        canary = dict(spec["canary"][0].get("predictor") or {})
+        canary.pop("name", None)
+        promoted = _merged(spec.get("predictor") or {}, canary)
+        # The opt-in belonged to the canary; as the stable predictor's it would be
+        # read as a canary's again.
+        kept = dict(promoted.get("annotations") or {})
+        kept.pop(AUTO_PROMOTE_ANNOTATION, None)
+        if kept:
+            promoted["annotations"] = kept
+        else:
+            promoted.pop("annotations", None)
+        operations = [
+            {"op": "replace", "path": "/spec/predictor", "value": promoted},
+            {"op": "remove", "path": "/spec/canary"},
+        ]
+    else:
+        raise ValueError("the model runs no canary")
+    return operations + _annotation_operations(isvc, annotations)
+
+
+def abort_operations(
+    isvc: Mapping[str, Any], *, annotations: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """The JSON patch that removes ``isvc``'s canary, leaving the stable predictor as it is.
+
+    Standard: ``spec.canary`` is removed (KServe deletes the canary Deployment;
+    the stable predictor's spec is untouched, so its pods do not roll).
+    Knative: ``canaryTrafficPercent`` becomes 0, which KServe documents as the
+    rollback: all traffic goes to the last rolled-out revision (the stable one)
+    while the spec still holds the canary's predictor until the next deploy.
+    ``annotations`` as in ``promote_operations``.
+
+    Raises:
+        ValueError: ``isvc`` runs no canary (``running_canary``).
+    """
+    form = running_canary(isvc)
+    if form == "Knative":
+        operations: list[dict[str, Any]] = [
+            {"op": "replace", "path": "/spec/predictor/canaryTrafficPercent", "value": 0}
+        ]
+    elif form == "Standard":
+        operations = [{"op": "remove", "path": "/spec/canary"}]
+    else:
+        raise ValueError("the model runs no canary")
+    return operations + _annotation_operations(isvc, annotations)
+
+
+def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` over ``base`` as KServe's ``mergo.Merge(WithOverride)`` does it:
+    maps recursively, everything else (lists too) replaced."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _annotation_operations(
+    isvc: Mapping[str, Any], annotations: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    if not annotations:
+        return []
+    if not (isvc.get("metadata") or {}).get("annotations"):
+        # JSON patch "add" needs the parent map: without one, it is added whole.
+        return [{"op": "add", "path": "/metadata/annotations", "value": dict(annotations)}]
+    return [
+        {"op": "add", "path": "/metadata/annotations/" + _pointer(key), "value": value}
+        for key, value in annotations.items()
+    ]
+
+
+def _pointer(key: str) -> str:
+    """``key`` as one JSON Pointer segment (RFC 6901: ``~`` is ``~0``, ``/`` is ``~1``)."""
+    return key.replace("~", "~0").replace("/", "~1")

@@ -46,6 +46,8 @@ RESERVED_PREFIX = "kserve-functions.dev/"
 # DNS label: longer names pass KServe's webhook and fail later in the cluster.
 HOST_LABEL_MAX = grammar.LABEL_MAX
 PREDICTOR_HOST_SUFFIX = "-predictor-"
+# resources.CANARY_PREDICTOR_NAME (models sits below resources in the layers).
+CANARY_PREDICTOR_NAME = "canary"
 
 
 @dataclass(frozen=True)
@@ -272,6 +274,47 @@ class Toleration(_Model):
     toleration_seconds: int | None = Field(default=None, alias="tolerationSeconds")
 
 
+class AutoPromote(_Model):
+    """``canary.autoPromote``: finish the canary without a caller (Standard mode).
+
+    Promoted once KServe has reported it Ready (``CanaryPredictorReady``) for
+    ``afterSeconds``; aborted as soon as its pods fail (a crash loop, an image
+    that cannot be pulled, a pod no node takes).
+    """
+
+    after_seconds: Annotated[int, Field(ge=0, le=86400)] = Field(alias="afterSeconds")
+
+
+class CanaryRequest(_Model):
+    """``canary`` of a deploy: a second predictor taking ``trafficPercent`` of the traffic.
+
+    Only the fields that differ from the stable predictor (the deploy's own
+    fields) are given; the rest is the stable predictor's. ``envs`` and
+    ``resources``, when given, replace the stable ones whole (a canary that
+    drops an env var says so by leaving it out). 1-99: 0 would be no canary,
+    100 a promotion, which ``POST …/promote`` does.
+    """
+
+    traffic_percent: Annotated[int, Field(ge=1, le=99)] = Field(alias="trafficPercent")
+    image: str | None = None
+    envs: dict[EnvName, str] | None = None
+    resources: ResourceRequirements | None = None
+    storage_uri: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = Field(
+        default=None, alias="storageUri"
+    )
+    auto_promote: AutoPromote | None = Field(default=None, alias="autoPromote")
+
+    @field_validator("image")
+    @classmethod
+    def _image_is_a_reference(cls, image: str | None) -> str | None:
+        if image is not None and not grammar.is_image_reference(image):
+            raise PydanticCustomError(
+                "image_reference",
+                "must be an OCI image reference such as registry.example.com/team/model:v2",
+            )
+        return image
+
+
 class DeployRequest(_Model):
     """The body of ``POST /deploy``.
 
@@ -306,6 +349,7 @@ class DeployRequest(_Model):
     annotations: dict[CallerKey, str] = Field(default_factory=dict)
     deployment_mode: DeploymentMode | None = Field(default=None, alias="deploymentMode")
     auto_update: bool = Field(default=False, alias="autoUpdate")
+    canary: CanaryRequest | None = None
 
     @field_validator("image")
     @classmethod
@@ -340,7 +384,67 @@ class DeployRequest(_Model):
             )
         for index, toleration in enumerate(self.tolerations or ()):
             _check_toleration(index, toleration)
+        if self.canary is not None:
+            _check_canary(self, self.canary)
         return self
+
+    def canary_request(self) -> DeployRequest | None:
+        """The canary's predictor as a whole deploy request: stable's fields, canary's changes.
+
+        None without a canary. The result has no ``canary`` itself.
+        """
+        if self.canary is None:
+            return None
+        canary = self.canary
+        changes: dict[str, Any] = {"canary": None}
+        if canary.image is not None:
+            changes["image"] = canary.image
+        if canary.envs is not None:
+            changes["envs"] = dict(canary.envs)
+        if canary.resources is not None:
+            changes["resources"] = canary.resources
+        if canary.storage_uri is not None:
+            changes["storage_uri"] = canary.storage_uri
+        return self.model_copy(update=changes)
+
+
+def _check_canary(stable: DeployRequest, canary: CanaryRequest) -> None:
+    """Refuse a canary KServe could not run or that would change nothing."""
+    if stable.canary_traffic_percent is not None:
+        raise ValueError(
+            "canary: give either canary or canaryTrafficPercent, not both "
+            "(canary.trafficPercent is the canary's share)"
+        )
+    if stable.deployment_mode == "ModelMesh":
+        raise ValueError("canary: ModelMesh models have no canary in KServe")
+    if canary.auto_promote is not None and stable.deployment_mode in {"Knative", "Serverless"}:
+        raise ValueError(
+            "canary.autoPromote: only for Standard-mode canaries; promote a Knative "
+            "canary with POST /models/{namespace}/{name}/promote"
+        )
+    # KServe names the canary's Service "{name}-canary-predictor", a host label too.
+    host = f"{stable.name}-{CANARY_PREDICTOR_NAME}{PREDICTOR_HOST_SUFFIX}{stable.namespace}"
+    if len(host) > HOST_LABEL_MAX:
+        raise ValueError(
+            f"name: too long for a canary in this namespace: KServe's host label '{host}' "
+            f"would be {len(host)} characters, at most {HOST_LABEL_MAX} are allowed"
+        )
+    if canary.image is not None and stable.image is None:
+        raise ValueError(
+            "canary.image: the stable predictor serves a modelFormat, not an image; "
+            "change storageUri for a new model version"
+        )
+    unchanged = (
+        (canary.image is None or canary.image == stable.image)
+        and (canary.envs is None or dict(canary.envs) == dict(stable.envs))
+        and (canary.resources is None or canary.resources == stable.resources)
+        and (canary.storage_uri is None or canary.storage_uri == stable.storage_uri)
+    )
+    if unchanged:
+        raise ValueError(
+            "canary: no change from the stable predictor; give the image, envs, resources "
+            "or storageUri the canary runs"
+        )
 
 
 def _check_toleration(index: int, toleration: Toleration) -> None:
@@ -374,6 +478,9 @@ class DeployResponse(_AnswerWithUrl):
     ready: bool
     # Present (true) only on a dry run, so the seed's answer shape is unchanged otherwise.
     dry_run: bool | None = Field(default=None, alias="dryRun")
+    # The model's history entry this change made (``GET …/revisions``); absent on a
+    # dry run, and when the entry could not be written (recording is best effort).
+    revision: int | None = None
 
 
 ModelState = Literal["starting", "ready", "updating", "failed", "stopped", "deleting"]
@@ -427,6 +534,24 @@ class TrafficTarget(_Answer):
     tag: str | None = None
 
 
+class PredictorView(_Answer):
+    """One side of a canary roll-out in the detail view (``stable`` or ``canary``).
+
+    ``name`` is KServe's predictor name (the canary entry's ``predictor.name``;
+    None for the stable predictor unless named). ``trafficPercent`` is the share
+    it serves; ``ready`` what KServe reports for it (the model's ``PredictorReady``
+    for the stable one; ``CanaryPredictorReady`` / ``canaryStatuses`` or the
+    Knative revision for the canary), None when KServe has said nothing yet.
+    """
+
+    name: str | None = None
+    image: str | None = None
+    storage_uri: str | None = Field(default=None, alias="storageUri")
+    traffic_percent: int | None = Field(default=None, alias="trafficPercent")
+    ready: bool | None = None
+    revision: str | None = None
+
+
 class ModelDetail(ModelSummary):
     """The answer of ``GET /models/{namespace}/{name}``."""
 
@@ -446,6 +571,9 @@ class ModelDetail(ModelSummary):
     canary_traffic_percent: int | None = Field(default=None, alias="canaryTrafficPercent")
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
+    # Present only while a canary runs: both sides of the traffic split.
+    stable: PredictorView | None = None
+    canary: PredictorView | None = None
 
 
 class ModelEvent(_Answer):
@@ -466,6 +594,43 @@ class ModelEvents(_Answer):
 
     events: list[ModelEvent]
     count: int
+
+
+class ModelRevision(_Answer):
+    """One entry of a model's history (``GET /models/{namespace}/{name}/revisions``)."""
+
+    revision: int
+    by: str | None = Field(default=None, description="Who asked: a user, or an event's sender")
+    at: str | None = Field(default=None, description="When (RFC 3339, UTC)")
+    how: str | None = Field(default=None, description="The route or event that asked")
+    generation: int | None = Field(
+        default=None, description="The model's metadata.generation after the change"
+    )
+    action: str = Field(
+        description="deploy, rollout, rollback, stop, resume (promote, abort: a canary's)"
+    )
+    rollback_of: int | None = Field(default=None, alias="rollbackOf")
+    request: dict[str, Any] | None = Field(
+        default=None,
+        description="The deploy request that produced it (a rollback can re-apply it); "
+        "null for a stop or resume",
+    )
+    change: dict[str, Any] | None = Field(
+        default=None, description="For a registry-push rollout: the image before and after"
+    )
+
+
+class ModelRevisions(_Answer):
+    """The answer of ``GET /models/{namespace}/{name}/revisions``: newest first."""
+
+    revisions: list[ModelRevision]
+    count: int
+
+
+class RollbackRequest(_Model):
+    """The body of ``POST /models/{namespace}/{name}/rollback`` (optional)."""
+
+    revision: Annotated[int, Field(ge=1)] | None = None
 
 
 class DeleteResponse(_Answer):

@@ -42,7 +42,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from kserve_functions import errors, events, grammar, readings, status, transitions
+from kserve_functions import canary, errors, events, grammar, readings, status, transitions
 from kserve_functions.asgi import Response
 from kserve_functions.context import Context
 from kserve_functions.kube import Caller
@@ -118,6 +118,10 @@ async def on_model_change(
     sent = await report(context, sink, namespace, name, event=event, source=source)
     if sent is not None:
         log.info("%s/%s: sent %s", namespace, name, sent)
+    # After the status event: a canary that opted in to autoPromote is finished
+    # on the same change that made it due (canary.auto_finish).
+    if canary.may_concern_a_canary(event.data, name):
+        await canary.auto_finish(context, sink, namespace, name, source=source)
     # Empty: a Broker takes a subscriber's reply only as a CloudEvent or nothing,
     # and counts any other body as a failed delivery.
     return Response(status=200, body=b"", content_type="text/plain")

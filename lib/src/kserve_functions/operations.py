@@ -23,6 +23,7 @@ from kserve_functions import (
     continuation,
     errors,
     grammar,
+    history,
     manifests,
     queries,
     readings,
@@ -87,23 +88,32 @@ async def apply_model(
     actor: audit.Actor,
     dry_run: bool = False,
     wait_seconds: float | None = None,
+    rollback_of: int | None = None,
 ) -> tuple[int, DeployResponse]:
     """Create or update the model ``deploy_request`` describes; the status code and answer.
 
     Shared by ``POST /deploy`` and the deploy event. ``wait_seconds`` None answers
     at once; otherwise waits for Ready that long (202 when it did not come).
-    ``actor`` is recorded on the model and in a Kubernetes Event (``audit``).
+    ``actor`` is recorded on the model and in a Kubernetes Event (``audit``),
+    and the change as a new revision of the model's history (``history``; best
+    effort, its number in the answer's ``revision``); ``rollback_of`` marks a
+    rollback re-applying that revision's request.
 
     Raises:
         errors.Conflict: the model is being deleted.
     """
     now = datetime.datetime.now(datetime.UTC)
+    knative = None
+    if deploy_request.canary is not None:
+        restart_token, knative = await _canary_basis(context, deploy_request, restart_token)
     manifest = manifests.build_inference_service(
         deploy_request,
         restart_token=restart_token,
         audit_annotations=audit.change_annotations(actor, now),
+        knative=knative,
     )
     applied, created = await context.kube.apply(manifest, dry_run=dry_run)
+    applied = await _drop_left_canary_percent(context, manifest, applied, dry_run=dry_run)
     if applied.get("metadata", {}).get("deletionTimestamp"):
         # The apply went through, but onto a model that finalizers are about to
         # remove: "updated" would be a lie the caller finds out later.
@@ -112,9 +122,18 @@ async def apply_model(
             "deploy it again once it is gone"
         )
     code = 201 if created else 200
+    revision: int | None = None
     if not dry_run:
         reason, note = (audit.DEPLOYED, "created") if created else (audit.UPDATED, "updated")
         await context.record(applied, reason=reason, note=f"model {note}", actor=actor, at=now)
+        change = history.Change(
+            action="deploy" if rollback_of is None else "rollback",
+            # The request as sent (fields left out stay out), so a rollback re-sends it.
+            request=deploy_request.model_dump(mode="json", by_alias=True, exclude_unset=True),
+            restart_token=restart_token,
+            rollback_of=rollback_of,
+        )
+        revision = await context.record_revision(applied, change, actor=actor, at=now)
     # A dry run made no Deployment to compare with.
     rollout = None if dry_run else await readings.predictor_rollout(context, applied)
     if wait_seconds is not None and not dry_run:
@@ -136,8 +155,65 @@ async def apply_model(
         generation=applied.get("metadata", {}).get("generation"),
         ready=status.is_ready(applied, rollout=rollout),
         dry_run=dry_run or None,
+        revision=revision,
     )
     return code, answer
+
+
+async def _drop_left_canary_percent(
+    context: Context,
+    manifest: Mapping[str, Any],
+    applied: dict[str, Any],
+    *,
+    dry_run: bool,
+) -> dict[str, Any]:
+    """Remove a ``canaryTrafficPercent`` the deploy did not ask for; the model as written.
+
+    An aborted Knative canary leaves ``canaryTrafficPercent: 0`` (``canary.abort``).
+    That patch is an update, whose fields server-side apply leaves to it, so the
+    next deploy's apply cannot remove the field by leaving it out, and the new
+    revision would get no traffic. A deploy is the whole desired state, so the
+    field goes by a patch guarded by the generation just applied; a writer that
+    changed the spec meanwhile wins (logged).
+    """
+    predictor = applied.get("spec", {}).get("predictor", {})
+    if "canaryTrafficPercent" not in predictor or "canaryTrafficPercent" in manifest.get(
+        "spec", {}
+    ).get("predictor", {}):
+        return applied
+    try:
+        return await context.kube.patch_if_unchanged(
+            applied,
+            [{"op": "remove", "path": "/spec/predictor/canaryTrafficPercent"}],
+            dry_run=dry_run,
+        )
+    except errors.Conflict as e:
+        log.warning("kept canaryTrafficPercent: %s", e.detail)
+        return applied
+
+
+async def _canary_basis(
+    context: Context, deploy_request: DeployRequest, restart_token: str
+) -> tuple[str, bool | None]:
+    """The restart token and mode (Knative or not) of a deploy that starts a canary.
+
+    Starting a canary must not restart the stable predictor: a Standard-mode
+    model keeps the restart token it runs with (its pods roll only if the stable
+    fields changed too). The mode is the request's ``deploymentMode``, else the
+    model's own; None (decided by the request) for a model not created yet.
+    """
+    try:
+        live = await context.kube.get(deploy_request.namespace, deploy_request.name)
+    except errors.NotFound:
+        return restart_token, None
+    knative = None
+    if deploy_request.deployment_mode is None:
+        knative = status.deployment_mode(live) == status.KNATIVE_MODE
+    if knative or deploy_request.deployment_mode in manifests.KNATIVE_MODES:
+        return restart_token, knative
+    annotations = live.get("spec", {}).get("predictor", {}).get("annotations") or {}
+    kept = annotations.get(manifests.RESTART_TOKEN_ANNOTATION)
+    return (kept if isinstance(kept, str) and kept else restart_token), knative
 
 
 async def _wait_ready(

@@ -67,7 +67,25 @@ async def model_pods(context: Context, isvc: Mapping[str, Any]) -> list[dict[str
 
 
 async def read_summary(context: Context, isvc: Mapping[str, Any]) -> ModelSummary:
-    """``status.read_summary`` with the predictor's roll-out and pods read as needed."""
+    """``status.read_summary`` with the predictor's roll-out and pods read as needed.
+
+    Shared: every watch stream that sees the same change of a model asks at
+    once; they wait for one read (``Context.summaries``, keyed by the model's
+    resourceVersion, kept briefly) instead of each reading the Deployment and
+    pods again.
+    """
+    metadata = isvc.get("metadata") or {}
+    key = (
+        str(metadata.get("namespace")),
+        str(metadata.get("name")),
+        str(metadata.get("resourceVersion") or ""),
+    )
+    if not key[2]:
+        return await _read_summary(context, isvc)
+    return await context.summaries.get(key, lambda: _read_summary(context, isvc))
+
+
+async def _read_summary(context: Context, isvc: Mapping[str, Any]) -> ModelSummary:
     rollout = await predictor_rollout(context, isvc)
     pods = await model_pods(context, isvc)
     return status.read_summary(isvc, urls=context.settings.model_urls, rollout=rollout, pods=pods)

@@ -42,6 +42,14 @@ STORAGE_URI_ENV = "STORAGE_URI"
 """KServe's storage initializer fetches a custom container's model from this env var
 (the predictor has no storageUri field of its own outside ``model``)."""
 
+CANARY_PREDICTOR_NAME = "canary"
+"""``predictor.name`` of the project's Standard-mode canary (``spec.canary[0]``, KServe
+v0.20): KServe names its Deployment and Service ``{model}-canary-predictor``."""
+
+AUTO_PROMOTE_ANNOTATION = "kserve-functions.dev/auto-promote-after-seconds"
+"""In the canary entry's ``predictor.annotations``: promote the canary once it has been
+Ready this many seconds, abort it if its pods fail (the notify function decides)."""
+
 INFERENCE_SERVICE = ApiResource(
     group="serving.kserve.io",
     version="v1beta1",
@@ -74,3 +82,14 @@ CUSTOM_RESOURCE_DEFINITION = ApiResource(
     kind="CustomResourceDefinition",
     namespaced=False,
 )
+
+CONTROLLER_REVISION = ApiResource(
+    group="apps", version="v1", plural="controllerrevisions", kind="ControllerRevision"
+)
+"""A model's history (``history``): one ControllerRevision per change made through the API."""
+
+REVISION_OF_LABEL = "kserve-functions.dev/revision-of"
+"""On a model's ControllerRevisions: the model's name (how its history is listed)."""
+
+STOP_ANNOTATION = "serving.kserve.io/stop"
+"""KServe's stop switch: ``"true"`` deletes the predictor's workloads and sets ``Stopped``."""

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from kserve_functions import allowlists, audit, errors, manifests
+from kserve_functions import allowlists, audit, errors, history, manifests
 from kserve_functions.context import Context
 from kserve_functions.registry import ImagePush
 from kserve_functions.resources import KSERVE_CONTAINER
@@ -158,4 +158,6 @@ async def _roll(
     log.info("rolled %s/%s to %s", namespace, name, push.pinned)
     note = f"model rolled out from {current} to {push.pinned}"
     await context.record(patched, reason=audit.ROLLED_OUT, note=note, actor=actor, at=now)
+    change = history.Change(action="rollout", image_change=(current, push.pinned))
+    await context.record_revision(patched, change, actor=actor, at=now)
     return ModelRollout(namespace=namespace, name=name, image=push.pinned, result="updated")

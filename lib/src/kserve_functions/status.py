@@ -19,18 +19,22 @@ apiserver returned it (a JSON mapping) and the configured ``ModelUrls``.
 
 from __future__ import annotations
 
+import datetime
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from kserve_functions.models import (
     Condition,
     ModelDetail,
     ModelState,
     ModelSummary,
+    PredictorView,
     TrafficTarget,
 )
 from kserve_functions.resources import (
+    AUTO_PROMOTE_ANNOTATION,
     DEPLOYMENT_MODE_ANNOTATION,
     KSERVE_CONTAINER,
     RESTART_TOKEN_ANNOTATION,
@@ -353,6 +357,7 @@ def read_detail(
     predictor = _get(isvc, "spec", "predictor")
     components = _get(isvc, "status", "components", "predictor")
     serving = _serving_spec(isvc)
+    stable, canary = canary_views(isvc)
     return ModelDetail(
         name=summary.name,
         namespace=summary.namespace,
@@ -383,7 +388,190 @@ def read_detail(
         canaryTrafficPercent=_int(_get(predictor, "canaryTrafficPercent")),
         labels=_str_dict(_get(isvc, "metadata", "labels")),
         annotations=_str_dict(_get(isvc, "metadata", "annotations")),
+        stable=stable,
+        canary=canary,
     )
+
+
+def canary_views(isvc: Mapping[str, Any]) -> tuple[PredictorView | None, PredictorView | None]:
+    """``(stable, canary)`` side by side while the model runs a canary; else ``(None, None)``.
+
+    Standard mode (``spec.canary``, KServe v0.20): the canary runs the stable
+    predictor with the entry's fields merged over it, as KServe builds it; its
+    readiness is its entry in ``status.canaryStatuses``, else the
+    ``CanaryPredictorReady`` condition; the stable one's is ``PredictorReady``,
+    and it takes the traffic the canaries leave. Knative mode
+    (``canaryTrafficPercent`` of 1-99): the spec is the canary's, the stable side
+    is the previous revision, whose image the model no longer records (None);
+    the split and revisions are ``status.components.predictor.traffic``'s.
+    """
+    canaries = _mappings(_get(isvc, "spec", "canary"))
+    if canaries:
+        return _standard_views(isvc, canaries)
+    percent = _int(_get(isvc, "spec", "predictor", "canaryTrafficPercent"))
+    if percent is not None and 0 < percent < 100:  # noqa: PLR2004 - percent bounds
+        return _knative_views(isvc, percent)
+    return None, None
+
+
+def _standard_views(
+    isvc: Mapping[str, Any], canaries: Sequence[Mapping[str, Any]]
+) -> tuple[PredictorView, PredictorView]:
+    entry = canaries[0]
+    entry_predictor = _get(entry, "predictor")
+    name = _str(_get(entry_predictor, "name"))
+    stable_predictor = _get(isvc, "spec", "predictor")
+    merged = _merged(
+        stable_predictor if isinstance(stable_predictor, Mapping) else {},
+        entry_predictor if isinstance(entry_predictor, Mapping) else {},
+    )
+    as_canary = {"spec": {"predictor": merged}}
+    reported = next(
+        (
+            status
+            for status in _mappings(_get(isvc, "status", "canaryStatuses"))
+            if status.get("name") == name
+        ),
+        None,
+    )
+    condition = _condition(isvc, "CanaryPredictorReady")
+    canary_ready = (
+        _bool(reported.get("ready"))
+        if reported is not None
+        else (None if condition is None else condition.get("status") == "True")
+    )
+    shares = sum(_int(item.get("trafficPercent")) or 0 for item in canaries)
+    stable_condition = _condition(isvc, "PredictorReady")
+    return (
+        PredictorView(
+            name=_str(_get(stable_predictor, "name")),
+            image=_image(isvc),
+            storageUri=_storage_uri(isvc),
+            trafficPercent=max(0, 100 - shares),
+            ready=None if stable_condition is None else stable_condition.get("status") == "True",
+        ),
+        PredictorView(
+            name=name,
+            image=_image(as_canary),
+            storageUri=_storage_uri(as_canary),
+            trafficPercent=_int(entry.get("trafficPercent")),
+            ready=canary_ready,
+        ),
+    )
+
+
+def _knative_views(isvc: Mapping[str, Any], percent: int) -> tuple[PredictorView, PredictorView]:
+    components = _get(isvc, "status", "components", "predictor")
+    latest = [t for t in _traffic(_get(components, "traffic")) if t.latest_revision]
+    previous = [t for t in _traffic(_get(components, "traffic")) if t.latest_revision is False]
+    created = _str(_get(components, "latestCreatedRevision"))
+    ready_revision = _str(_get(components, "latestReadyRevision"))
+    return (
+        PredictorView(
+            revision=previous[0].revision_name if previous else None,
+            trafficPercent=previous[0].percent if previous else 100 - percent,
+            ready=True if previous else None,
+        ),
+        PredictorView(
+            revision=latest[0].revision_name if latest else created,
+            image=_image(isvc),
+            storageUri=_storage_uri(isvc),
+            trafficPercent=latest[0].percent if latest else percent,
+            ready=None if created is None else created == ready_revision,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class AutoCanary:
+    """What an opted-in canary (``canary.autoPromote``) calls for now.
+
+    ``promote`` (Ready long enough), ``abort`` (its pods fail; ``reason`` says
+    how), or ``wait`` (Ready, promoted in ``wait_seconds``).
+    """
+
+    action: Literal["promote", "abort", "wait"]
+    reason: str = ""
+    wait_seconds: int = 0
+
+
+def auto_canary(
+    isvc: Mapping[str, Any],
+    canary_pods: Sequence[Mapping[str, Any]],
+    *,
+    now: datetime.datetime,
+) -> AutoCanary | None:
+    """The decision for a Standard-mode canary that opted in to automatic promotion.
+
+    None when there is nothing to do: no canary, no (readable) opt-in on its
+    predictor (``AUTO_PROMOTE_ANNOTATION``), the model stopped or being deleted,
+    or the canary neither failed nor Ready yet (its readiness is a change the
+    caller hears of). ``canary_pods`` are the canary Deployment's pods: one
+    that no node takes or whose container cannot start (``pod_failure``) aborts
+    it. Ready means KServe's ``CanaryPredictorReady`` True and its
+    ``canaryStatuses`` entry ready; the time counts from the condition's
+    ``lastTransitionTime`` (``now`` when it has none). Pure: ``now`` is given.
+    """
+    after = _auto_promote_after(isvc)
+    if after is None:
+        return None
+    failure = pod_failure(canary_pods)
+    if failure is not None:
+        return AutoCanary("abort", f"{failure[0]}: {failure[1]}")
+    condition = _condition(isvc, "CanaryPredictorReady")
+    if condition is None or not _canary_ready(isvc, condition):
+        return None
+    since = _time(condition.get("lastTransitionTime")) or now
+    left = after - (now - since).total_seconds()
+    if left <= 0:
+        return AutoCanary("promote", f"Ready for {after}s")
+    return AutoCanary("wait", wait_seconds=max(1, math.ceil(left)))
+
+
+def _auto_promote_after(isvc: Mapping[str, Any]) -> int | None:
+    """The canary's ``afterSeconds``; None without a canary that opted in, or when
+    the model is stopped or being deleted (nothing to finish then)."""
+    entries = _mappings(_get(isvc, "spec", "canary"))
+    stopped = _condition(isvc, "Stopped")
+    if not entries or _being_deleted(isvc) or (stopped or {}).get("status") == "True":
+        return None
+    after = _get(entries[0], "predictor", "annotations", AUTO_PROMOTE_ANNOTATION)
+    return int(after) if isinstance(after, str) and after.isdigit() else None
+
+
+def _canary_ready(isvc: Mapping[str, Any], condition: Mapping[str, Any]) -> bool:
+    """``CanaryPredictorReady`` True and the first canary's ``canaryStatuses`` entry ready."""
+    entries = _mappings(_get(isvc, "spec", "canary"))
+    name = _get(entries[0], "predictor", "name") if entries else None
+    reported = [
+        entry
+        for entry in _mappings(_get(isvc, "status", "canaryStatuses"))
+        if entry.get("name") == name
+    ]
+    return condition.get("status") == "True" and bool(reported) and reported[0].get("ready") is True
+
+
+def _time(value: object) -> datetime.datetime | None:
+    """An RFC 3339 time as Kubernetes writes it; None when absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=datetime.UTC)
+
+
+def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` over ``base`` as KServe merges a canary entry over the stable
+    predictor (``mergo.Merge(WithOverride)``): maps recursively, the rest replaced."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _not_ready_because(

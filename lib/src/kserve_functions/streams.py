@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import re
 import time
@@ -218,11 +219,15 @@ async def _list_events(
 ) -> AsyncGenerator[bytes, None]:
     """The current models (unless resumed), ``synced``, then every change until ``deadline``."""
     yield f"retry: {RECONNECT_MILLISECONDS}\n\n".encode()
-    sent: dict[tuple[str, str], ModelSummary] = {}
+    # What each model's last event said, as a digest: a stream over many models
+    # keeps 16 bytes per model, not a summary.
+    sent: dict[tuple[str, str], bytes] = {}
     try:
         if first is not None:
             async for chunk in _listing(context, namespace, label_selector, first, sent):
                 yield chunk
+            # The first page is not needed again: the stream may last minutes.
+            first = None
             yield frame("synced", b"{}", version)
         followed = context.kube.follow_models(
             namespace, resource_version=version, deadline=deadline, label_selector=label_selector
@@ -254,9 +259,10 @@ async def _list_events(
             # until KServe reconciles it.
             summary = await readings.read_summary(context, change.object)
             key = (summary.namespace, summary.name)
-            if sent.get(key) != summary:
-                sent[key] = summary
-                yield frame("model", dump(summary), version)
+            body = dump(summary)
+            if sent.get(key) != (digest := _digest(body)):
+                sent[key] = digest
+                yield frame("model", body, version)
             else:
                 yield frame(None, event_id=version)
     except errors.ApiError as e:
@@ -268,7 +274,7 @@ async def _listing(
     namespace: str | None,
     label_selector: str | None,
     first: Page[dict[str, Any]],
-    sent: dict[tuple[str, str], ModelSummary],
+    sent: dict[tuple[str, str], bytes],
 ) -> AsyncGenerator[bytes, None]:
     """A ``model`` event for every model listed, from ``first`` on; each noted in ``sent``."""
     pages = context.kube.model_pages(
@@ -281,8 +287,9 @@ async def _listing(
     while page is not None:
         for item in page.items:
             summary = status.read_summary(item, urls=context.settings.model_urls)
-            sent[(summary.namespace, summary.name)] = summary
-            yield frame("model", dump(summary))
+            body = dump(summary)
+            sent[(summary.namespace, summary.name)] = _digest(body)
+            yield frame("model", body)
         page = await anext(pages, None) if page.continue_token else None
 
 
@@ -327,6 +334,11 @@ async def _with_heartbeats(
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await changes.aclose()
+
+
+def _digest(body: bytes) -> bytes:
+    """A short fingerprint of an event's data, to tell a changed summary from a repeat."""
+    return hashlib.blake2b(body, digest_size=16).digest()
 
 
 def _field(obj: dict[str, Any], name: str) -> str:

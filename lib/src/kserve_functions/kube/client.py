@@ -62,8 +62,14 @@ class Caller:
 class Kube:
     """Named operations on InferenceServices and the cluster, with errors mapped."""
 
-    def __init__(self, *, kubeconfig: str | None, timeout_seconds: float) -> None:
-        self._server = ApiServer(kubeconfig=kubeconfig, timeout_seconds=timeout_seconds)
+    def __init__(
+        self, *, kubeconfig: str | None, timeout_seconds: float, max_connections: int = 100
+    ) -> None:
+        """``max_connections`` bounds the connections to the apiserver: every open
+        watch holds one, so it must exceed the watches a function may hold."""
+        self._server = ApiServer(
+            kubeconfig=kubeconfig, timeout_seconds=timeout_seconds, max_connections=max_connections
+        )
 
     async def close(self) -> None:
         """Release the HTTP session; the next call reconnects."""
@@ -367,6 +373,66 @@ class Kube:
         """
         await self._server.send(requests.create_event(event))
 
+    async def patch_if_unchanged(
+        self,
+        model: Mapping[str, Any],
+        operations: Sequence[Mapping[str, Any]],
+        *,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Apply JSON patch ``operations`` to ``model`` unless its spec changed since read.
+
+        ``model`` is the object as read; the patch applies only at its
+        ``metadata.generation``, all operations or none
+        (``requests.patch_model_if_unchanged``). Returns the object as written.
+
+        Raises:
+            errors.Conflict: the model's spec changed since it was read (another
+                writer won).
+            errors.Invalid: the patched model is refused (KServe's webhook, the schema).
+            errors.NotFound: the model is gone.
+        """
+        metadata = model.get("metadata") or {}
+        namespace = str(metadata.get("namespace") or "")
+        name = str(metadata.get("name") or "")
+        generation = metadata.get("generation")
+        request = requests.patch_model_if_unchanged(
+            namespace,
+            name,
+            generation=generation if isinstance(generation, int) else 0,
+            operations=operations,
+            dry_run=dry_run,
+        )
+        try:
+            return (await self._server.send(request)).body
+        except errors.Invalid as e:
+            # A failed `test` and a refused object are both 422; a spec that moved
+            # on since it was read tells them apart.
+            current = await self.get(namespace, name)
+            if current.get("metadata", {}).get("generation") != generation:
+                raise errors.Conflict(
+                    f"{request.what} changed since it was read; read it again and retry"
+                ) from e
+            raise
+
+    async def adopt_updated_fields(self, model: Mapping[str, Any]) -> dict[str, Any]:
+        """Make the deploy's apply own what our patches wrote (``requests.adopt_updated_fields``).
+
+        ``model`` is the object as a patch returned it; returns the object as it
+        is after (``model`` when there was nothing to adopt).
+
+        Raises:
+            errors.Conflict: the model changed since (its fields stay as they are).
+        """
+        request = requests.adopt_updated_fields(model)
+        if request is None:
+            return dict(model)
+        try:
+            return (await self._server.send(request)).body
+        except errors.Invalid as e:
+            # A failed `test` operation comes back as 422.
+            raise errors.Conflict(f"{request.what} changed since it was read") from e
+
     async def predictor_deployment(self, namespace: str, model: str) -> dict[str, Any] | None:
         """KServe's Deployment ``<model>-predictor`` (Standard mode), or None while absent.
 
@@ -532,6 +598,57 @@ class Kube:
             subresource=subresource,
         )
         return _allowed((await self._server.send(request)).body)
+
+    # -- a model's history: ControllerRevisions ------------------------------
+
+    async def create_revision(self, revision: Mapping[str, Any]) -> dict[str, Any]:
+        """Create the ControllerRevision ``revision`` (``requests.create_revision``).
+
+        Raises:
+            errors.Conflict: one of that name exists (another writer took the number).
+            errors.Forbidden: this function may not create ControllerRevisions there.
+        """
+        return (await self._server.send(requests.create_revision(revision))).body
+
+    async def revisions(self, namespace: str, model: str) -> list[dict[str, Any]]:
+        """Every ControllerRevision of ``model`` (its label), in no particular order.
+
+        A model keeps a bounded number (``REVISION_HISTORY_LIMIT``), so all pages
+        are read into one list.
+
+        Raises:
+            errors.Forbidden: this function may not list ControllerRevisions there.
+        """
+
+        async def fetch(token: str | None) -> Page[dict[str, Any]]:
+            request = requests.list_revisions(namespace, model, continue_token=token)
+            return _page((await self._server.send(request)).body)
+
+        found: list[dict[str, Any]] = []
+        async for page in pages(fetch):
+            found.extend(page.items)
+        return found
+
+    async def delete_revision(self, namespace: str, name: str) -> None:
+        """Delete the ControllerRevision ``namespace/name``; one already gone is no error."""
+        try:
+            await self._server.send(requests.delete_revision(namespace, name))
+        except errors.NotFound:
+            return
+
+    async def set_stopped(
+        self, namespace: str, name: str, *, stopped: bool, annotations: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """Stop (``stopped``) or resume the model (``requests.set_model_stopped``); the object.
+
+        Raises:
+            errors.NotFound: the model does not exist.
+            errors.Invalid: KServe's webhook refused the change.
+        """
+        request = requests.set_model_stopped(
+            namespace, name, stopped=stopped, annotations=annotations
+        )
+        return (await self._server.send(request)).body
 
 
 async def _first_change(followed: AsyncGenerator[Change, None]) -> Change | None:

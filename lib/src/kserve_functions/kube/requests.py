@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from kserve_functions.resources import (
+    CONTROLLER_REVISION,
     CUSTOM_RESOURCE_DEFINITION,
     DEPLOYMENT,
     INFERENCE_SERVICE,
@@ -24,6 +25,8 @@ from kserve_functions.resources import (
     MODEL_LABEL,
     NAMESPACE,
     POD,
+    REVISION_OF_LABEL,
+    STOP_ANNOTATION,
     ApiResource,
 )
 
@@ -275,6 +278,93 @@ def create_event(event: Mapping[str, Any]) -> KubeRequest:
         f"an Event in namespace {namespace}",
         body=dict(event),
     )
+
+
+def patch_model_if_unchanged(
+    namespace: str,
+    name: str,
+    *,
+    generation: int,
+    operations: Sequence[Mapping[str, Any]],
+    dry_run: bool = False,
+) -> KubeRequest:
+    """Apply the JSON patch ``operations`` to a model, only if its spec is as it was read.
+
+    The first operation ``test``s ``metadata.generation``, which the apiserver
+    bumps on every change of the spec and on nothing else: the apiserver applies
+    all operations or none, and refuses (422) when the spec changed since it was
+    read at ``generation``, so of several writers deciding on the same spec (two
+    promotes, a promote and a deploy) exactly one wins and none leaves a
+    half-applied change. KServe's status writes do not count (a resourceVersion
+    guard would fail on each of them while a model starts). Written as
+    ``FIELD_MANAGER``, the deploy's field manager.
+    """
+    return KubeRequest(
+        "PATCH",
+        resource_path(INFERENCE_SERVICE, namespace, name),
+        _model(namespace, name),
+        query=(("fieldManager", FIELD_MANAGER), *_dry_run(dry_run)),
+        body=[
+            {"op": "test", "path": "/metadata/generation", "value": generation},
+            *(dict(operation) for operation in operations),
+        ],
+        content_type=JSON_PATCH,
+    )
+
+
+def adopt_updated_fields(model: Mapping[str, Any]) -> KubeRequest | None:
+    """Hand the fields our JSON patches wrote to our server-side apply; None if none.
+
+    A JSON patch is an update: the apiserver records what it changed under a
+    ``FIELD_MANAGER`` entry with ``operation: Update``, apart from the deploy's
+    ``Apply`` entry, and a later apply removes only what its own entry holds,
+    so fields a promotion wrote (an env var, resources) would outlive the next
+    deploy that leaves them out. This merges the Update entry's fields into the
+    Apply entry and drops it, as ``kubectl``'s client-side-apply upgrade does,
+    guarded by ``model``'s resourceVersion (a managedFields rewrite must not
+    overwrite another writer's).
+    """
+    metadata = model.get("metadata") or {}
+    entries = [dict(entry) for entry in metadata.get("managedFields") or []]
+    ours = [
+        index
+        for index, entry in enumerate(entries)
+        if entry.get("manager") == FIELD_MANAGER and not entry.get("subresource")
+    ]
+    update = next((i for i in ours if entries[i].get("operation") == "Update"), None)
+    apply = next((i for i in ours if entries[i].get("operation") == "Apply"), None)
+    if update is None or apply is None:
+        return None
+    entries[apply]["fieldsV1"] = _union(
+        entries[apply].get("fieldsV1") or {}, entries[update].get("fieldsV1") or {}
+    )
+    del entries[update]
+    namespace, name = str(metadata.get("namespace")), str(metadata.get("name"))
+    return KubeRequest(
+        "PATCH",
+        resource_path(INFERENCE_SERVICE, namespace, name),
+        _model(namespace, name),
+        body=[
+            {
+                "op": "test",
+                "path": "/metadata/resourceVersion",
+                "value": metadata.get("resourceVersion"),
+            },
+            {"op": "replace", "path": "/metadata/managedFields", "value": entries},
+        ],
+        content_type=JSON_PATCH,
+    )
+
+
+def _union(first: Mapping[str, Any], second: Mapping[str, Any]) -> dict[str, Any]:
+    """Two ``fieldsV1`` trees as one: every field either owns."""
+    merged = dict(first)
+    for key, value in second.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _union(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def json_pointer(*segments: str) -> str:
@@ -572,4 +662,71 @@ def token_review(token: str, audiences: Sequence[str] | None) -> KubeRequest:
         "/apis/authentication.k8s.io/v1/tokenreviews",
         "a TokenReview",
         body={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": spec},
+    )
+
+
+# -- a model's history: ControllerRevisions --------------------------------------
+
+
+def create_revision(revision: Mapping[str, Any]) -> KubeRequest:
+    """Create a ControllerRevision (``history.revision``) in its namespace.
+
+    A plain create: its name carries the revision number, so two writers that
+    picked the same number meet as 409 AlreadyExists and one picks the next.
+    """
+    metadata = revision["metadata"]
+    namespace, name = str(metadata["namespace"]), str(metadata["name"])
+    return KubeRequest(
+        "POST",
+        resource_path(CONTROLLER_REVISION, namespace),
+        f"ControllerRevision {namespace}/{name}",
+        body=dict(revision),
+    )
+
+
+def list_revisions(
+    namespace: str, model: str, *, limit: int = 500, continue_token: str | None = None
+) -> KubeRequest:
+    """One page of ``model``'s ControllerRevisions, by the project's label."""
+    return list_objects(
+        CONTROLLER_REVISION,
+        namespace,
+        limit=limit,
+        continue_token=continue_token,
+        label_selector=f"{REVISION_OF_LABEL}={model}",
+        what=f"the revisions of {_model(namespace, model)}",
+    )
+
+
+def delete_revision(namespace: str, name: str) -> KubeRequest:
+    """Delete one ControllerRevision (pruning a model's oldest)."""
+    return KubeRequest(
+        "DELETE",
+        resource_path(CONTROLLER_REVISION, namespace, name),
+        f"ControllerRevision {namespace}/{name}",
+    )
+
+
+LIFECYCLE_FIELD_MANAGER = "kserve-functions-lifecycle"
+"""Who owns ``serving.kserve.io/stop`` (stop and resume). Not ``FIELD_MANAGER``: a
+deploy's forced apply never owned the key, so never removes it."""
+MERGE_PATCH = "application/merge-patch+json"
+
+
+def set_model_stopped(
+    namespace: str, name: str, *, stopped: bool, annotations: Mapping[str, str]
+) -> KubeRequest:
+    """Set (``stopped``) or remove KServe's ``serving.kserve.io/stop: "true"``, and ``annotations``.
+
+    A JSON merge patch, not an apply: it answers 404 for a missing model (an
+    apply would create one), and ``null`` removes the key whoever set it.
+    """
+    changes: dict[str, str | None] = {**annotations, STOP_ANNOTATION: "true" if stopped else None}
+    return KubeRequest(
+        "PATCH",
+        resource_path(INFERENCE_SERVICE, namespace, name),
+        _model(namespace, name),
+        query=(("fieldManager", LIFECYCLE_FIELD_MANAGER),),
+        body={"metadata": {"annotations": changes}},
+        content_type=MERGE_PATCH,
     )

@@ -34,6 +34,9 @@ from kserve_functions import errors
 from kserve_functions.kube.answers import DEFAULT_RETRY_AFTER_SECONDS, map_status
 from kserve_functions.kube.requests import KubeRequest
 
+# The client's own default (100) would let 100 open watch streams take every
+# connection of a function instance.
+DEFAULT_MAX_CONNECTIONS = 100
 READ_ATTEMPTS = 3
 """How often a GET is tried when the apiserver answers "retry after" (client-go: 11)."""
 # Retry-After alone sets the pause, as client-go does; no added backoff.
@@ -124,9 +127,16 @@ async def load_configuration(kubeconfig: str | None) -> client.Configuration:
 class ApiServer:
     """Sends ``KubeRequest`` values; answers are dicts, failures the API's errors."""
 
-    def __init__(self, *, kubeconfig: str | None, timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        *,
+        kubeconfig: str | None,
+        timeout_seconds: float,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
         self._kubeconfig = kubeconfig
         self._timeout = timeout_seconds
+        self._max_connections = max_connections
         self._api_client: client.ApiClient | None = None
         self._connecting = asyncio.Lock()
 
@@ -136,6 +146,10 @@ class ApiServer:
         async with self._connecting:
             if self._api_client is None:
                 configuration = await load_configuration(self._kubeconfig)
+                # Each watch (a stream, a wait) holds a connection for its whole
+                # life; the pool must hold them all and the calls beside them, or
+                # the calls queue behind the watches until they time out.
+                configuration.connection_pool_maxsize = self._max_connections
                 self._api_client = client.ApiClient(configuration)
         return self._api_client
 
