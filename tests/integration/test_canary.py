@@ -118,6 +118,12 @@ async def test_promote_leaves_one_predictor_with_the_canary_image(
     assert promoted.status_code == 200, promoted.text
     assert promoted.json()["image"] == "r/m:2"
     assert "canary" not in promoted.json()
+    # The history records the promotion as the request that now runs.
+    history = (await api("models").get(f"/models/{namespace}/iris/revisions")).json()
+    newest = history["revisions"][0]
+    assert newest["action"] == "promote"
+    assert newest["request"]["image"] == "r/m:2"
+    assert "canary" not in newest["request"]
     stored = read_inference_service(admin_api, namespace, "iris")
     assert "canary" not in stored["spec"]
     assert "name" not in stored["spec"]["predictor"]

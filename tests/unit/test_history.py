@@ -205,3 +205,18 @@ def test_a_recorded_deploy_request_parses_back_to_the_same_request() -> None:
     recorded = request.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
     assert queries.parse_deploy_request(recorded) == request
+
+
+def test_a_finished_canary_leaves_the_request_that_now_runs() -> None:
+    started = {
+        "name": "iris",
+        "image": "r/m:1",
+        "envs": {"A": "1"},
+        "canary": {"trafficPercent": 20, "image": "r/m:2", "envs": {"A": "2"}},
+    }
+
+    promoted = history.finished_canary(started, promoted=True)
+    aborted = history.finished_canary(started, promoted=False)
+
+    assert promoted == {"name": "iris", "image": "r/m:2", "envs": {"A": "2"}}
+    assert aborted == {"name": "iris", "image": "r/m:1", "envs": {"A": "1"}}

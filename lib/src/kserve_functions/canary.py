@@ -16,7 +16,16 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kserve_functions import audit, errors, events, manifests, queries, readings, status
+from kserve_functions import (
+    audit,
+    errors,
+    events,
+    history,
+    manifests,
+    queries,
+    readings,
+    status,
+)
 from kserve_functions.asgi import Request, Response, json_response
 from kserve_functions.context import Context
 from kserve_functions.resources import CANARY_PREDICTOR_NAME
@@ -60,6 +69,7 @@ async def promote(context: Context, request: Request, params: Mapping[str, str])
         request,
         params,
         manifests.promote_operations,
+        action="promote",
         reason=PROMOTED,
         note="canary promoted",
     )
@@ -72,7 +82,13 @@ async def abort(context: Context, request: Request, params: Mapping[str, str]) -
     Errors as ``promote``.
     """
     return await _finish(
-        context, request, params, manifests.abort_operations, reason=ABORTED, note="canary aborted"
+        context,
+        request,
+        params,
+        manifests.abort_operations,
+        action="abort",
+        reason=ABORTED,
+        note="canary aborted",
     )
 
 
@@ -82,6 +98,7 @@ async def _finish(
     params: Mapping[str, str],
     operations: Operations,
     *,
+    action: history.Action,
     reason: str,
     note: str,
 ) -> Response:
@@ -105,6 +122,7 @@ async def _finish(
     if not dry_run:
         written = await _adopt(context, written)
         await context.record(written, reason=reason, note=note, actor=actor, at=now)
+        await context.record_revision(written, history.Change(action=action), actor=actor, at=now)
     log.info("%s %s/%s%s", note, namespace, name, " (dry run)" if dry_run else "")
     return json_response(200, await readings.read_detail(context, written))
 
@@ -194,6 +212,8 @@ async def auto_finish(
             actor=AUTO_ACTOR,
             at=now,
         )
+        change = history.Change(action="promote" if promoting else "abort")
+        await context.record_revision(written, change, actor=AUTO_ACTOR, at=now)
         summary = status.read_summary(written, urls=context.settings.model_urls)
         metadata = written.get("metadata") or {}
         headers, body = events.binary_message(

@@ -123,6 +123,10 @@ def data(change: Change, revisions: Sequence[Mapping[str, Any]]) -> dict[str, An
         recorded["request"] = dict(change.request)
     if change.rollback_of is not None:
         recorded["rollbackOf"] = change.rollback_of
+    if change.action in {"promote", "abort"} and change.request is None:
+        previous = latest_request(revisions)
+        if previous is not None and isinstance(previous.get("canary"), Mapping):
+            recorded["request"] = finished_canary(previous, promoted=change.action == "promote")
     if change.image_change is not None:
         before, after = change.image_change
         recorded["change"] = {"image": {"from": before, "to": after}}
@@ -180,6 +184,22 @@ def revision(
         "revision": revision_number,
         "data": dict(recorded),
     }
+
+
+# The canary fields that, promoted, replace the stable predictor's.
+_CANARY_FIELDS = ("image", "envs", "resources", "storageUri")
+
+
+def finished_canary(request: Mapping[str, Any], *, promoted: bool) -> dict[str, Any]:
+    """The deploy request a finished canary leaves: ``request`` (which started the
+    canary) without its ``canary``, and, when ``promoted``, with the canary's
+    fields in place of the stable ones. A rollback to it deploys what then ran.
+    """
+    finished = {key: value for key, value in request.items() if key != "canary"}
+    canary = request.get("canary")
+    if promoted and isinstance(canary, Mapping):
+        finished.update({key: canary[key] for key in _CANARY_FIELDS if key in canary})
+    return finished
 
 
 def to_prune(revisions: Sequence[Mapping[str, Any]], limit: int) -> list[str]:
