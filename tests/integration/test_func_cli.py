@@ -141,6 +141,8 @@ class Running:
             "url": f"http://{MODEL}-{self.namespace}.example.com",
             "generation": 1,
             "ready": False,
+            # The model's first revision in its history (controllerrevisions).
+            "revision": 1,
         }
 
     def stored_image(self) -> str:

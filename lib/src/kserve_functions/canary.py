@@ -127,18 +127,32 @@ async def _finish(
     return json_response(200, await readings.read_detail(context, written))
 
 
+# Reads and rewrites of the managed fields while KServe keeps writing the status.
+ADOPT_ATTEMPTS = 5
+
+
 async def _adopt(context: Context, written: dict[str, Any]) -> dict[str, Any]:
     """Hand what the patch wrote to the deploy's apply, so the next deploy is the whole
     desired state again (``kube.adopt_updated_fields``); best effort, after the change.
 
-    A writer that changed the model in between keeps it from happening (logged):
-    the fields then stay until a deploy sets them.
+    Guarded by the resourceVersion read, so KServe's status writes (several a
+    second while a model rolls) make it read again and retry, a few times; past
+    those, or on another failure, the fields stay until a deploy sets them (logged).
     """
-    try:
-        return await context.kube.adopt_updated_fields(written)
-    except errors.ApiError as e:
-        log.warning("fields of the canary's patch stay outside the deploy's apply: %s", e.detail)
-        return written
+    model = written
+    for _ in range(ADOPT_ATTEMPTS):
+        try:
+            return await context.kube.adopt_updated_fields(model)
+        except errors.Conflict:
+            metadata = model.get("metadata") or {}
+            model = await context.kube.get(str(metadata["namespace"]), str(metadata["name"]))
+        except errors.ApiError as e:
+            log.warning(
+                "fields of the canary's patch stay outside the deploy's apply: %s", e.detail
+            )
+            return model
+    log.warning("fields of the canary's patch stay outside the deploy's apply: it kept changing")
+    return model
 
 
 def may_concern_a_canary(changed: Mapping[str, Any], model: str) -> bool:
