@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from kserve_functions import resources
+from kserve_functions import merging, resources
 from kserve_functions.models import (
     RESERVED_PREFIX,
     DeployRequest,
@@ -294,7 +294,7 @@ def promote_operations(
     elif form == "Standard":
         canary = dict(spec["canary"][0].get("predictor") or {})
         canary.pop("name", None)
-        promoted = _merged(spec.get("predictor") or {}, canary)
+        promoted = merging.merged(spec.get("predictor") or {}, canary)
         # The opt-in belonged to the canary; as the stable predictor's it would be
         # read as a canary's again.
         kept = dict(promoted.get("annotations") or {})
@@ -337,18 +337,6 @@ def abort_operations(
     else:
         raise ValueError("the model runs no canary")
     return operations + _annotation_operations(isvc, annotations)
-
-
-def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """``override`` over ``base`` as KServe's ``mergo.Merge(WithOverride)`` does it:
-    maps recursively, everything else (lists too) replaced."""
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merged(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def _annotation_operations(

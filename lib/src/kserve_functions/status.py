@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from kserve_functions import merging
 from kserve_functions.models import (
     Condition,
     ModelDetail,
@@ -421,7 +422,7 @@ def _standard_views(
     entry_predictor = _get(entry, "predictor")
     name = _str(_get(entry_predictor, "name"))
     stable_predictor = _get(isvc, "spec", "predictor")
-    merged = _merged(
+    merged = merging.merged(
         stable_predictor if isinstance(stable_predictor, Mapping) else {},
         entry_predictor if isinstance(entry_predictor, Mapping) else {},
     )
@@ -560,18 +561,6 @@ def _time(value: object) -> datetime.datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=datetime.UTC)
-
-
-def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """``override`` over ``base`` as KServe merges a canary entry over the stable
-    predictor (``mergo.Merge(WithOverride)``): maps recursively, the rest replaced."""
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merged(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def _not_ready_because(

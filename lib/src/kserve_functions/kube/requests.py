@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from kserve_functions import merging
 from kserve_functions.resources import (
     CONTROLLER_REVISION,
     CUSTOM_RESOURCE_DEFINITION,
@@ -335,7 +336,7 @@ def adopt_updated_fields(model: Mapping[str, Any]) -> KubeRequest | None:
     apply = next((i for i in ours if entries[i].get("operation") == "Apply"), None)
     if update is None or apply is None:
         return None
-    entries[apply]["fieldsV1"] = _union(
+    entries[apply]["fieldsV1"] = merging.merged(
         entries[apply].get("fieldsV1") or {}, entries[update].get("fieldsV1") or {}
     )
     del entries[update]
@@ -354,17 +355,6 @@ def adopt_updated_fields(model: Mapping[str, Any]) -> KubeRequest | None:
         ],
         content_type=JSON_PATCH,
     )
-
-
-def _union(first: Mapping[str, Any], second: Mapping[str, Any]) -> dict[str, Any]:
-    """Two ``fieldsV1`` trees as one: every field either owns."""
-    merged = dict(first)
-    for key, value in second.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _union(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def json_pointer(*segments: str) -> str:
