@@ -233,7 +233,7 @@ async def _wait_ready(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        seconds = max(1, math.ceil(min(remaining, RECHECK_SECONDS)))
+        seconds = recheck_seconds(deadline)
         if (
             rollout is not None
             and rollout.resource_version
@@ -241,18 +241,35 @@ async def _wait_ready(
         ):
             isvc = await context.kube.get(namespace, name)  # NotFound once it is gone
         else:
-            change = await context.kube.next_change(
-                namespace,
-                name,
-                resource_version=str(isvc["metadata"].get("resourceVersion", "")),
-                timeout_seconds=seconds,
-            )
-            if change is None or change.type == "DELETED":
-                isvc = await context.kube.get(namespace, name)  # NotFound once it is gone
-            else:
-                isvc = change.object
+            isvc = await next_model(context, isvc, seconds=seconds)
         rollout = await readings.predictor_rollout(context, isvc)
     return isvc, rollout
+
+
+async def next_model(context: Context, isvc: Mapping[str, Any], *, seconds: int) -> dict[str, Any]:
+    """The model after its next change (by watch, at most ``seconds``), else as re-read.
+
+    The re-read covers a quiet watch, one whose resourceVersion expired, and a
+    deletion (the wait then sees NotFound).
+
+    Raises:
+        errors.NotFound: the model is gone.
+    """
+    namespace, name = isvc["metadata"]["namespace"], isvc["metadata"]["name"]
+    change = await context.kube.next_change(
+        namespace,
+        name,
+        resource_version=str(isvc["metadata"].get("resourceVersion", "")),
+        timeout_seconds=seconds,
+    )
+    if change is None or change.type == "DELETED":
+        return await context.kube.get(namespace, name)
+    return change.object
+
+
+def recheck_seconds(deadline: float) -> int:
+    """How long the next watch of a wait may last: at most ``RECHECK_SECONDS``, at least 1."""
+    return max(1, math.ceil(min(deadline - time.monotonic(), RECHECK_SECONDS)))
 
 
 async def _rollout_moved(

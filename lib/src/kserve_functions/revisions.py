@@ -22,7 +22,6 @@
 from __future__ import annotations
 
 import datetime
-import math
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -164,7 +163,6 @@ async def _wait_for(
     Raises:
         errors.NotFound: the model went away meanwhile.
     """
-    namespace, name = isvc["metadata"]["namespace"], isvc["metadata"]["name"]
     deadline = time.monotonic() + timeout
     while True:
         rollout = await readings.predictor_rollout(context, isvc)
@@ -173,13 +171,6 @@ async def _wait_for(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return isvc
-        change = await context.kube.next_change(
-            namespace,
-            name,
-            resource_version=str(isvc["metadata"].get("resourceVersion", "")),
-            timeout_seconds=max(1, math.ceil(min(remaining, operations.RECHECK_SECONDS))),
+        isvc = await operations.next_model(
+            context, isvc, seconds=operations.recheck_seconds(deadline)
         )
-        if change is None or change.type == "DELETED":
-            isvc = await context.kube.get(namespace, name)
-        else:
-            isvc = change.object
