@@ -16,13 +16,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
 from controlplane import binaries, crds
-from controlplane.cluster import REPO_ROOT, ControlPlane, Settings
+from controlplane.cluster import REPO_ROOT, STOP_BOUND_SECONDS, ControlPlane, Settings
 from controlplane.errors import ControlPlaneError
+from controlplane.processes import STOP_BOUND_SECONDS as PROCESS_STOP_BOUND_SECONDS
+from controlplane.processes import free_port
+from support.sockets import get_closed_by_server, time_wait_on
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -60,6 +63,11 @@ def _wait_gone(pids: list[int], *, timeout: float = 20.0) -> list[int]:
     while (alive := [pid for pid in pids if _alive(pid)]) and time.monotonic() < deadline:
         time.sleep(0.1)
     return alive
+
+
+# What the launcher may take beyond its processes' stops (``cluster.STOP_BOUND_SECONDS``):
+# removing its folder and the interpreter's exit, on a loaded 2-core machine.
+_EXIT_SLACK_SECONDS = 5.0
 
 
 def _work_dirs() -> set[Path]:
@@ -104,31 +112,63 @@ def test_stop_ends_both_processes_and_removes_all_files(
 class _Launcher:
     """``python -m controlplane up`` as a user runs it, in its own process."""
 
-    def __init__(self, kubeconfig: Path, *, bare_crd_dir: Path | None = None) -> None:
-        """Start the KServe cluster, or etcd and kube-apiserver only with ``bare_crd_dir``."""
-        env = {**os.environ, **({"CRD_DIR": str(bare_crd_dir)} if bare_crd_dir else {})}
+    def __init__(
+        self,
+        kubeconfig: Path,
+        *,
+        bare_crd_dir: Path | None = None,
+        sigint_ignored: bool = False,
+        beside: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """Start the KServe cluster, or etcd and kube-apiserver only with ``bare_crd_dir``.
+
+        ``sigint_ignored`` starts it as a background job of a shell does (or a
+        CI runner that ignores SIGINT): with SIGINT ignored, inherited across
+        exec. ``beside`` is the command after ``--``; ``env`` adds to the
+        environment. In a process group of its own, as a terminal's job.
+        """
+        bare_env = {"CRD_DIR": str(bare_crd_dir)} if bare_crd_dir else {}
         bare = ["--without-kserve"] if bare_crd_dir else []
+        ignoring = ["sh", "-c", 'trap \'\' INT; exec "$0" "$@"'] if sigint_ignored else []
         self.kubeconfig = kubeconfig
+        command = [sys.executable, "-m", "controlplane", "up", "--kubeconfig", str(kubeconfig)]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "controlplane", "up", "--kubeconfig", str(kubeconfig), *bare],
+            [*ignoring, *command, *bare, *(["--", *beside] if beside else [])],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=env,
+            env={**os.environ, **bare_env, **(env or {})},
+            start_new_session=True,
         )
-        assert self.process.stdout is not None
         self.output: list[str] = []
+        self.read_until("press Ctrl-C")
+
+    def read_until(self, prefix: str) -> None:
+        """Read the launcher's output up to a line starting with ``prefix``."""
+        assert self.process.stdout is not None
         for line in self.process.stdout:
             self.output.append(line)
-            if line.startswith("press Ctrl-C"):
-                break
-        else:
-            pytest.fail("launcher ended before it was ready:\n" + "".join(self.output))
+            if line.startswith(prefix):
+                return
+        pytest.fail(f"launcher ended before {prefix!r}:\n" + "".join(self.output))
+
+    def ctrl_c(self) -> None:
+        """What a terminal does on Ctrl-C: SIGINT to the job's whole process group."""
+        os.killpg(self.process.pid, signal.SIGINT)
 
     def children(self) -> list[int]:
         pid = self.process.pid
         with open(f"/proc/{pid}/task/{pid}/children") as children:
             return [int(child) for child in children.read().split()]
+
+    def stopped_within(self, seconds: float, *, after: str) -> str:
+        """The launcher's further output once it ended; fails if it ran over ``seconds``."""
+        try:
+            rest, _ = self.process.communicate(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"controlplane up still ran {seconds:g}s after {after}")
+        return rest
 
     def work_dir(self) -> Path:
         """The temporary folder, read from etcd's ``--data-dir=<work dir>/etcd``."""
@@ -142,7 +182,9 @@ class _Launcher:
 
 def _end(launcher: _Launcher) -> None:
     if launcher.process.poll() is None:
-        launcher.process.kill()
+        # The group: the command beside has no parent-death signal. (Checked first: a
+        # launcher not yet reaped keeps its group id from being reused.)
+        os.killpg(launcher.process.pid, signal.SIGKILL)
     launcher.process.communicate()
 
 
@@ -173,12 +215,79 @@ def test_cli_prints_the_kubeconfig_and_stops_cleanly_on_ctrl_c(launcher: _Launch
     assert len(children) == 6
 
     launcher.process.send_signal(signal.SIGINT)
-    rest, _ = launcher.process.communicate(timeout=30)
+    rest = launcher.stopped_within(STOP_BOUND_SECONDS + _EXIT_SLACK_SECONDS, after="SIGINT")
 
     assert launcher.process.returncode == 0, rest
-    assert "control plane stopped" in rest
+    # Exactly this line: every component ended on SIGTERM within the grace, none was killed.
+    assert "control plane stopped" in rest.splitlines(), rest
     assert _wait_gone(children, timeout=0) == []
     assert not launcher.kubeconfig.exists()
+
+
+def test_cli_stops_on_ctrl_c_when_started_with_sigint_ignored(
+    small_crd_dir: Path, tmp_path: Path
+) -> None:
+    # Python raises KeyboardInterrupt for SIGINT only if SIGINT was not ignored at its
+    # start; a launcher that inherited SIG_IGN ran on after Ctrl-C until killed.
+    launcher = _Launcher(tmp_path / "kubeconfig", bare_crd_dir=small_crd_dir, sigint_ignored=True)
+    try:
+        children = launcher.children()
+
+        launcher.process.send_signal(signal.SIGINT)
+        rest = launcher.stopped_within(STOP_BOUND_SECONDS + _EXIT_SLACK_SECONDS, after="SIGINT")
+
+        assert launcher.process.returncode == 0, rest
+        assert "control plane stopped" in rest.splitlines(), rest
+        assert _wait_gone(children, timeout=0) == []
+    finally:
+        _end(launcher)
+
+
+def test_make_dev_restarts_right_after_ctrl_c(small_crd_dir: Path, tmp_path: Path) -> None:
+    # `make dev`: the launcher with the API server beside it, on a fixed address.
+    address = f"127.0.0.1:{free_port()}"
+    port = int(address.rpartition(":")[2])
+
+    def make_dev() -> _Launcher:
+        started = _Launcher(
+            tmp_path / "kubeconfig",
+            bare_crd_dir=small_crd_dir,
+            beside=[sys.executable, str(REPO_ROOT / "tools" / "dev" / "serve_root.py")],
+            env={"LISTEN_ADDRESS": address, "AUTH_MODE": "none"},
+        )
+        started.read_until("serving the API")
+        return started
+
+    def readiness() -> bytes:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                return get_closed_by_server(port, "/health/readiness")
+            except ConnectionRefusedError:  # announced, not yet bound
+                assert time.monotonic() < deadline, "the API server did not listen"
+                time.sleep(0.1)
+
+    first = make_dev()
+    try:
+        answer = readiness()
+        assert answer.startswith(b"HTTP/1.1 200 "), answer
+        first.ctrl_c()
+        rest = first.stopped_within(
+            PROCESS_STOP_BOUND_SECONDS + STOP_BOUND_SECONDS + _EXIT_SLACK_SECONDS, after="Ctrl-C"
+        )
+        assert first.process.returncode == 0, rest
+        assert "control plane stopped" in rest.splitlines(), rest
+    finally:
+        _end(first)
+    # What refused the restart: the first server's connection, in TIME_WAIT for a minute.
+    assert time_wait_on(port)
+
+    second = make_dev()
+    try:
+        answer = readiness()
+        assert answer.startswith(b"HTTP/1.1 200 "), answer
+    finally:
+        _end(second)
 
 
 def test_cli_stops_cleanly_on_sigterm(bare_launcher: _Launcher) -> None:
@@ -186,7 +295,7 @@ def test_cli_stops_cleanly_on_sigterm(bare_launcher: _Launcher) -> None:
     assert len(children) == 2
 
     bare_launcher.process.terminate()
-    bare_launcher.process.communicate(timeout=30)
+    bare_launcher.stopped_within(STOP_BOUND_SECONDS + _EXIT_SLACK_SECONDS, after="SIGTERM")
 
     assert bare_launcher.process.returncode == 0
     assert _wait_gone(children, timeout=0) == []

@@ -17,13 +17,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import httpx
-from controlplane.processes import free_port
+from controlplane.processes import free_port, stop_popens
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,15 +109,23 @@ class ServedFunction:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        """Stop the process (SIGTERM, as Knative scales a pod down)."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
+        """Stop the process as Knative scales a pod down: SIGTERM, SIGKILL after a grace.
+
+        Returns within ``processes.STOP_BOUND_SECONDS`` (``stop_served``).
+        """
+        stop_served([self])
+
+
+def stop_served(served: Sequence[ServedFunction]) -> None:
+    """Stop ``served`` together within ``processes.STOP_BOUND_SECONDS``; close their logs.
+
+    func-python ends on SIGTERM within hypercorn's 3 s graceful timeout, open
+    streams included; one that has not ended after ``STOP_GRACE_SECONDS`` is
+    killed (``returncode`` then ``-signal.SIGKILL``).
+    """
+    stop_popens([function.process for function in served])
+    for function in served:
+        function._log.close()
 
 
 class FunctionLauncher:
@@ -161,5 +169,4 @@ class FunctionLauncher:
             await made.aclose()
         for function in self._instances:
             await function.aclose()
-        for served in self._processes:
-            served.stop()
+        stop_served(self._processes)

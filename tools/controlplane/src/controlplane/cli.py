@@ -2,7 +2,8 @@
 
 ``build`` compiles whatever binaries are missing from the cache; ``up`` starts
 the local KServe cluster (or, ``--without-kserve``, etcd and kube-apiserver
-only), writes its kubeconfig and keeps it running until Ctrl-C or SIGTERM;
+only), writes its kubeconfig and keeps it running until Ctrl-C, SIGTERM or
+SIGHUP, then stops within a bound (``_up``);
 ``versions`` prints the pinned version and path of each binary;
 ``pin-kubernetes`` regenerates the Kubernetes wrapper for another release.
 Errors end the command with status 1 and one ``error:`` line (plus details,
@@ -26,8 +27,6 @@ from controlplane import binaries, pinning, processes
 from controlplane.cluster import ControlPlane, Settings
 from controlplane.errors import ControlPlaneError
 
-# How long a command run beside the control plane gets to stop before it is killed.
-_GRACE_SECONDS = 10.0
 # How often `up` looks at the cluster's processes.
 _WATCH_SECONDS = 1.0
 
@@ -112,8 +111,20 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
-    # SIGTERM takes the same path as Ctrl-C, so `with` stops everything in order.
+    """Run the cluster (and the command beside it) until a signal; stop both within a bound.
+
+    Ctrl-C (SIGINT), SIGTERM and SIGHUP (the terminal closed) all stop it:
+    the command beside first (``processes.STOP_BOUND_SECONDS``, 7 s at most),
+    then the cluster (``cluster.STOP_BOUND_SECONDS``, 21 s at most); about 3 s
+    when every process ends on SIGTERM, as they do.
+    """
+    # Python turns SIGINT into KeyboardInterrupt only if SIGINT was not ignored
+    # when it started; a launcher started from a background job or a runner
+    # that ignores SIGINT would otherwise ignore Ctrl-C and run on. The other
+    # two take the same path, so `with` stops everything in order.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     settings = dataclasses.replace(
         Settings.from_environment(),
         apiserver_port=args.apiserver_port,
@@ -122,8 +133,9 @@ def _up(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         kserve_cluster=not args.without_kserve,
     )
+    control_plane = ControlPlane(settings)
     try:
-        with ControlPlane(settings) as control_plane:
+        with control_plane:
             print(_ready_message(control_plane, args.cache_dir), flush=True)
             command = args.beside[1:] if args.beside[:1] == ["--"] else args.beside
             if command:
@@ -132,8 +144,23 @@ def _up(args: argparse.Namespace) -> int:
                 _check_components(control_plane)
                 time.sleep(_WATCH_SECONDS)
     except KeyboardInterrupt:
-        print("control plane stopped", flush=True)
+        print(_stopped_message(control_plane), flush=True)
     return 0
+
+
+def _stopped_message(control_plane: ControlPlane) -> str:
+    """``control plane stopped``, naming the components that had to be killed, if any."""
+    killed = [
+        name
+        for name, process in control_plane.components.items()
+        if process.exit_code() == -signal.SIGKILL
+    ]
+    if not killed:
+        return "control plane stopped"
+    return (
+        f"control plane stopped; killed, as they had not ended {processes.STOP_GRACE_SECONDS:g}s "
+        f"after SIGTERM: {', '.join(killed)}"
+    )
 
 
 def _check_components(control_plane: ControlPlane) -> None:
@@ -151,7 +178,9 @@ def _check_components(control_plane: ControlPlane) -> None:
 def _run_beside(command: list[str], control_plane: ControlPlane) -> int:
     """Run ``command`` against the cluster; return its exit status.
 
-    Ctrl-C reaches the command too (same process group); SIGTERM is passed on.
+    Ctrl-C reaches the command too (same process group); on any signal that
+    stops the launcher, the command gets SIGTERM and, if it has not ended within
+    ``processes.STOP_GRACE_SECONDS``, SIGKILL.
     Should a component of the cluster end meanwhile, the command is stopped and
     the component named (``_check_components``), rather than leaving the
     command to fail against a broken cluster.
@@ -166,19 +195,15 @@ def _run_beside(command: list[str], control_plane: ControlPlane) -> int:
             _check_components(control_plane)
             time.sleep(_WATCH_SECONDS)
     except BaseException:
-        _stop(child)
+        if processes.stop_popens([child]):
+            print(
+                f"killed {command[0]}: it had not ended {processes.STOP_GRACE_SECONDS:g}s after "
+                "SIGTERM",
+                file=sys.stderr,
+                flush=True,
+            )
         raise
     return code
-
-
-def _stop(child: subprocess.Popen[bytes]) -> None:
-    if child.poll() is None:
-        child.terminate()
-    try:
-        child.wait(_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

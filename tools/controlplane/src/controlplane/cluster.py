@@ -22,6 +22,9 @@ controller-manager has made the ``default`` ServiceAccount, and the apiserver
 has read a pod's log from kwok's kubelet endpoint. Everything
 lives in one temporary folder (etcd data, keys, logs) that ``stop`` removes;
 ``stop`` is safe to call at any point of ``start`` and more than once.
+
+For fault tests, ``kill`` crashes one component (SIGKILL) and ``restart``
+starts it again with the same flags, ports and data.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import signal
 import ssl
 import tempfile
 from collections.abc import Mapping
@@ -52,7 +56,14 @@ from controlplane import (
     readiness,
 )
 from controlplane.errors import ControlPlaneError
-from controlplane.processes import ManagedProcess, free_port, require_free_port, stop_all
+from controlplane.processes import (
+    KILL_WAIT_SECONDS,
+    STOP_GRACE_SECONDS,
+    ManagedProcess,
+    free_port,
+    require_free_port,
+    stop_stages,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 ADMIN_USER = "kserve-functions-admin"
@@ -66,6 +77,9 @@ SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 # The InferenceService CRD is ~2 MB of JSON; etcd's default request limit is 1.5 MiB
 # (10 MiB is the most etcd recommends).
 ETCD_MAX_REQUEST_BYTES = 10 * 1024 * 1024
+# The longest ``stop`` takes: three stages (the apiserver's clients, kube-apiserver,
+# etcd), each SIGTERM, a short wait, SIGKILL.
+STOP_BOUND_SECONDS = 3 * (STOP_GRACE_SECONDS + KILL_WAIT_SECONDS)
 
 _T = TypeVar("_T")
 
@@ -121,6 +135,7 @@ class ControlPlane:
         self._server: str | None = None
         self._kubeconfig_path: Path | None = None
         self._pod_log_dir: Path | None = None
+        self._etcd_url: str | None = None
 
     def __enter__(self) -> ControlPlane:
         self.start()
@@ -301,6 +316,7 @@ class ControlPlane:
             "--log-level=warn",
         ]
         self._processes.append(ManagedProcess("etcd", argv, work_dir / "etcd.log"))
+        self._etcd_url = client_url
         return client_url
 
     def _start_apiserver(
@@ -473,9 +489,81 @@ class ControlPlane:
             check, processes=self._processes, timeout=self.settings.ready_timeout, what=what
         )
 
+    # -- faults, for tests ------------------------------------------------------
+
+    def kill(self, component: str) -> None:
+        """SIGKILL ``component`` (``etcd``, ``kube-apiserver``, …) and reap it: a crash.
+
+        Nothing is told first: the other components see it vanish mid-request,
+        as after an OOM kill. ``restart`` starts it again.
+
+        Raises:
+            ControlPlaneError: no component of that name, or it is not running.
+        """
+        process = self._component(component)
+        if process.exit_code() is not None:
+            raise ControlPlaneError(f"{component} is not running")
+        os.kill(process.pid, signal.SIGKILL)
+        process.stop()  # only waits for the death and closes the log: SIGKILL cannot be caught
+
+    def restart(self, component: str) -> None:
+        """Start a killed ``component`` again as it was; return once etcd and the apiserver are.
+
+        Same binary, flags and environment, so the same ports, certificates and
+        data folder: etcd comes back with its data, the apiserver on its port,
+        and clients reconnect unchanged. The earlier run's log is kept as
+        ``<log>.<its pid>``. Waited for: etcd's ``/health`` and the
+        apiserver's ``/readyz`` (its etcd check alone can be seconds stale);
+        other components are not.
+
+        Call it from a thread that lives as long as the cluster (the main
+        thread, or a worker kept until ``stop``): Linux's parent-death signal,
+        which keeps the process from outliving the launcher, fires when the
+        *thread* that started it ends, so a worker thread's end would kill the
+        component again.
+
+        Raises:
+            ControlPlaneError: no such component, it is still running, or etcd
+                and the apiserver are not ready within ``ready_timeout`` (then
+                everything is stopped, as after a failed ``start``).
+        """
+        old = self._component(component)
+        if old.exit_code() is None:
+            raise ControlPlaneError(f"{component} is still running; kill it first")
+        old.stop()  # closes its log
+        old.log_path.rename(old.log_path.with_name(f"{old.log_path.name}.{old.pid}"))
+        index = self._processes.index(old)
+        try:
+            self._processes[index] = ManagedProcess(old.name, old.argv, old.log_path, env=old.env)
+            etcd_url = self._require(self._etcd_url, "etcd")
+            self._wait_endpoints(
+                {"etcd": f"{etcd_url}/health", "kube-apiserver": f"{self.server}/readyz"}, "ready"
+            )
+        except BaseException:
+            self.stop()
+            raise
+
+    def _component(self, component: str) -> ManagedProcess:
+        found = self.components.get(component)
+        if found is None:
+            raise ControlPlaneError(f"the control plane has no component {component!r}")
+        return found
+
     def stop(self) -> None:
-        """Stop every process in reverse start order; remove the temporary folder and kubeconfig."""
-        stop_all(list(reversed(self._processes)))
+        """Stop the processes; remove the temporary folder and kubeconfig.
+
+        In three stages, each SIGTERM, a short wait, then SIGKILL
+        (``processes.stop_popens``): the apiserver's clients together (the
+        controllers, kwok, the KServe manager), then kube-apiserver, then etcd,
+        so none loses what it talks to mid-request. Takes at most
+        ``STOP_BOUND_SECONDS`` (21 s) whatever the components do; about 3 s
+        when each ends on SIGTERM.
+        """
+        servers = ("kube-apiserver", "etcd")
+        clients = [process for process in reversed(self._processes) if process.name not in servers]
+        stop_stages(
+            [clients, *([p for p in self._processes if p.name == server] for server in servers)]
+        )
         if self._kubeconfig_path is not None:
             # It names a server that no longer exists; a stale copy only misleads.
             self._kubeconfig_path.unlink(missing_ok=True)
