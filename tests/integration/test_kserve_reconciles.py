@@ -282,7 +282,16 @@ async def test_a_webhook_that_does_not_answer_is_a_503_with_retry_after(
     problem = assert_problem(answer, 503)
     assert answer.headers["retry-after"]
     assert "admission webhook did not answer" in problem["detail"]
+    _assert_nothing_written(admin_api, namespace)
+
+
+def _assert_nothing_written(admin_api: client.ApiClient, namespace: str) -> None:
+    """Nothing half-created: no model, and none of what a deploy writes after it
+    (its revision in the history, its Event)."""
     assert inference_service_names(admin_api, namespace) == []
+    revisions = client.AppsV1Api(admin_api).list_namespaced_controller_revision(namespace)
+    assert revisions.items == []
+    assert client.EventsV1Api(admin_api).list_namespaced_event(namespace).items == []
 
 
 async def test_a_deploy_event_while_the_webhook_does_not_answer_is_redelivered(
@@ -302,4 +311,4 @@ async def test_a_deploy_event_while_the_webhook_does_not_answer_is_redelivered(
     # Not a .failed reply: a 503 makes the Broker deliver the event again later.
     problem = assert_problem(answer, 503)
     assert "admission webhook did not answer" in problem["detail"]
-    assert inference_service_names(admin_api, namespace) == []
+    _assert_nothing_written(admin_api, namespace)
