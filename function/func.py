@@ -4,9 +4,10 @@ For ``make dev`` and for single-service installs (the seed's shape); the split
 functions under ``functions/`` serve the same routes one concern each.
 """
 
-from kserve_functions.app import ModelFunction, root_function
+from kserve_functions.app import ModelFunction
+from kserve_functions.functions import root
 
 
 def new() -> ModelFunction:
     """The function instance func-python serves."""
-    return root_function()
+    return root.new()

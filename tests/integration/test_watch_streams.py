@@ -279,7 +279,7 @@ async def test_streams_beyond_the_limit_are_refused_until_one_closes(
 @pytest.mark.parametrize(
     ("path", "params", "headers", "status"),
     [
-        ("/models", {"labelSelector": "a in (b", "watch": "true"}, {}, 400),
+        ("/models", {"labelSelector": "a in (b", "watch": "true"}, {}, 422),
         ("/models/{namespace}/missing", {"watch": "true"}, {}, 404),
         ("/models", {"limit": "5", "watch": "true"}, {}, 422),
         ("/models", {"watch": "maybe"}, {}, 422),

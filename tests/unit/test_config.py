@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from kserve_functions import app
 from kserve_functions.config import AuthMode, ConfigError, Settings
+from kserve_functions.functions import deploy
 from kserve_functions.status import ModelUrls
 
 NOT_SECONDS = "is not a number of seconds"
@@ -139,7 +139,7 @@ def test_a_health_probe_namespace_that_cannot_name_a_namespace_is_a_config_error
 
 
 def test_an_unusable_health_probe_namespace_keeps_the_function_not_ready() -> None:
-    function = app.deploy_function()
+    function = deploy.new()
 
     function.start({"HEALTH_PROBE_NAMESPACE": "Default"})
 

@@ -243,12 +243,71 @@ def test_the_client_retries_reads_the_client_go_way(tmp_path: Path) -> None:
     assert READ_RETRY_BACKOFF.steps == READ_ATTEMPTS
 
 
+def _kubeconfig(tmp_path: Path, server: str) -> str:
+    path = tmp_path / "kubeconfig"
+    path.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        f"clusters: [{{name: k, cluster: {{server: '{server}'}}}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+    )
+    return str(path)
+
+
+def test_the_session_trusts_no_environment_and_takes_its_proxy_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # aiohttp's trust_env would look the proxy and ~/.netrc up on every request.
+    monkeypatch.setenv("HTTPS_PROXY", "http://user:secret@proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    configuration = asyncio.run(
+        load_configuration(_kubeconfig(tmp_path, "https://api.example:6443"))
+    )
+
+    assert configuration.client_session_kwargs == {"trust_env": False}
+    assert configuration.proxy == "http://proxy.example:3128"
+    assert configuration.proxy_headers == {"Proxy-Authorization": "Basic dXNlcjpzZWNyZXQ="}
+
+
+def test_no_proxy_keeps_the_apiserver_direct(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "api.example")
+
+    configuration = asyncio.run(
+        load_configuration(_kubeconfig(tmp_path, "https://api.example:6443"))
+    )
+
+    assert configuration.client_session_kwargs == {"trust_env": False}
+    assert configuration.proxy is None
+
+
+def test_a_streamed_list_is_a_watch_of_the_initial_state_that_ends_with_a_bookmark() -> None:
+    request = requests.stream_models("ml", label_selector="team=a", timeout_seconds=300)
+
+    assert (request.method, request.path) == ("GET", ISVCS)
+    assert request.query == (
+        ("watch", "true"),
+        ("sendInitialEvents", "true"),
+        ("resourceVersionMatch", "NotOlderThan"),
+        ("allowWatchBookmarks", "true"),
+        ("timeoutSeconds", "300"),
+        ("labelSelector", "team=a"),
+    )
+    assert request.watch_seconds == 300
+
+
 def test_a_models_pods_are_listed_by_kserves_label() -> None:
     request = requests.list_model_pods("ml", "iris", limit=20)
 
     assert (request.method, request.path) == ("GET", "/api/v1/namespaces/ml/pods")
+    # From the watch cache: a consistent list waits up to 100 ms after any write.
     assert request.query == (
         ("limit", "20"),
+        ("resourceVersion", "0"),
         ("labelSelector", "serving.kserve.io/inferenceservice=iris"),
     )
 
@@ -351,6 +410,16 @@ def test_a_models_revisions_are_listed_by_the_projects_label() -> None:
         ("continue", "c1"),
     )
     assert request.what == "the revisions of model ml/iris"
+
+
+def test_a_writer_may_read_revisions_from_the_apiservers_cache() -> None:
+    request = requests.list_revisions("ml", "iris", limit=50, from_cache=True)
+
+    assert request.query == (
+        ("limit", "50"),
+        ("resourceVersion", "0"),
+        ("labelSelector", "kserve-functions.dev/revision-of=iris"),
+    )
 
 
 def test_a_revision_is_deleted_by_name() -> None:

@@ -22,7 +22,8 @@ KUBE_ONLY = "Only the kube module talks to the Kubernetes API"
 KUBE_LAYERS = "Inside kube: named operations, then the sender, then pure requests and answers"
 PURE_REQUESTS = "Requests, answers and paging are pure: no client, no HTTP"
 PLAIN_SINK = "The event sink is plain HTTP: no Kubernetes client"
-CONTRACTS = (LAYERS, KUBE_ONLY, KUBE_LAYERS, PURE_REQUESTS, PLAIN_SINK)
+NO_EVENTS_IN_APP = "The function object loads no event parsing, directly or not"
+CONTRACTS = (LAYERS, KUBE_ONLY, KUBE_LAYERS, PURE_REQUESTS, PLAIN_SINK, NO_EVENTS_IN_APP)
 
 
 def _lint(library_root: Path) -> subprocess.CompletedProcess[str]:
@@ -67,6 +68,8 @@ def test_the_library_keeps_its_contracts() -> None:
         ("notify", "import aiohttp  # noqa", KUBE_ONLY),
         ("sink", "import kubernetes  # noqa", PLAIN_SINK),
         ("transitions", "from kserve_functions import notify  # noqa", LAYERS),
+        ("app", "from kserve_functions import eventing  # noqa", NO_EVENTS_IN_APP),
+        ("context", "from kserve_functions import events  # noqa", NO_EVENTS_IN_APP),
     ],
     ids=[
         "models-imports-app",
@@ -78,6 +81,8 @@ def test_the_library_keeps_its_contracts() -> None:
         "notify-imports-aiohttp",
         "sink-imports-kubernetes",
         "transitions-import-notify",
+        "app-imports-eventing",
+        "app-loads-events-through-context",
     ],
 )
 def test_an_import_against_the_layers_fails_the_check(

@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kserve_functions import app, errors, events, notify
+from kserve_functions import errors, events, notify
+from kserve_functions.functions import deploy as deploy_function
+from kserve_functions.functions import notify as notify_function
 
 UPDATE = events.APISERVER_UPDATE
 
@@ -116,7 +118,7 @@ def test_the_status_types_are_the_four_of_design_5() -> None:
 def test_notify_without_a_usable_sink_stays_not_ready(
     environ: dict[str, str], reason: str, tmp_path: Path
 ) -> None:
-    function = app.notify_function()
+    function = notify_function.new()
 
     function.start({"KUBECONFIG": _kubeconfig(tmp_path), **environ})
 
@@ -126,12 +128,12 @@ def test_notify_without_a_usable_sink_stays_not_ready(
 
 
 def test_notify_with_a_sink_is_ready_and_the_others_need_none(tmp_path: Path) -> None:
-    notify_function, deploy = app.notify_function(), app.deploy_function()
+    notifier, deploy = notify_function.new(), deploy_function.new()
 
-    notify_function.start({"KUBECONFIG": _kubeconfig(tmp_path), "K_SINK": "http://broker/"})
+    notifier.start({"KUBECONFIG": _kubeconfig(tmp_path), "K_SINK": "http://broker/"})
     deploy.start({"KUBECONFIG": _kubeconfig(tmp_path)})
 
-    assert notify_function.ready() == (True, "OK")
+    assert notifier.ready() == (True, "OK")
     assert deploy.ready() == (True, "OK")
 
 

@@ -33,13 +33,7 @@ def issues(body: object) -> list[tuple[str, str]]:
 # -- flag --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("true", True), ("TRUE", True), ("1", True), ("yes", True), (" true ", True),
-        ("false", False), ("False", False), ("0", False), ("no", False), ("", False),
-    ],
-)  # fmt: skip
+@pytest.mark.parametrize(("raw", "expected"), [("true", True), ("false", False)])
 def test_flag_reads_true_and_false(raw: str, expected: bool) -> None:
     assert queries.flag(request({"dryRun": [raw]}), "dryRun") is expected
 
@@ -52,7 +46,10 @@ def test_the_last_value_of_a_repeated_flag_counts() -> None:
     assert queries.flag(request({"wait": ["false", "true"]}), "wait") is True
 
 
-@pytest.mark.parametrize("raw", ["maybe", "on", "2", "truee"])
+# One spelling per value, as the document's enum says.
+@pytest.mark.parametrize(
+    "raw", ["maybe", "on", "2", "truee", "TRUE", "False", "1", "0", "yes", "no", "", " true "]
+)
 def test_any_other_flag_value_is_invalid_naming_the_parameter(raw: str) -> None:
     with pytest.raises(errors.Invalid) as caught:
         queries.flag(request({"wait": [raw]}), "wait")
@@ -79,13 +76,13 @@ def test_the_default_timeout_comes_from_the_settings() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("30", 30.0), ("30s", 30.0), ("0.5", 0.5), ("120", 120.0), ("120s", 120.0)],
+    [("30", 30.0), ("0.5", 0.5), ("120", 120.0), ("1.2e2", 120.0), ("5e-1", 0.5)],
 )
 def test_a_timeout_up_to_the_cap_is_used(raw: str, expected: float) -> None:
     assert queries.wait_timeout(request({"timeout": [raw]}), SETTINGS) == expected
 
 
-@pytest.mark.parametrize("raw", ["0", "-1", "120.5", "121", "inf", "nan", "0s"])
+@pytest.mark.parametrize("raw", ["0", "0.0", "120.5", "121", "1e9"])
 def test_a_timeout_out_of_range_is_invalid(raw: str) -> None:
     with pytest.raises(errors.Invalid) as caught:
         queries.wait_timeout(request({"timeout": [raw]}), SETTINGS)
@@ -94,7 +91,10 @@ def test_a_timeout_out_of_range_is_invalid(raw: str) -> None:
     ]
 
 
-@pytest.mark.parametrize("raw", ["abc", "", "30m", "1h", "s"])
+# Numbers as JSON spells them, without a sign: no unit, no "inf", no "1_0".
+@pytest.mark.parametrize(
+    "raw", ["abc", "", "30m", "1h", "s", "30s", "-1", "inf", "nan", "1_0", ".5", "5.", "٣"]
+)
 def test_a_timeout_that_is_not_a_number_is_invalid(raw: str) -> None:
     with pytest.raises(errors.Invalid) as caught:
         queries.wait_timeout(request({"timeout": [raw]}), SETTINGS)

@@ -47,14 +47,26 @@ def test_path_parameters_are_captured(method: str, route: Route) -> None:
         ("/deploy/", DEPLOY, {}),
         ("/models/", LIST, {}),
         ("/models/default/iris/", GET, {"namespace": "default", "name": "iris"}),
-        ("//models//default/iris", GET, {"namespace": "default", "name": "iris"}),
     ],
 )
-def test_trailing_and_doubled_slashes_are_tolerated(
-    path: str, route: Route, params: dict[str, str]
-) -> None:
+def test_a_trailing_slash_is_tolerated(path: str, route: Route, params: dict[str, str]) -> None:
     method = "POST" if route is DEPLOY else "GET"
     assert ROUTER.resolve(method, path) == (route, params)
+
+
+@pytest.mark.parametrize("path", ["//models//default/iris", "/models/default//iris", "/models//"])
+def test_an_empty_segment_is_an_unknown_path(path: str) -> None:
+    # An empty path parameter ("/models/default//stop") names no model, and must
+    # not become another route's path ("/models/default/stop", a model "stop").
+    with pytest.raises(errors.NotFound):
+        ROUTER.resolve("GET", path)
+
+
+def test_an_empty_model_name_is_not_another_routes_path() -> None:
+    stop = Route("POST", "/models/{namespace}/{name}/stop", answer)
+    router = Router([GET, DELETE, stop])
+    with pytest.raises(errors.NotFound):
+        router.resolve("POST", "/models/default//stop")
 
 
 def test_segments_are_not_decoded_a_second_time() -> None:

@@ -3,9 +3,10 @@
 Thin by design: the routes and operations live in the shared library.
 """
 
-from kserve_functions.app import ModelFunction, delete_function
+from kserve_functions.app import ModelFunction
+from kserve_functions.functions import delete
 
 
 def new() -> ModelFunction:
     """The function instance func-python serves."""
-    return delete_function()
+    return delete.new()

@@ -5,9 +5,10 @@ Distribution webhooks. Thin by design: the routes and operations live in the
 shared library.
 """
 
-from kserve_functions.app import ModelFunction, deploy_function
+from kserve_functions.app import ModelFunction
+from kserve_functions.functions import deploy
 
 
 def new() -> ModelFunction:
     """The function instance func-python serves."""
-    return deploy_function()
+    return deploy.new()

@@ -3,9 +3,10 @@
 Thin by design: the routes and operations live in the shared library.
 """
 
-from kserve_functions.app import ModelFunction, health_function
+from kserve_functions.app import ModelFunction
+from kserve_functions.functions import health
 
 
 def new() -> ModelFunction:
     """The function instance func-python serves."""
-    return health_function()
+    return health.new()

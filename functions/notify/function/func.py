@@ -6,9 +6,10 @@ InferenceServices and their pods, and sends ``dev.kserve-functions.model.ready``
 the decisions live in the shared library.
 """
 
-from kserve_functions.app import ModelFunction, notify_function
+from kserve_functions.app import ModelFunction
+from kserve_functions.functions import notify
 
 
 def new() -> ModelFunction:
     """The function instance func-python serves."""
-    return notify_function()
+    return notify.new()

@@ -1,4 +1,4 @@
-"""The function object func-python serves, and the route sets of the six functions.
+"""The function object func-python serves: its hooks, routing and error handling.
 
 func-python calls ``new()`` of a function package and serves the returned
 object: ``handle(scope, receive, send)`` for every request except its own
@@ -8,11 +8,11 @@ exception escaping ``handle`` into a broken text 500 and swallows one raised in
 ``start``, so ``handle`` catches everything and answers problem+json itself,
 and a failed ``start`` shows up as not ready (with the reason) instead.
 
-Each split function answers its canonical routes (the seed's paths, for the
-Gateway API route in front of them); deploy, list and health also answer at
-``/``, the URL Knative gives the function. The root function answers every
-canonical route. The notify function takes only the ApiServerSource's events
-(at ``/``) and sends status-change events of its own to ``K_SINK``.
+Which routes and events a function takes is assembled in
+``kserve_functions.functions`` (one module per function), so each function
+imports only what its own routes need: this module imports no operation, and no
+event parsing (a function that takes events at ``/`` is given an
+``EventIntake``, ``intake``).
 """
 
 from __future__ import annotations
@@ -21,20 +21,9 @@ import asyncio
 import logging
 import socket
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
-from kserve_functions import (
-    canary,
-    diagnostics,
-    errors,
-    eventing,
-    events,
-    notify,
-    openapi,
-    operations,
-    revisions,
-)
+from kserve_functions import errors, openapi
 from kserve_functions.asgi import (
     Receive,
     Request,
@@ -42,28 +31,12 @@ from kserve_functions.asgi import (
     Scope,
     Send,
     problem_response,
-    raw_json_response,
     read_request,
     send_response,
 )
 from kserve_functions.auth import Authorizer
 from kserve_functions.config import AuthMode, ConfigError, EventAuth, Settings
 from kserve_functions.context import Context, StreamSlots
-from kserve_functions.contract import (
-    ABORT,
-    DELETE,
-    DEPLOY,
-    EVENTS,
-    GET,
-    HEALTH,
-    LIST,
-    LOGS,
-    PROMOTE,
-    RESUME,
-    REVISIONS,
-    ROLLBACK,
-    STOP,
-)
 from kserve_functions.kube import Kube, KubeConfigError, check_configuration
 from kserve_functions.routing import Route, Router
 from kserve_functions.sink import EventSink, SinkConfigError
@@ -76,87 +49,34 @@ VERSION = "0.1.0"
 # answer requests (and the waits of wait=true) while every stream is open.
 CALL_CONNECTIONS = 100
 
-# What each function's own identity must be allowed to do (checked by /health);
-# "watch" is what wait=true follows a model with.
-DEPLOY_VERBS = ("create", "patch", "get", "watch")
-MODELS_VERBS = ("list", "get", "watch")
-DELETE_VERBS = ("delete", "get", "watch")
-# notify reads a model and records the status event it sent on it (a JSON patch).
-NOTIFY_VERBS = ("get", "patch")
-
-
-def deploy_routes() -> list[Route]:
-    """``POST /deploy`` (and ``POST /``)."""
-    return [
-        Route("POST", "/deploy", operations.deploy, DEPLOY),
-        Route("POST", "/", operations.deploy),
-        Route("POST", "/models/{namespace}/{name}/promote", canary.promote, PROMOTE),
-        Route("POST", "/models/{namespace}/{name}/abort", canary.abort, ABORT),
-        Route("POST", "/models/{namespace}/{name}/rollback", revisions.rollback, ROLLBACK),
-        Route("POST", "/models/{namespace}/{name}/stop", revisions.lifecycle(stop=True), STOP),
-        Route("POST", "/models/{namespace}/{name}/resume", revisions.lifecycle(stop=False), RESUME),
-    ]
-
-
-def models_routes() -> list[Route]:
-    """``GET /models``, ``GET /models/{namespace}/{name}`` and its ``/logs`` and
-    ``/events`` (and the list at ``/``)."""
-    return [
-        Route("GET", "/models", operations.list_models, LIST),
-        Route("GET", "/models/{namespace}/{name}", operations.get_model, GET),
-        Route("GET", "/models/{namespace}/{name}/logs", diagnostics.get_logs, LOGS),
-        Route("GET", "/models/{namespace}/{name}/events", diagnostics.get_events, EVENTS),
-        Route("GET", "/models/{namespace}/{name}/revisions", revisions.list_revisions, REVISIONS),
-        Route("GET", "/", operations.list_models),
-    ]
-
-
-def delete_routes() -> list[Route]:
-    """``DELETE /models/{namespace}/{name}``.
-
-    No shorter alias such as ``/{namespace}/{name}``: ``DELETE /models/x`` (a
-    mistyped path) would then delete model ``x`` of a namespace named "models".
-    """
-    return [Route("DELETE", "/models/{namespace}/{name}", operations.delete_model, DELETE)]
-
-
-def health_routes(verbs: Sequence[str], *, at_root: bool) -> list[Route]:
-    """``GET /health`` checking ``verbs`` (and ``GET /`` when ``at_root``)."""
-    check = operations.health_check(verbs)
-    routes = [Route("GET", "/health", check, HEALTH)]
-    if at_root:
-        routes.append(Route("GET", "/", check))
-    return routes
+EventIntake = Callable[[Context, Request], Awaitable[Response | None]]
+"""The answer to a request at ``/`` that is an event or a webhook; None for plain HTTP."""
 
 
 class ModelFunction:
-    """A function instance serving ``routes`` plus ``/openapi.json``."""
+    """A function instance serving ``routes`` plus ``/openapi.json``.
+
+    ``intake``, when given, is asked first about every request at ``/`` (events,
+    registry webhooks); what it leaves (None) goes to the routes.
+    """
 
     def __init__(
         self,
         name: str,
         routes: Iterable[Route],
         *,
-        event_handlers: Mapping[str, eventing.EventHandler] | None = None,
-        takes_registry_webhooks: bool = False,
+        intake: EventIntake | None = None,
         sends_events: bool = False,
     ) -> None:
         self.name = name
-        self._event_handlers = dict(event_handlers or {})
-        self._takes_registry_webhooks = takes_registry_webhooks
+        self._intake = intake
         # Sends events of its own to K_SINK (notify): not ready without one.
         self._sends_events = sends_events
-        self._event_source = f"/kserve-functions/{name}"
         served = list(routes)
-        document = openapi.build_document(
-            served, title=f"KServe Model Functions: {name}", version=VERSION
+        # Built on first use, for the settings (some parameters' bounds are configured).
+        describe = openapi.describer(
+            tuple(served), title=f"KServe Model Functions: {name}", version=VERSION
         )
-
-        async def describe(
-            context: Context, request: Request, params: Mapping[str, str]
-        ) -> Response:
-            return raw_json_response(200, document)
-
         served.append(Route("GET", "/openapi.json", describe))
         self._router = Router(served)
         self._context: Context | None = None
@@ -204,7 +124,7 @@ class ModelFunction:
                 "do what its own Kubernetes identity may do. For local development only.",
                 self.name,
             )
-        elif self._event_handlers and settings.event_auth is EventAuth.TRUST_BROKER:
+        elif self._intake is not None and settings.event_auth is EventAuth.TRUST_BROKER:
             log.warning(
                 "EVENT_AUTH=trust-broker: %s accepts events without a token; safe only "
                 "behind a NetworkPolicy that admits the broker alone.",
@@ -273,8 +193,8 @@ class ModelFunction:
             request = await read_request(
                 scope, receive, max_body_bytes=context.settings.max_body_bytes
             )
-            if request.path == "/" and self._event_handlers:
-                answered = await self._answer_event(context, request)
+            if request.path == "/" and self._intake is not None:
+                answered = await self._intake(context, request)
                 if answered is not None:
                     return answered
             route, params = self._router.resolve(request.method, request.path)
@@ -284,18 +204,6 @@ class ModelFunction:
         except Exception:
             log.exception("unexpected failure on %s %r", scope.get("method"), scope.get("path"))
             return problem_response(errors.Internal("the request failed inside the service"))
-
-    async def _answer_event(self, context: Context, request: Request) -> Response | None:
-        """The answer to an event or registry webhook at ``/``; None for plain HTTP."""
-        if request.method == "OPTIONS":
-            return abuse_protection_handshake(request)
-        if request.method != "POST":
-            return None
-        if events.is_event(request):
-            return await eventing.handle(context, request, self._event_handlers, self._event_source)
-        if self._takes_registry_webhooks and events.is_distribution_envelope(request):
-            return await eventing.on_distribution_envelope(context, request)
-        return None
 
 
 def _event_sink(settings: Settings) -> EventSink:
@@ -315,89 +223,4 @@ def _event_sink(settings: Settings) -> EventSink:
         timeout_seconds=settings.kube_timeout_seconds,
         ca_certs=settings.event_sink_ca_certs,
         token_file=settings.event_sink_token_file,
-    )
-
-
-def abuse_protection_handshake(request: Request) -> Response:
-    """Answer the webhook validation of CloudEvents' HTTP binding (Azure Event Grid uses it).
-
-    The sender asks with ``OPTIONS`` and ``WebHook-Request-Origin``; echoing the
-    origin in ``WebHook-Allowed-Origin`` allows it to deliver.
-    """
-    origin = request.header("webhook-request-origin")
-    if not origin:
-        return Response(status=200, body=b"", headers={"Allow": "POST, OPTIONS"})
-    return Response(
-        status=200,
-        body=b"",
-        headers={
-            "WebHook-Allowed-Origin": origin[:253],
-            "WebHook-Allowed-Rate": "*",
-            "Allow": "POST, OPTIONS",
-        },
-    )
-
-
-def deploy_function() -> ModelFunction:
-    """The deploy function: ``POST /deploy``."""
-    return ModelFunction(
-        "deploy",
-        [*deploy_routes(), *health_routes(DEPLOY_VERBS, at_root=False)],
-        event_handlers=eventing.DEPLOY_HANDLERS,
-        takes_registry_webhooks=True,
-    )
-
-
-def models_function() -> ModelFunction:
-    """The models function: ``GET /models``, ``GET /models/{namespace}/{name}``."""
-    return ModelFunction("models", [*models_routes(), *health_routes(MODELS_VERBS, at_root=False)])
-
-
-def delete_function() -> ModelFunction:
-    """The delete function: ``DELETE /models/{namespace}/{name}``."""
-    return ModelFunction(
-        "delete",
-        [*delete_routes(), *health_routes(DELETE_VERBS, at_root=False)],
-        event_handlers=eventing.DELETE_HANDLERS,
-    )
-
-
-def health_function() -> ModelFunction:
-    """The health function: ``GET /health`` (and ``/``): the cluster and the CRD.
-
-    It does nothing with models itself, so its least-privilege identity has no
-    rights on them and it checks none; each split function's own ``/health``
-    checks the rights that function needs.
-    """
-    return ModelFunction("health", health_routes((), at_root=True))
-
-
-def notify_function() -> ModelFunction:
-    """The notify function: status-change events from the ApiServerSource's events (``notify``).
-
-    Only events at ``/`` (and ``GET /health``): it has no route of the seed's
-    API, and the all-in-one function does not include it (it needs an
-    ApiServerSource and a sink, which only a Knative Eventing install provides).
-    """
-    return ModelFunction(
-        "notify",
-        health_routes(NOTIFY_VERBS, at_root=False),
-        event_handlers=notify.HANDLERS,
-        sends_events=True,
-    )
-
-
-def root_function() -> ModelFunction:
-    """The all-in-one function "kserve-api": every route in one process."""
-    verbs = tuple(dict.fromkeys((*DEPLOY_VERBS, *MODELS_VERBS, *DELETE_VERBS)))
-    routes: list[Any] = [
-        route
-        for route in (*deploy_routes(), *models_routes(), *delete_routes())
-        if route.operation is not None
-    ]
-    return ModelFunction(
-        "kserve-api",
-        [*routes, *health_routes(verbs, at_root=False)],
-        event_handlers={**eventing.DEPLOY_HANDLERS, **eventing.DELETE_HANDLERS},
-        takes_registry_webhooks=True,
     )

@@ -147,8 +147,12 @@ class Context:
         metadata = isvc.get("metadata") or {}
         namespace, name = str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
         try:
-            for _ in range(_REVISION_ATTEMPTS):
-                existing = await self.kube.revisions(namespace, name)
+            for attempt in range(_REVISION_ATTEMPTS):
+                # The first read from the apiserver's cache (1-2 ms, where a consistent
+                # list right after the model's write waits up to 100 ms); a number it
+                # missed fails the create as AlreadyExists, and the re-reads are
+                # consistent: a retried change then finds its own revision.
+                existing = await self.kube.revisions(namespace, name, from_cache=attempt == 0)
                 repeated = history.repeats(existing, change)
                 if repeated is not None:
                     return repeated

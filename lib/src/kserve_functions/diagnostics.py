@@ -16,12 +16,13 @@ and ``kubectl events`` would need.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
-from kserve_functions import errors, queries, streams
+from kserve_functions import errors, grammar, queries, streams
 from kserve_functions.asgi import Request, Response, json_response
 from kserve_functions.context import Context
 from kserve_functions.kube import requests
@@ -30,6 +31,7 @@ from kserve_functions.models import ModelEvent, ModelEvents, ValidationIssue
 from kserve_functions.resources import KSERVE_CONTAINER, POD, ApiResource
 
 EVENTS = ApiResource(group="", version="v1", plural="events", kind="Event")
+log = logging.getLogger("kserve_functions")
 LOG_CONTENT_TYPE = "text/plain; charset=utf-8"
 # Bounds of the query parameters (422 beyond): a day of lines, thirty days back.
 MAX_TAIL_LINES = 100_000
@@ -40,6 +42,8 @@ MAX_LOG_BYTES = 16 * 1024 * 1024
 MAX_EVENTS_SCANNED = 5_000
 DEFAULT_EVENTS = 100
 MAX_EVENTS = 1_000
+# How long a followed log's answer waits for the kubelet's first byte before it starts.
+FOLLOW_START_SECONDS = 1.0
 _CONTAINER = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _POD_SAMPLE = 50
 
@@ -48,13 +52,32 @@ def _container(request: Request) -> str:
     """The ``container`` query parameter (``kserve-container`` when absent).
 
     Raises:
-        errors.Invalid: not a container name.
+        errors.Invalid: not a container name (a DNS-1123 label), an empty one included.
     """
-    name = request.query_value("container") or KSERVE_CONTAINER
+    name = request.query_value("container")
+    if name is None:
+        return KSERVE_CONTAINER
     if not _CONTAINER.fullmatch(name):
         raise errors.Invalid(
             "query parameter container is invalid",
             errors=[ValidationIssue(field="container", message="must be a container name")],
+        )
+    return name
+
+
+def _pod(request: Request) -> str | None:
+    """The ``pod`` query parameter; None when absent.
+
+    Raises:
+        errors.Invalid: not a pod name (a DNS-1123 subdomain).
+    """
+    name = request.query_value("pod")
+    if name is not None and not (
+        len(name) <= grammar.DNS1123_SUBDOMAIN_MAX and re.fullmatch(grammar.DNS1123_SUBDOMAIN, name)
+    ):
+        raise errors.Invalid(
+            "query parameter pod is invalid",
+            errors=[ValidationIssue(field="pod", message="must be a pod name")],
         )
     return name
 
@@ -94,7 +117,7 @@ async def model_logs(context: Context, request: Request, namespace: str, name: s
     since_seconds = queries.bounded(request, "sinceSeconds", MAX_SINCE_SECONDS)
     follow = queries.flag(request, "follow")
     previous = queries.flag(request, "previous")
-    wanted = request.query_value("pod")
+    wanted = _pod(request)
     await context.kube.get(namespace, name)  # 404 for a model that does not exist
     pods = await context.kube.model_pods(namespace, name, limit=_POD_SAMPLE)
     pod = newest_pod(pods, wanted)
@@ -117,12 +140,24 @@ async def model_logs(context: Context, request: Request, namespace: str, name: s
     )
     seconds = context.settings.stream_max_seconds if follow else 0.0
     slot = streams.take_slot(context.streams) if follow else None
+    opening = asyncio.ensure_future(context.kube.pod_log(log_request, seconds=seconds))
+    # A failure nobody awaits any more (the caller left first) is not reported as lost.
+    opening.add_done_callback(lambda done: done.cancelled() or done.exception())
     try:
-        chunks = await context.kube.pod_log(log_request, seconds=seconds)
+        if follow:
+            # The kubelet sends a followed log's headers with its first byte, so a
+            # container that has written nothing would hold the answer until the
+            # apiserver call timed out (a 503 that says nothing true): after a short
+            # wait the answer starts, and the log follows when it comes.
+            await asyncio.wait({opening}, timeout=FOLLOW_START_SECONDS)
+        chunks = await opening if opening.done() or not follow else _when_open(opening)
     except errors.BadRequest as e:
+        if slot is not None:
+            slot.aclose_now()
         # The kubelet's "container ... is waiting to start": not the caller's fault.
         raise errors.Conflict(f"pod {pod} has no log to show yet: {e.detail}") from e
     except BaseException:
+        opening.cancel()
         if slot is not None:
             slot.aclose_now()
         raise
@@ -138,6 +173,28 @@ async def model_logs(context: Context, request: Request, namespace: str, name: s
         content_type=LOG_CONTENT_TYPE,
         headers=headers,
     )
+
+
+async def _when_open(
+    opening: asyncio.Future[AsyncGenerator[bytes, None]],
+) -> AsyncGenerator[bytes, None]:
+    """The chunks of a followed log whose answer had not started; nothing if it fails.
+
+    The answer's status is sent already, so a failure can only end the body.
+    """
+    chunks: AsyncGenerator[bytes, None] | None = None
+    try:
+        try:
+            chunks = await opening
+        except errors.ApiError as e:
+            log.warning("a followed log could not be opened: %s", e.detail)
+            return
+        async for chunk in chunks:
+            yield chunk
+    finally:
+        opening.cancel()
+        if chunks is not None:
+            await chunks.aclose()
 
 
 async def _until(

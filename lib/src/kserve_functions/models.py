@@ -8,9 +8,13 @@ The seed's fields and their JSON names are the contract: ``name``, ``image``,
 Validation here is what KServe and Kubernetes would reject later, inside the
 cluster, where the caller never sees it: a rejected request must leave the
 cluster untouched, so it is refused before any API call.
-"""
 
-from __future__ import annotations
+Every function imports this module when it starts, so defining the models is
+kept cheap: their schemas are built when first used (``defer_build``), and
+annotations are not postponed (no ``from __future__ import annotations``), or
+pydantic would compile each one from its string at import, a third of this
+module's import time.
+"""
 
 import re
 from dataclasses import dataclass
@@ -36,7 +40,10 @@ from kserve_functions import grammar
 
 # Kubernetes resource quantities: "500m", "2", "1.5Gi", "1e3". Container resources
 # must not be negative (the apiserver refuses the pod), so there is no "-" sign.
-QUANTITY = r"^\+?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$"
+# The exponent has at most two digits: Kubernetes' parser computes with the
+# number it spells, and "6E-97767889" held KServe's webhook for its whole 10 s
+# timeout (found by the contract fuzz test); no resource needs more than e99.
+QUANTITY = r"^\+?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,2}|[numkMGTPE]|[KMGTPE]i)?$"
 
 # The prefix of the label and annotation keys this project writes itself
 # (manifests builds them from it); callers may not set keys under it.
@@ -48,6 +55,72 @@ HOST_LABEL_MAX = grammar.LABEL_MAX
 PREDICTOR_HOST_SUFFIX = "-predictor-"
 # resources.CANARY_PREDICTOR_NAME (models sits below resources in the layers).
 CANARY_PREDICTOR_NAME = "canary"
+# KServe's and Kubernetes' integer fields are int32 (replicas, scale target) or
+# int64 (tolerationSeconds, a revision): larger numbers the cluster would refuse.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+
+
+def _given(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """JSON Schema: the object has ``name``, not null (and matching ``schema``)."""
+    return {"required": [name], "properties": {name: {"not": {"type": "null"}, **(schema or {})}}}
+
+
+def _canary_with(name: str) -> dict[str, Any]:
+    """JSON Schema: a deploy whose ``canary`` is an object that has ``name``."""
+    return {"required": ["canary"], "properties": {"canary": {"type": "object", **_given(name)}}}
+
+
+# The cross-field rules of a deploy (``DeployRequest._consistent``) that JSON
+# Schema can state; a present ``null`` counts as absent (the field is None either
+# way). Not stated, because JSON Schema cannot compare two values: the host
+# label's length (name and namespace together), maxReplicas >= minReplicas, and a
+# canary that changes nothing (the same values as the stable predictor); the
+# descriptions of those fields say them, and the server answers 422.
+DEPLOY_RULES: dict[str, Any] = {
+    "allOf": [
+        # image or modelFormat, exactly one of them.
+        {"oneOf": [_given("image"), _given("modelFormat")]},
+        # canary or canaryTrafficPercent, not both.
+        {"not": {"allOf": [_given("canary"), _given("canaryTrafficPercent")]}},
+        # No canary for ModelMesh; no autoPromote for a Knative canary.
+        {
+            "if": _given("canary"),
+            "then": {"not": _given("deploymentMode", {"const": "ModelMesh"})},
+        },
+        {
+            "if": _canary_with("autoPromote"),
+            "then": {"not": _given("deploymentMode", {"enum": ["Knative", "Serverless"]})},
+        },
+        # A canary image only beside a stable image.
+        {"if": _canary_with("image"), "then": _given("image")},
+        # KServe runs a Standard-mode canary only beside a stable predictor with a
+        # model or a storage URI.
+        {
+            "if": {
+                "allOf": [
+                    _given("canary"),
+                    {"not": _given("deploymentMode", {"enum": ["Knative", "Serverless"]})},
+                ]
+            },
+            "then": {"anyOf": [_given("modelFormat"), _given("storageUri")]},
+        },
+    ]
+}
+# A canary changes at least one of these (and to another value than the stable one's).
+CANARY_CHANGES: dict[str, Any] = {
+    "anyOf": [_given(name) for name in ("image", "envs", "resources", "storageUri")]
+}
+# A toleration as the apiserver takes one (``_check_toleration``).
+TOLERATION_RULES: dict[str, Any] = {
+    "allOf": [
+        {
+            "if": _given("operator", {"const": "Exists"}),
+            "then": {"properties": {"value": {"anyOf": [{"type": "null"}, {"const": ""}]}}},
+        },
+        {"if": {"not": _given("key")}, "then": _given("operator", {"const": "Exists"})},
+    ]
+}
 
 
 @dataclass(frozen=True)
@@ -90,6 +163,26 @@ class _Text:
         return value
 
 
+@dataclass(frozen=True)
+class _Described:
+    """Annotation: the JSON Schema says ``pattern`` and ``max_length``; a validator checks.
+
+    For fields whose check is a validator of their own (an image reference, which
+    also bounds the regex's work by the length first): the document then states the
+    same grammar the validator enforces.
+    """
+
+    pattern: str
+    max_length: int
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema.update(pattern=self.pattern, maxLength=self.max_length)
+        return json_schema
+
+
 def _qualified_prefix_fits(key: str) -> str:
     prefix, slash, _ = key.rpartition("/")
     if slash and len(prefix) > grammar.QUALIFIED_NAME_PREFIX_MAX:
@@ -99,6 +192,17 @@ def _qualified_prefix_fits(key: str) -> str:
             {"max_length": grammar.QUALIFIED_NAME_PREFIX_MAX},
         )
     return key
+
+
+class _NotReserved:
+    """Annotation: the JSON Schema of a caller's key excludes ``RESERVED_PREFIX``."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["not"] = {"pattern": "^" + re.escape(RESERVED_PREFIX)}
+        return json_schema
 
 
 def _not_reserved(key: str) -> str:
@@ -114,6 +218,10 @@ def _not_reserved(key: str) -> str:
 
 
 ResourceName = Literal["cpu", "memory", "nvidia.com/gpu", "ephemeral-storage"]
+# An image reference (``grammar.IMAGE_REFERENCE``), checked by the models' validators.
+Image = Annotated[
+    str, _Described(grammar.IMAGE_REFERENCE.pattern, max_length=grammar.IMAGE_REFERENCE_MAX)
+]
 Quantity = Annotated[
     str,
     _Text(
@@ -183,7 +291,7 @@ LabelValue = Annotated[
     ),
 ]
 # A label or annotation key a caller may set: not under RESERVED_PREFIX.
-CallerKey = Annotated[LabelKey, AfterValidator(_not_reserved)]
+CallerKey = Annotated[LabelKey, AfterValidator(_not_reserved), _NotReserved()]
 # The name of a ServingRuntime or a ServiceAccount.
 Subdomain = Annotated[
     str,
@@ -213,13 +321,14 @@ class _Model(BaseModel):
         validate_by_alias=True,
         frozen=True,
         protected_namespaces=(),
+        defer_build=True,
     )
 
 
 class _Answer(BaseModel):
     """Base of the response models: dumped with camelCase aliases, None left out."""
 
-    model_config = ConfigDict(populate_by_name=True, protected_namespaces=())
+    model_config = ConfigDict(populate_by_name=True, protected_namespaces=(), defer_build=True)
 
 
 class _AnswerWithUrl(_Answer):
@@ -267,11 +376,15 @@ class ResourceRequirements(_Model):
 class Toleration(_Model):
     """A pod toleration, as in the Kubernetes pod spec."""
 
+    model_config = ConfigDict(json_schema_extra=TOLERATION_RULES)
+
     key: LabelKey | None = None
     operator: Literal["Exists", "Equal"] | None = None
     value: LabelValue | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
-    toleration_seconds: int | None = Field(default=None, alias="tolerationSeconds")
+    toleration_seconds: Annotated[int, Field(ge=-INT64_MAX - 1, le=INT64_MAX)] | None = Field(
+        default=None, alias="tolerationSeconds"
+    )
 
 
 class AutoPromote(_Model):
@@ -295,8 +408,10 @@ class CanaryRequest(_Model):
     100 a promotion, which ``POST …/promote`` does.
     """
 
+    model_config = ConfigDict(json_schema_extra=CANARY_CHANGES)
+
     traffic_percent: Annotated[int, Field(ge=1, le=99)] = Field(alias="trafficPercent")
-    image: str | None = None
+    image: Image | None = None
     envs: dict[EnvName, str] | None = None
     resources: ResourceRequirements | None = None
     storage_uri: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = Field(
@@ -323,8 +438,22 @@ class DeployRequest(_Model):
     ``storageUri``) must be given.
     """
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            **DEPLOY_RULES,
+            "examples": [
+                {"name": "iris", "image": "registry.example.com/team/iris:v1"},
+                {
+                    "name": "sklearn-iris",
+                    "modelFormat": {"name": "sklearn"},
+                    "storageUri": "gs://kfserving-examples/models/sklearn/1.0/model",
+                },
+            ],
+        }
+    )
+
     name: Name
-    image: str | None = None
+    image: Image | None = None
     envs: dict[EnvName, str] = Field(default_factory=dict)
     namespace: Namespace = "default"
     storage_uri: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = Field(
@@ -333,9 +462,15 @@ class DeployRequest(_Model):
     model_format: ModelFormat | None = Field(default=None, alias="modelFormat")
     runtime: Subdomain | None = None
     resources: ResourceRequirements | None = None
-    min_replicas: Annotated[int, Field(ge=0)] | None = Field(default=None, alias="minReplicas")
-    max_replicas: Annotated[int, Field(ge=1)] | None = Field(default=None, alias="maxReplicas")
-    scale_target: Annotated[int, Field(ge=1)] | None = Field(default=None, alias="scaleTarget")
+    min_replicas: Annotated[int, Field(ge=0, le=INT32_MAX)] | None = Field(
+        default=None, alias="minReplicas"
+    )
+    max_replicas: Annotated[int, Field(ge=1, le=INT32_MAX)] | None = Field(
+        default=None, alias="maxReplicas"
+    )
+    scale_target: Annotated[int, Field(ge=1, le=INT32_MAX)] | None = Field(
+        default=None, alias="scaleTarget"
+    )
     scale_metric: ScaleMetric | None = Field(default=None, alias="scaleMetric")
     canary_traffic_percent: Annotated[int, Field(ge=0, le=100)] | None = Field(
         default=None, alias="canaryTrafficPercent"
@@ -363,7 +498,7 @@ class DeployRequest(_Model):
         return image
 
     @model_validator(mode="after")
-    def _consistent(self) -> DeployRequest:
+    def _consistent(self) -> "DeployRequest":
         host = f"{self.name}{PREDICTOR_HOST_SUFFIX}{self.namespace}"
         if len(host) > HOST_LABEL_MAX:
             raise ValueError(
@@ -388,7 +523,7 @@ class DeployRequest(_Model):
             _check_canary(self, self.canary)
         return self
 
-    def canary_request(self) -> DeployRequest | None:
+    def canary_request(self) -> "DeployRequest | None":
         """The canary's predictor as a whole deploy request: stable's fields, canary's changes.
 
         None without a canary. The result has no ``canary`` itself.
@@ -444,6 +579,16 @@ def _check_canary(stable: DeployRequest, canary: CanaryRequest) -> None:
         raise ValueError(
             "canary: no change from the stable predictor; give the image, envs, resources "
             "or storageUri the canary runs"
+        )
+    if (
+        stable.deployment_mode not in {"Knative", "Serverless"}
+        and stable.model_format is None
+        and stable.storage_uri is None
+    ):
+        # KServe's validator: "canary requires a stable predictor with a model".
+        raise ValueError(
+            "canary: KServe runs a canary only beside a stable predictor with a "
+            "modelFormat or a storageUri"
         )
 
 
@@ -630,7 +775,7 @@ class ModelRevisions(_Answer):
 class RollbackRequest(_Model):
     """The body of ``POST /models/{namespace}/{name}/rollback`` (optional)."""
 
-    revision: Annotated[int, Field(ge=1)] | None = None
+    revision: Annotated[int, Field(ge=1, le=INT64_MAX)] | None = None
 
 
 class DeleteResponse(_Answer):

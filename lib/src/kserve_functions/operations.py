@@ -10,6 +10,7 @@ server-side apply per deploy, waiting for Ready, streaming long lists.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import json
 import logging
@@ -22,7 +23,6 @@ from kserve_functions import (
     audit,
     continuation,
     errors,
-    grammar,
     history,
     manifests,
     queries,
@@ -45,8 +45,7 @@ from kserve_functions.resources import INFERENCE_SERVICE
 
 log = logging.getLogger("kserve_functions")
 
-ALL_NAMESPACES = "*"
-MAX_LIST_LIMIT = 1000
+MAX_LIST_LIMIT = queries.MAX_LIST_LIMIT
 # A wait follows the model by watch; it re-reads the model and its Deployment at
 # least this often (a roll-out can finish without a change to the model).
 RECHECK_SECONDS = 2.0
@@ -63,8 +62,7 @@ async def deploy(context: Context, request: Request, params: Mapping[str, str]) 
     """
     caller = await context.auth.authenticate(request)
     dry_run = queries.flag(request, "dryRun")
-    wait = queries.flag(request, "wait")
-    timeout = queries.wait_timeout(request, context.settings) if wait else None
+    timeout = queries.wait_seconds(request, context.settings)
     token = queries.restart_token(request)
     deploy_request = queries.parse_deploy_request(request.json_body())
     await context.auth.authorize_deploy(caller, deploy_request)
@@ -125,7 +123,6 @@ async def apply_model(
     revision: int | None = None
     if not dry_run:
         reason, note = (audit.DEPLOYED, "created") if created else (audit.UPDATED, "updated")
-        await context.record(applied, reason=reason, note=f"model {note}", actor=actor, at=now)
         change = history.Change(
             action="deploy" if rollback_of is None else "rollback",
             # The request as sent (fields left out stay out), so a rollback re-sends it.
@@ -133,7 +130,11 @@ async def apply_model(
             restart_token=restart_token,
             rollback_of=rollback_of,
         )
-        revision = await context.record_revision(applied, change, actor=actor, at=now)
+        # Independent records of the same change (both best effort): side by side.
+        _, revision = await asyncio.gather(
+            context.record(applied, reason=reason, note=f"model {note}", actor=actor, at=now),
+            context.record_revision(applied, change, actor=actor, at=now),
+        )
     # A dry run made no Deployment to compare with.
     rollout = None if dry_run else await readings.predictor_rollout(context, applied)
     if wait_seconds is not None and not dry_run:
@@ -294,21 +295,14 @@ async def list_models(context: Context, request: Request, params: Mapping[str, s
     """``GET /models``: the models of one namespace, or of all (``namespace=*``).
 
     With ``limit``, one page and its ``continue`` token (the apiserver's
-    pagination, passed through). Without, every model, streamed page by page,
-    so memory stays flat however many models there are.
+    pagination, passed through). Without, every model, streamed as the apiserver
+    sends it (``Kube.all_models``), so memory stays flat however many there are.
     """
     caller = await context.auth.authenticate(request)
-    raw_namespace = request.query_value("namespace") or "default"
-    namespace = None if raw_namespace == ALL_NAMESPACES else raw_namespace
-    if namespace is not None and not grammar.is_dns1123_label(namespace):
-        raise queries.invalid_query("namespace", "must be a namespace name or *")
-    selector = request.query_value("labelSelector")
-    token = request.query_value("continue")
-    raw_limit = request.query_value("limit")
-    if raw_limit is not None and (
-        not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIST_LIMIT
-    ):
-        raise queries.invalid_query("limit", f"must be a whole number from 1 to {MAX_LIST_LIMIT}")
+    namespace = queries.list_namespace(request)
+    selector = queries.label_selector(request)
+    token = queries.continue_token(request)
+    limit = queries.bounded(request, "limit", MAX_LIST_LIMIT)
     if queries.flag(request, "watch"):
         return await _watch_models(context, request, caller, namespace, selector)
     if namespace is not None:
@@ -316,11 +310,10 @@ async def list_models(context: Context, request: Request, params: Mapping[str, s
     else:
         visible = await context.auth.listable_namespaces(caller)
         if visible is not None:
-            limit = int(raw_limit) if raw_limit is not None else None
             return await _list_some_namespaces(context, visible, selector, limit, token)
-    if raw_limit is not None:
+    if limit is not None:
         page = await context.kube.list_page(
-            namespace, label_selector=selector, limit=int(raw_limit), continue_token=token
+            namespace, label_selector=selector, limit=limit, continue_token=token
         )
         summaries = [_summary(context, item) for item in page.items]
         return json_response(
@@ -329,7 +322,7 @@ async def list_models(context: Context, request: Request, params: Mapping[str, s
                 models=summaries, count=len(summaries), continue_token=page.continue_token or None
             ),
         )
-    listed = context.kube.model_pages(
+    listed = context.kube.all_models(
         namespace,
         label_selector=selector,
         page_size=context.settings.list_page_size,
@@ -428,7 +421,7 @@ async def _pages(
     ``token`` continues the first namespace's list; the others start at their beginning.
     """
     for namespace in namespaces:
-        async for page in context.kube.model_pages(
+        async for page in context.kube.all_models(
             namespace,
             label_selector=selector,
             page_size=context.settings.list_page_size,
@@ -447,19 +440,38 @@ async def _stream_pages(
 
     A page failing mid-stream ends the body unterminated: the status line is
     gone, and invalid JSON is better than a silently short list.
+
+    One chunk per page: each chunk is a send through the server (a write, an
+    await), which per model would cost more than reading the model. The next
+    page is asked for before this one is read, so the apiserver prepares it
+    meanwhile; at most two pages are held.
     """
     yield b'{"models":['
     count = 0
     page = first
-    while page is not None:
-        for item in page.items:
-            yield (b"," if count else b"") + dump(_summary(context, item))
-            count += 1
-        try:
-            page = await anext(pages, None)
-        except errors.ApiError as e:
-            log.warning("model list aborted after %d models: %s", count, e.detail)
-            return
+    following: asyncio.Future[Page[dict[str, Any]] | None] | None = None
+    try:
+        while page is not None:
+            following = asyncio.ensure_future(anext(pages, None))
+            chunk = b",".join(dump(_summary(context, item)) for item in page.items)
+            if chunk:
+                yield (b"," if count else b"") + chunk
+                count += len(page.items)
+            try:
+                page = await following
+            except errors.ApiError as e:
+                log.warning("model list aborted after %d models: %s", count, e.detail)
+                return
+    finally:
+        # The reader went away (or a summary failed) while the next page was asked for.
+        if following is not None and not following.done():
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError, errors.ApiError):
+                await following
+        # A streamed list holds its apiserver connection until closed.
+        close = getattr(pages, "aclose", None)
+        if close is not None:
+            await close()
     yield b'],"count":' + json.dumps(count).encode() + b"}"
 
 
@@ -484,12 +496,11 @@ async def delete_model(context: Context, request: Request, params: Mapping[str, 
     caller = await context.auth.authenticate(request)
     namespace, name = queries.path_model(params)
     await context.auth.authorize(caller, ("delete",), namespace)
-    wait = queries.flag(request, "wait")
-    timeout = queries.wait_timeout(request, context.settings) if wait else 0.0
+    timeout = queries.wait_seconds(request, context.settings)
     actor = audit.http_actor(caller.user if caller else None, request.method, request.path)
     await delete(context, namespace, name, actor)
     code = 200
-    if wait and not await _wait_gone(context, namespace, name, timeout):
+    if timeout is not None and not await _wait_gone(context, namespace, name, timeout):
         code = 202
     return json_response(code, DeleteResponse(name=name, namespace=namespace))
 

@@ -2,6 +2,11 @@
 
 Pure (no cluster): every operation parses its request here first, so a bad
 request is a 4xx problem naming the parameter before anything is read or written.
+
+Each parameter's grammar is defined once, here, and used twice: the parser
+refuses what it does not match, and ``contract`` publishes it (``*_SCHEMA``,
+``*_schema``) as the parameter's JSON Schema in the OpenAPI document, so the
+document and the server accept exactly the same values.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
+from typing import Any
 
 import pydantic
 
@@ -17,10 +23,26 @@ from kserve_functions.asgi import Request
 from kserve_functions.config import Settings
 from kserve_functions.models import DeployRequest, ValidationIssue
 
-TRUE_VALUES = frozenset({"true", "1", "yes"})
-FALSE_VALUES = frozenset({"false", "0", "no", ""})
+# A flag is spelled true or false, nothing else: one spelling per value keeps the
+# document's enum exact (it was lenient: 1/yes/0/no/empty, any case, which the
+# document could not list).
+FLAG_VALUES = ("true", "false")
+FLAG_SCHEMA: dict[str, Any] = {"type": "string", "enum": list(FLAG_VALUES)}
 # Idempotency keys become an annotation value; keep them short and printable.
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+IDEMPOTENCY_KEY_MAX = 128
+IDEMPOTENCY_KEY = re.compile(rf"^[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX}}}$")
+IDEMPOTENCY_KEY_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": "^[!-~]+$",
+    "minLength": 1,
+    "maxLength": IDEMPOTENCY_KEY_MAX,
+}
+# Numbers as JSON spells them (what "number" and "integer" in the document mean),
+# without a sign: float() alone would also take "inf", "1_0", ".5" and non-ASCII
+# digits, and str.isdigit() "²", which int() refuses. A whole number has few
+# digits, so int() never sees a string long enough to be slow or refused.
+_NUMBER = re.compile(r"(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+_WHOLE = re.compile(r"0|[1-9][0-9]{0,11}")
 
 
 # -- validation helpers ----------------------------------------------------
@@ -59,24 +81,34 @@ def parse_deploy_request(body: object) -> DeployRequest:
 
 
 def flag(request: Request, name: str) -> bool:
-    """A boolean query parameter (``true``/``false``, ``1``/``0``).
+    """A boolean query parameter: ``true`` or ``false`` (``FLAG_SCHEMA``); absent is false.
 
     Raises:
-        errors.Invalid: any other value.
+        errors.Invalid: any other value (an empty one, ``1``, ``True`` included).
     """
     raw = request.query_value(name)
-    if raw is None:
+    if raw is None or raw == "false":
         return False
-    value = raw.strip().lower()
-    if value in TRUE_VALUES:
+    if raw == "true":
         return True
-    if value in FALSE_VALUES:
-        return False
     raise invalid_query(name, f"must be true or false, got {raw[:50]!r}")
+
+
+def timeout_schema(settings: Settings) -> dict[str, Any]:
+    """The JSON Schema of ``timeout`` under ``settings`` (its maximum is configured)."""
+    return {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "maximum": settings.wait_timeout_max_seconds,
+        "default": settings.wait_timeout_default_seconds,
+    }
 
 
 def wait_timeout(request: Request, settings: Settings) -> float:
     """The ``timeout`` query parameter in seconds (default and cap from settings).
+
+    Checked whether or not ``wait=true`` uses it: a parameter the document
+    describes is refused when invalid, not ignored.
 
     Raises:
         errors.Invalid: not a positive number, or above the configured maximum.
@@ -84,15 +116,27 @@ def wait_timeout(request: Request, settings: Settings) -> float:
     raw = request.query_value("timeout")
     if raw is None:
         return settings.wait_timeout_default_seconds
-    try:
-        seconds = float(raw.removesuffix("s"))
-    except ValueError:
-        raise invalid_query("timeout", f"must be a number of seconds, got {raw[:50]!r}") from None
+    if not _NUMBER.fullmatch(raw):
+        raise invalid_query("timeout", f"must be a number of seconds, got {raw[:50]!r}")
+    seconds = float(raw)
     if not 0 < seconds <= settings.wait_timeout_max_seconds:
         raise invalid_query(
             "timeout", f"must be above 0 and at most {settings.wait_timeout_max_seconds:g} seconds"
         )
     return seconds
+
+
+def wait_seconds(request: Request, settings: Settings) -> float | None:
+    """How long to wait: None without ``wait=true``, else ``timeout`` (``wait_timeout``).
+
+    Both parameters are checked either way.
+
+    Raises:
+        errors.Invalid: ``wait`` or ``timeout`` is invalid.
+    """
+    wait = flag(request, "wait")
+    timeout = wait_timeout(request, settings)
+    return timeout if wait else None
 
 
 def invalid_query(name: str, message: str) -> errors.Invalid:
@@ -135,6 +179,14 @@ def path_model(params: Mapping[str, str]) -> tuple[str, str]:
     return namespace, name
 
 
+def bounded_schema(maximum: int, *, default: int | None = None) -> dict[str, Any]:
+    """The JSON Schema of a ``bounded`` parameter."""
+    schema: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": maximum}
+    if default is not None:
+        schema["default"] = default
+    return schema
+
+
 def bounded(request: Request, name: str, maximum: int) -> int | None:
     """A whole-number query parameter from 1 to ``maximum``; None when absent.
 
@@ -144,6 +196,129 @@ def bounded(request: Request, name: str, maximum: int) -> int | None:
     raw = request.query_value(name)
     if raw is None:
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not _WHOLE.fullmatch(raw) or not 1 <= int(raw) <= maximum:
         raise invalid_query(name, f"must be a whole number from 1 to {maximum}")
     return int(raw)
+
+
+# -- the model list's parameters ---------------------------------------------------
+
+ALL_NAMESPACES = "*"
+DEFAULT_NAMESPACE = "default"
+MAX_LIST_LIMIT = 1000
+NAMESPACE_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": rf"^(\*|{grammar.DNS1123_LABEL[1:-1]})$",
+    "maxLength": grammar.LABEL_MAX,
+    "default": DEFAULT_NAMESPACE,
+}
+MODEL_NAMESPACE_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": grammar.DNS1123_LABEL,
+    "maxLength": grammar.LABEL_MAX,
+}
+MODEL_NAME_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": grammar.DNS1035_LABEL,
+    "maxLength": grammar.LABEL_MAX,
+}
+
+# A Kubernetes label selector (k8s.io/apimachinery/pkg/labels, ``Parse``) as one
+# regular expression, so the document can publish it as the parameter's pattern:
+# requirements joined by ",", each ``key``, ``!key``, ``key=value``,
+# ``key==value``, ``key!=value``, ``key>N``, ``key<N``, ``key in (v1,v2)`` or
+# ``key notin (v1,v2)``, with spaces between tokens. It is a subset of what the
+# apiserver parses, never more: spaces only (no tabs or newlines); a key's
+# prefix of at most four DNS labels of at most 62 characters (always within the
+# 253 a DNS subdomain may have, a bound a pattern could not state otherwise);
+# N of at most 18 digits (always an int64).
+_SUBDOMAIN_LABEL = r"[a-z0-9](?:[-a-z0-9]{0,60}[a-z0-9])?"
+_SELECTOR_KEY = (
+    rf"(?:{_SUBDOMAIN_LABEL}(?:\.{_SUBDOMAIN_LABEL}){{0,3}}/)?"
+    rf"[A-Za-z0-9](?:[-A-Za-z0-9_.]{{0,{grammar.LABEL_MAX - 2}}}[A-Za-z0-9])?"
+)
+_SELECTOR_VALUE = rf"(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{{0,{grammar.LABEL_MAX - 2}}}[A-Za-z0-9])?)?"
+_REQUIREMENT = (
+    rf"(?:! *{_SELECTOR_KEY}"
+    rf"|{_SELECTOR_KEY}(?: *(?:=|==|!=) *{_SELECTOR_VALUE}"
+    r"| *[<>] *[0-9]{1,18}"
+    rf"| +(?:in|notin) *\( *{_SELECTOR_VALUE}(?: *, *{_SELECTOR_VALUE})* *\))?)"
+)
+LABEL_SELECTOR = rf"^ *(?:{_REQUIREMENT}(?: *, *{_REQUIREMENT})*)? *$"
+LABEL_SELECTOR_MAX = 4096
+LABEL_SELECTOR_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": LABEL_SELECTOR,
+    "maxLength": LABEL_SELECTOR_MAX,
+}
+# A continue token: the apiserver's (unpadded base64url) or one of ``continuation``
+# ("ns." and unpadded base64url). Its meaning is the server's: a token that is
+# well-formed but not one the server handed out is refused (400), an expired one
+# is 410; valid ones come from a previous answer's ``continue``.
+CONTINUE_MAX = 4096
+CONTINUE_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": r"^(ns\.)?[A-Za-z0-9_-]+$",
+    "maxLength": CONTINUE_MAX,
+}
+_CONTINUE = re.compile(r"(?:ns\.)?[A-Za-z0-9_-]+")
+
+
+def list_namespace(request: Request) -> str | None:
+    """The ``namespace`` of ``GET /models``: None for every namespace (``*``).
+
+    Raises:
+        errors.Invalid: neither a namespace name nor ``*`` (``NAMESPACE_SCHEMA``).
+    """
+    raw = request.query_value("namespace")
+    if raw is None:
+        return DEFAULT_NAMESPACE
+    if raw == ALL_NAMESPACES:
+        return None
+    if not grammar.is_dns1123_label(raw):
+        raise invalid_query("namespace", "must be a namespace name or *")
+    return raw
+
+
+def label_selector(request: Request) -> str | None:
+    """The ``labelSelector`` query parameter; None when absent or blank.
+
+    Raises:
+        errors.Invalid: not a label selector (``LABEL_SELECTOR``), or too long.
+    """
+    raw = request.query_value("labelSelector")
+    if raw is None:
+        return None
+    # The length first: it also bounds the pattern's work on hostile input.
+    if len(raw) > LABEL_SELECTOR_MAX or not re.fullmatch(LABEL_SELECTOR, raw):
+        raise invalid_query(
+            "labelSelector",
+            "must be a Kubernetes label selector such as team=vision,tier in (a, b),!beta",
+        )
+    return raw if raw.strip() else None
+
+
+def continue_token(request: Request) -> str | None:
+    """The ``continue`` query parameter (``CONTINUE_SCHEMA``); None when absent.
+
+    Raises:
+        errors.Invalid: not shaped like a continue token.
+    """
+    raw = request.query_value("continue")
+    if raw is None:
+        return None
+    if len(raw) > CONTINUE_MAX or not _CONTINUE.fullmatch(raw):
+        raise invalid_query("continue", "is not a continue token of this list")
+    return raw
+
+
+CONTAINER_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": grammar.DNS1123_LABEL,
+    "maxLength": grammar.LABEL_MAX,
+}
+POD_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": grammar.DNS1123_SUBDOMAIN,
+    "maxLength": grammar.DNS1123_SUBDOMAIN_MAX,
+}

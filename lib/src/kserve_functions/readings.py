@@ -56,6 +56,10 @@ async def model_pods(context: Context, isvc: Mapping[str, Any]) -> list[dict[str
     standing = status.model_state(isvc)
     if standing.state not in {"starting", "failed"}:
         return None
+    # KServe has reported nothing yet (no Ready condition): it has made no
+    # Deployment, so there are no pods to explain anything; skip the call.
+    if standing.reason == status.PENDING_REASON:
+        return None
     metadata = isvc.get("metadata", {})
     try:
         return await context.kube.model_pods(

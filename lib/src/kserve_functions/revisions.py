@@ -65,8 +65,7 @@ async def rollback(context: Context, request: Request, params: Mapping[str, str]
     caller = await context.auth.authenticate(request)
     namespace, name = queries.path_model(params)
     dry_run = queries.flag(request, "dryRun")
-    wait = queries.flag(request, "wait")
-    timeout = queries.wait_timeout(request, context.settings) if wait else None
+    timeout = queries.wait_seconds(request, context.settings)
     token = queries.restart_token(request)
     wanted = _rollback_body(request).revision
     # Authorized before anything about the model is read: a caller who may not
@@ -133,8 +132,7 @@ def lifecycle(*, stop: bool) -> Handler:
     async def handle(context: Context, request: Request, params: Mapping[str, str]) -> Response:
         caller = await context.auth.authenticate(request)
         namespace, name = queries.path_model(params)
-        wait = queries.flag(request, "wait")
-        timeout = queries.wait_timeout(request, context.settings) if wait else 0.0
+        timeout = queries.wait_seconds(request, context.settings)
         await context.auth.authorize(caller, ("patch",), namespace)
         actor = audit.http_actor(caller.user if caller else None, request.method, request.path)
         now = datetime.datetime.now(datetime.UTC)
@@ -144,10 +142,11 @@ def lifecycle(*, stop: bool) -> Handler:
         note = "model stopped" if stop else "model resumed"
         await context.record(isvc, reason=reason, note=note, actor=actor, at=now)
         await context.record_revision(isvc, history.Change(action=action), actor=actor, at=now)
-        if wait:
+        if timeout is not None:
             isvc = await _wait_for(context, isvc, wanted, timeout)
         summary = await readings.read_summary(context, isvc)
-        return json_response(202 if wait and summary.state != wanted else 200, summary)
+        waited_in_vain = timeout is not None and summary.state != wanted
+        return json_response(202 if waited_in_vain else 200, summary)
 
     return handle
 

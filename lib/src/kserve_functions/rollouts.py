@@ -155,9 +155,13 @@ async def _roll(
             return ModelRollout(
                 namespace=namespace, name=name, image=current, result="failed", detail=e.detail
             )
-    log.info("rolled %s/%s to %s", namespace, name, push.pinned)
-    note = f"model rolled out from {current} to {push.pinned}"
-    await context.record(patched, reason=audit.ROLLED_OUT, note=note, actor=actor, at=now)
-    change = history.Change(action="rollout", image_change=(current, push.pinned))
-    await context.record_revision(patched, change, actor=actor, at=now)
+        log.info("rolled %s/%s to %s", namespace, name, push.pinned)
+        note = f"model rolled out from {current} to {push.pinned}"
+        change = history.Change(action="rollout", image_change=(current, push.pinned))
+        # Inside the limit: a push to thousands of models stays CONCURRENCY models'
+        # worth of requests at a time; the two records of one change side by side.
+        await asyncio.gather(
+            context.record(patched, reason=audit.ROLLED_OUT, note=note, actor=actor, at=now),
+            context.record_revision(patched, change, actor=actor, at=now),
+        )
     return ModelRollout(namespace=namespace, name=name, image=push.pinned, result="updated")

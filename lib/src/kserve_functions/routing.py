@@ -2,7 +2,9 @@
 
 Each route is a path template (``/models/{namespace}/{name}``) and a method;
 a template segment matches one non-empty path segment of the
-(already decoded) ``scope["path"]``. A path that exists
+(already decoded) ``scope["path"]``. An empty segment (``/models/ns//stop``)
+matches no template segment, so an empty path parameter is an unknown path
+rather than another route's. A path that exists
 with another method answers 405 with ``Allow``; an unknown path 404. Routes
 also carry what the OpenAPI document says about them (``Operation``).
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
@@ -19,18 +21,44 @@ from kserve_functions import errors
 from kserve_functions.asgi import Request, Response
 
 if TYPE_CHECKING:
+    from kserve_functions.config import Settings
     from kserve_functions.context import Context
 
 Handler = Callable[["Context", Request, Mapping[str, str]], Awaitable[Response]]
+# A JSON Schema, or how to make one from the function's settings (a bound that is
+# configured, such as timeout's maximum).
+SchemaSource = Mapping[str, Any] | Callable[["Settings"], Mapping[str, Any]]
+
+
+def _string() -> Mapping[str, Any]:
+    return {"type": "string"}
 
 
 @dataclass(frozen=True)
 class QueryParameter:
-    """A query parameter, for the OpenAPI document."""
+    """A query (or request header) parameter, for the OpenAPI document.
+
+    ``schema`` is exactly what the server accepts: the parser of the parameter
+    refuses (422, or 400 for a header) every value it does not describe.
+    """
 
     name: str
     description: str
-    schema_type: str = "string"
+    schema: SchemaSource = field(default_factory=_string)
+    location: Literal["query", "header"] = "query"
+
+
+@dataclass(frozen=True)
+class Link:
+    """An OpenAPI link: where a value of a 2xx answer can be used next.
+
+    ``parameters`` maps the target operation's parameter names to runtime
+    expressions (``$response.body#/name``, ``$request.query.namespace``).
+    """
+
+    operation_id: str
+    parameters: Mapping[str, str]
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -41,11 +69,20 @@ class Operation:
     summary: str
     responses: Mapping[int, type[BaseModel]]
     request_body: type[BaseModel] | None = None
+    # False: the body may be left out (an empty body means the defaults).
+    request_body_required: bool = True
     query: Sequence[QueryParameter] = ()
     problems: Sequence[int] = ()
     # Answers that are not a JSON model: status -> media type -> what the text is
     # (a watch stream's text/event-stream, a log's text/plain).
     text: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    # The schema of such an answer by media type (default: a string); for
+    # text/event-stream, the schema of each event.
+    text_schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Headers of answers: status -> header name -> what it says (all strings).
+    headers: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    # Links from every 2xx JSON answer: name -> link.
+    links: Mapping[str, Link] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -68,6 +105,8 @@ class Route:
         params: dict[str, str] = {}
         for template, actual in zip(self.segments, segments, strict=True):
             if template.startswith("{") and template.endswith("}"):
+                if not actual:
+                    return None
                 params[template[1:-1]] = actual
             elif template != actual:
                 return None
@@ -76,8 +115,11 @@ class Route:
 
 def _split(path: str) -> tuple[str, ...]:
     # ASGI servers hand over ``scope["path"]`` already percent-decoded; decoding
-    # again would turn "%2569ris" into "iris".
-    return tuple(part for part in path.strip("/").split("/") if part)
+    # again would turn "%2569ris" into "iris". One leading and one trailing "/"
+    # delimit the path; every other "/" separates two segments, empty or not, so
+    # "/models/ns//stop" (an empty model name) is not "/models/ns/stop".
+    inner = path.removeprefix("/").removesuffix("/")
+    return tuple(inner.split("/")) if inner else ()
 
 
 class Router:

@@ -781,7 +781,9 @@ def _reported_mode(isvc: Mapping[str, Any]) -> str | None:
 def _get(value: object, *path: str) -> object:
     """``value[path[0]][path[1]]...``, or None when a step is missing or not a mapping."""
     for key in path:
-        if not isinstance(value, Mapping):
+        # JSON decodes to dicts: the exact-type test skips the slower ABC check
+        # (this runs dozens of times per model read, for every model of a list).
+        if type(value) is not dict and not isinstance(value, Mapping):
             return None
         value = value.get(key)
     return value
@@ -804,7 +806,7 @@ def _mappings(value: object) -> list[Mapping[str, Any]]:
     """The mapping items of a JSON list; anything else in it, or a non-list, is dropped."""
     if not isinstance(value, list | tuple):
         return []
-    return [item for item in value if isinstance(item, Mapping)]
+    return [item for item in value if type(item) is dict or isinstance(item, Mapping)]
 
 
 def _json_object(value: object) -> dict[str, Any] | None:

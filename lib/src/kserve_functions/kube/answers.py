@@ -20,6 +20,9 @@ MESSAGE_LIMIT = 500
 # webhook's refusal and for a webhook it could not call.
 ADMISSION_DENIAL = "denied the request"
 WEBHOOK_CALL_FAILURE = "failed calling webhook"
+# KServe's validator refusing an update for what the model already is
+# ("update rejected: deploymentMode cannot be changed from ...").
+UPDATE_REFUSAL = "update rejected:"
 # Without a hint from the apiserver, how long a caller should wait to retry.
 DEFAULT_RETRY_AFTER_SECONDS = 5
 
@@ -54,7 +57,8 @@ def map_status(status: int, body: Mapping[str, Any], *, what: str) -> errors.Api
     because their status codes mean something else too: a webhook's refusal
     (controller-runtime answers KServe's validation failures with 403,
     "admission webhook ... denied the request") is the request's fault, so
-    Invalid; a webhook the apiserver could not call (any status, "failed
+    Invalid (Conflict when KServe refuses an update for what the model already
+    is, "update rejected: ..."); a webhook the apiserver could not call (any status, "failed
     calling webhook") is Unavailable, nothing having been written. Every
     Unavailable carries the apiserver's ``details.retryAfterSeconds`` when it
     gave one.
@@ -63,6 +67,10 @@ def map_status(status: int, body: Mapping[str, Any], *, what: str) -> errors.Api
     found = body.get("details")
     details: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     if status == 403 and ADMISSION_DENIAL in message:  # noqa: PLR2004 - Forbidden
+        if UPDATE_REFUSAL in message:
+            # A valid request that the model's current state refuses (KServe keeps a
+            # model's deploymentMode): a conflict with what exists, not invalid input.
+            return errors.Conflict(f"KServe refused {what}: {message}")
         return errors.Invalid(f"KServe refused {what}: {message}")
     error_class: type[errors.ApiError]
     if WEBHOOK_CALL_FAILURE in message:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -29,10 +30,11 @@ from kubernetes import config as sync_config
 from kubernetes.aio import client, config
 from kubernetes.aio.client.exceptions import ApiException
 from kubernetes.aio.utils import Backoff
+from yarl import URL
 
 from kserve_functions import errors
 from kserve_functions.kube.answers import DEFAULT_RETRY_AFTER_SECONDS, map_status
-from kserve_functions.kube.requests import KubeRequest
+from kserve_functions.kube.requests import APPLY_PATCH, KubeRequest
 
 # The client's own default (100) would let 100 open watch streams take every
 # connection of a function instance.
@@ -119,9 +121,33 @@ async def load_configuration(kubeconfig: str | None) -> client.Configuration:
     except (config.ConfigException, OSError, ValueError) as e:
         raise errors.Unavailable("the function cannot load its Kubernetes configuration") from e
     configuration.client_go_retries = True
+    # The client's session trusts the environment (aiohttp's trust_env): it then looks
+    # up the proxy variables and ~/.netrc in a worker thread on every request, two
+    # thread hops per call for an answer that cannot change while the function runs.
+    # The session trusts nothing; the proxy the environment names for the apiserver
+    # (with its netrc credentials), unless the kubeconfig names one, is found once here.
+    configuration.client_session_kwargs = {"trust_env": False}
+    if not configuration.proxy:
+        proxy = environment_proxy(configuration.host)
+        if proxy is not None:
+            configuration.proxy, configuration.proxy_headers = proxy
     # Typed None in the generated Configuration; a Backoff is what it reads.
     configuration.client_go_retry_backoff = READ_RETRY_BACKOFF  # type: ignore[assignment]
     return configuration
+
+
+def environment_proxy(url: str) -> tuple[str, dict[str, str]] | None:
+    """The proxy URL and headers ``HTTPS_PROXY`` and friends name for ``url``, or None.
+
+    What aiohttp's ``trust_env`` would use for it: ``NO_PROXY`` honoured, the
+    proxy's credentials from its URL or ``~/.netrc`` sent as ``Proxy-Authorization``.
+    """
+    try:
+        proxy, auth = aiohttp.helpers.get_env_proxy_for_url(URL(url))
+    except LookupError:
+        return None
+    headers = {"Proxy-Authorization": auth.encode()} if auth is not None else {}
+    return str(proxy), headers
 
 
 class ApiServer:
@@ -249,13 +275,21 @@ class ApiServer:
 
     async def _open(self, request: KubeRequest) -> Any:  # noqa: ANN401 - the client's untyped RESTResponse
         api_client = await self._client()
+        content_type, payload = request.content_type, request.body
+        if content_type == APPLY_PATCH and payload is not None:
+            # The client would send json.dumps' ASCII escapes, whose surrogate pairs
+            # (any character beyond U+FFFF, an emoji) the apiserver's YAML reader
+            # refuses: the body goes as UTF-8 instead. The charset parameter makes
+            # the client send these bytes as they are (the apiserver ignores it).
+            content_type = f"{APPLY_PATCH}; charset=utf-8"
+            payload = yaml_safe_json(payload)
         try:
             method, url, headers, body, _ = await api_client.param_serialize(
                 method=request.method,
                 resource_path=request.path,
                 query_params=list(request.query),
-                header_params={"Content-Type": request.content_type, "Accept": "application/json"},
-                body=request.body,
+                header_params={"Content-Type": content_type, "Accept": "application/json"},
+                body=payload,
                 auth_settings=["BearerToken"],
             )
             return await api_client.call_api(
@@ -270,6 +304,20 @@ class ApiServer:
             _raise_failure(int(e.status or 0), _retry_hint(e), request)
         except _NO_ANSWER as e:
             raise _no_answer(e, request) from e
+
+
+# What YAML refuses raw or reads as a line break inside a string (C1 controls and
+# DEL, NEL, the Unicode line and paragraph separators, the two non-characters, lone
+# surrogates), which json.dumps(ensure_ascii=False) leaves raw; JSON's \u escapes
+# of them mean the same to YAML. Such characters occur inside strings only.
+_NOT_YAML_TEXT = re.compile("[\x7f-\x9f\u2028\u2029\ufffe\uffff\ud800-\udfff]")
+
+
+def yaml_safe_json(value: object) -> bytes:
+    """``value`` as UTF-8 JSON that a YAML reader (the apiserver's apply) reads as JSON does."""
+    text = json.dumps(value, ensure_ascii=False)
+    escaped = _NOT_YAML_TEXT.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+    return escaped.encode()
 
 
 def _decode(raw: bytes) -> dict[str, Any]:

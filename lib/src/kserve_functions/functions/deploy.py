@@ -1,0 +1,32 @@
+"""The deploy function: ``POST /deploy`` (and ``/``), the model's lifecycle actions,
+and deploy and registry-push events and webhooks at ``/``."""
+
+from __future__ import annotations
+
+from kserve_functions import canary, eventing, intake, operations, revisions
+from kserve_functions.app import ModelFunction
+from kserve_functions.contract import ABORT, DEPLOY, PROMOTE, RESUME, ROLLBACK, STOP
+from kserve_functions.functions.health import DEPLOY_VERBS, health_routes
+from kserve_functions.routing import Route
+
+
+def routes() -> list[Route]:
+    """``POST /deploy`` (and ``POST /``), and promote, abort, rollback, stop, resume."""
+    return [
+        Route("POST", "/deploy", operations.deploy, DEPLOY),
+        Route("POST", "/", operations.deploy),
+        Route("POST", "/models/{namespace}/{name}/promote", canary.promote, PROMOTE),
+        Route("POST", "/models/{namespace}/{name}/abort", canary.abort, ABORT),
+        Route("POST", "/models/{namespace}/{name}/rollback", revisions.rollback, ROLLBACK),
+        Route("POST", "/models/{namespace}/{name}/stop", revisions.lifecycle(stop=True), STOP),
+        Route("POST", "/models/{namespace}/{name}/resume", revisions.lifecycle(stop=False), RESUME),
+    ]
+
+
+def new() -> ModelFunction:
+    """The deploy function."""
+    return ModelFunction(
+        "deploy",
+        [*routes(), *health_routes(DEPLOY_VERBS, at_root=False)],
+        intake=intake.event_intake("deploy", eventing.DEPLOY_HANDLERS, registry_webhooks=True),
+    )

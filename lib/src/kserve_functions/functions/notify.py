@@ -1,0 +1,22 @@
+"""The notify function: status-change events from the ApiServerSource's events."""
+
+from __future__ import annotations
+
+from kserve_functions import intake, notify
+from kserve_functions.app import ModelFunction
+from kserve_functions.functions.health import NOTIFY_VERBS, health_routes
+
+
+def new() -> ModelFunction:
+    """The notify function (``notify``).
+
+    Only events at ``/`` (and ``GET /health``): it has no route of the seed's
+    API, and the all-in-one function does not include it (it needs an
+    ApiServerSource and a sink, which only a Knative Eventing install provides).
+    """
+    return ModelFunction(
+        "notify",
+        health_routes(NOTIFY_VERBS, at_root=False),
+        intake=intake.event_intake("notify", notify.HANDLERS),
+        sends_events=True,
+    )

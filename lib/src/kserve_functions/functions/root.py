@@ -1,0 +1,32 @@
+"""The all-in-one function "kserve-api": every route in one process."""
+
+from __future__ import annotations
+
+from kserve_functions import eventing, intake
+from kserve_functions.app import ModelFunction
+from kserve_functions.functions import delete, deploy, models
+from kserve_functions.functions.health import (
+    DELETE_VERBS,
+    DEPLOY_VERBS,
+    MODELS_VERBS,
+    health_routes,
+)
+
+
+def new() -> ModelFunction:
+    """The root function: the split functions' canonical routes and events, not notify's."""
+    verbs = tuple(dict.fromkeys((*DEPLOY_VERBS, *MODELS_VERBS, *DELETE_VERBS)))
+    routes = [
+        route
+        for route in (*deploy.routes(), *models.routes(), *delete.routes())
+        if route.operation is not None
+    ]
+    return ModelFunction(
+        "kserve-api",
+        [*routes, *health_routes(verbs, at_root=False)],
+        intake=intake.event_intake(
+            "kserve-api",
+            {**eventing.DEPLOY_HANDLERS, **eventing.DELETE_HANDLERS},
+            registry_webhooks=True,
+        ),
+    )

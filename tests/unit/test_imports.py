@@ -1,0 +1,115 @@
+"""Each function loads only what its routes need, and builds nothing heavy when it starts.
+
+A function's cold start is its imports (DESIGN, README "Performance"): the
+models function must not pay for CloudEvents, registry payloads, canary or
+notify code it never runs, and no function builds a pydantic schema or its
+OpenAPI document before a request needs it. Each check imports a function the
+way func-python does (``new()`` of its package, in a fresh interpreter) and
+reads ``sys.modules``; importing any of these modules from a module the
+function loads fails it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from support.functions import FUNCTION_ROOTS
+
+# Modules of the event paths: CloudEvents parsing, registry webhooks and the
+# roll-outs they cause, the notify function's status events.
+EVENT_PATHS = frozenset(
+    {
+        "cloudevents",
+        "kserve_functions.eventing",
+        "kserve_functions.events",
+        "kserve_functions.intake",
+        "kserve_functions.notify",
+        "kserve_functions.registry",
+        "kserve_functions.rollouts",
+        "kserve_functions.transitions",
+    }
+)
+NOT_LOADED: dict[str, frozenset[str]] = {
+    # Reads only: no event path, no canary promotion or abort.
+    "models": EVENT_PATHS | {"kserve_functions.canary"},
+    "health": EVENT_PATHS | {"kserve_functions.canary", "kserve_functions.revisions"},
+    # Takes delete events, so CloudEvents; no canary, notify or rollback code.
+    "delete": frozenset(
+        {
+            "kserve_functions.canary",
+            "kserve_functions.notify",
+            "kserve_functions.revisions",
+            "kserve_functions.transitions",
+        }
+    ),
+    "deploy": frozenset({"kserve_functions.notify", "kserve_functions.transitions"}),
+    "notify": frozenset({"kserve_functions.revisions"}),
+    "root": frozenset({"kserve_functions.notify", "kserve_functions.transitions"}),
+}
+
+# Prints what the new function instance has loaded and built, as JSON.
+_PROBE = """
+import inspect, json, sys
+import pydantic
+import function
+instance = function.new()
+from kserve_functions import models
+built = sorted(
+    name
+    for name, value in vars(models).items()
+    if inspect.isclass(value)
+    and issubclass(value, pydantic.BaseModel)
+    and value.__module__ == models.__name__
+    and value.__pydantic_complete__
+)
+print(json.dumps({"modules": sorted(sys.modules), "built": built, "name": instance.name}))
+"""
+
+
+def _load(name: str) -> dict[str, object]:
+    probe = subprocess.run(
+        [sys.executable, "-c", _PROBE],
+        cwd=FUNCTION_ROOTS[name],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr
+    loaded: dict[str, object] = json.loads(probe.stdout)
+    return loaded
+
+
+def _top_packages(modules: object) -> set[str]:
+    assert isinstance(modules, list)
+    found: set[str] = set()
+    for module in modules:
+        parts = str(module).split(".")
+        found.update(".".join(parts[: depth + 1]) for depth in range(len(parts)))
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(NOT_LOADED))
+def test_a_function_loads_nothing_its_routes_do_not_need(name: str) -> None:
+    loaded = _load(name)
+
+    assert _top_packages(loaded["modules"]) & NOT_LOADED[name] == set()
+
+
+@pytest.mark.parametrize("name", sorted(NOT_LOADED))
+def test_a_function_builds_no_schema_before_a_request(name: str) -> None:
+    # The request and answer models are built when first used (defer_build); the
+    # OpenAPI document on the first GET /openapi.json.
+    loaded = _load(name)
+
+    assert loaded["built"] == []
+
+
+def test_the_check_sees_what_a_function_loads() -> None:
+    # The deploy function takes CloudEvents and registry webhooks: the probe must see them.
+    loaded = _top_packages(_load("deploy")["modules"])
+
+    assert {"cloudevents", "kserve_functions.eventing", "kserve_functions.registry"} <= loaded
