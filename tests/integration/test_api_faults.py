@@ -144,7 +144,13 @@ async def test_health_names_the_missing_permissions(
 
     assert answer.status_code == 503
     checks = answer.json()["checks"]
-    assert checks["permissions"] == "may not create, patch, get, watch inferenceservices"
+    # Every right the deploy function's work needs, as RBAC writes it.
+    assert checks["permissions"] == (
+        "may not create inferenceservices, patch inferenceservices, get inferenceservices, "
+        "list inferenceservices, watch inferenceservices, get deployments, watch deployments, "
+        "create controllerrevisions, list controllerrevisions, delete controllerrevisions, "
+        "create events"
+    )
     assert token not in answer.text
 
 

@@ -15,14 +15,15 @@ from kserve_functions.asgi import Request
 from kserve_functions.config import Settings
 from kserve_functions.errors import Invalid
 from kserve_functions.functions import delete, deploy, health, models
+from kserve_functions.resources import Right
 from kserve_functions.routing import Route
 
-HEALTH_VERBS = ("get",)
+HEALTH_RIGHTS = (Right("get"),)
 FUNCTIONS: dict[str, Callable[[], list[Route]]] = {
     "deploy": deploy.routes,
     "models": models.routes,
     "delete": delete.routes,
-    "health": lambda: health.health_routes(HEALTH_VERBS, at_root=True),
+    "health": lambda: health.health_routes(HEALTH_RIGHTS, at_root=True),
 }
 PATHS: dict[str, dict[str, list[str]]] = {
     "deploy": {
@@ -259,7 +260,7 @@ def test_the_responses_describe_the_answers_by_json_name() -> None:
 
 
 def test_routes_without_an_operation_are_left_out() -> None:
-    routes = [*deploy.routes(), *health.health_routes(HEALTH_VERBS, at_root=True)]
+    routes = [*deploy.routes(), *health.health_routes(HEALTH_RIGHTS, at_root=True)]
     doc = openapi.build_document(routes, title="t", version="1")
     # POST / and GET / (the functions' own URL) carry no operation.
     assert "/" not in doc["paths"]

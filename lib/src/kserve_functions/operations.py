@@ -41,7 +41,7 @@ from kserve_functions.models import (
     ModelList,
     ModelSummary,
 )
-from kserve_functions.resources import INFERENCE_SERVICE
+from kserve_functions.resources import INFERENCE_SERVICE, Right
 
 log = logging.getLogger("kserve_functions")
 
@@ -551,18 +551,19 @@ async def _wait_gone(context: Context, namespace: str, name: str, timeout: float
             isvc = change.object
 
 
-def health_check(required_verbs: Sequence[str]) -> Callable[..., Any]:
-    """``GET /health`` for a function that needs ``required_verbs`` on InferenceServices.
+def health_check(required: Sequence[Right]) -> Callable[..., Any]:
+    """``GET /health`` for a function whose work needs the rights ``required``.
 
     Checks, each reported as ``ok`` or what failed: the apiserver answers, the
-    InferenceService CRD is served, and this function's own identity may do
-    what it needs (SelfSubjectAccessReview, cluster-wide). A function that
-    creates models also checks ``kserve_webhooks``: a dry-run create in
+    InferenceService CRD is served, and this function's own identity has every
+    right it needs (a SelfSubjectAccessReview each, cluster-wide; ``permissions``
+    names the missing ones as RBAC writes them). A function that creates models
+    also checks ``kserve_webhooks``: a dry-run create in
     ``HEALTH_PROBE_NAMESPACE`` passes KServe's admission webhooks, without which
     every deploy fails (functions without "create" may not dry-run one). 503 if
     any fails.
     """
-    probes_admission = "create" in required_verbs
+    probes_admission = Right("create") in required
 
     async def health(context: Context, request: Request, params: Mapping[str, str]) -> Response:
         checks: dict[str, str] = {}
@@ -578,13 +579,11 @@ def health_check(required_verbs: Sequence[str]) -> Callable[..., Any]:
         except errors.ApiError as e:
             checks["inferenceservice_crd"] = e.detail
         try:
-            answers = await asyncio.gather(*(context.kube.can_i(v) for v in required_verbs))
+            answers = await asyncio.gather(*(context.kube.can_i(right) for right in required))
             denied = [
-                verb for verb, allowed in zip(required_verbs, answers, strict=True) if not allowed
+                str(right) for right, allowed in zip(required, answers, strict=True) if not allowed
             ]
-            checks["permissions"] = (
-                "ok" if not denied else f"may not {', '.join(denied)} inferenceservices"
-            )
+            checks["permissions"] = "ok" if not denied else f"may not {', '.join(denied)}"
         except errors.ApiError as e:
             checks["permissions"] = e.detail
         if probes_admission:

@@ -93,3 +93,21 @@ REVISION_OF_LABEL = "kserve-functions.dev/revision-of"
 
 STOP_ANNOTATION = "serving.kserve.io/stop"
 """KServe's stop switch: ``"true"`` deletes the predictor's workloads and sets ``Stopped``."""
+
+
+EVENT = ApiResource(group="events.k8s.io", version="v1", plural="events", kind="Event")
+
+
+@dataclass(frozen=True)
+class Right:
+    """One thing a function's own identity must be allowed to do: ``verb`` on
+    ``resource`` (its ``subresource``, e.g. pods' ``log``), in every namespace."""
+
+    verb: str
+    resource: ApiResource = INFERENCE_SERVICE
+    subresource: str | None = None
+
+    def __str__(self) -> str:
+        """As RBAC writes it: ``get pods/log``."""
+        suffix = f"/{self.subresource}" if self.subresource else ""
+        return f"{self.verb} {self.resource.plural}{suffix}"

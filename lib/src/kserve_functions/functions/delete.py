@@ -5,7 +5,7 @@ from __future__ import annotations
 from kserve_functions import eventing, intake, operations
 from kserve_functions.app import ModelFunction
 from kserve_functions.contract import DELETE
-from kserve_functions.functions.health import DELETE_VERBS, health_routes
+from kserve_functions.functions.health import DELETE_RIGHTS, health_routes
 from kserve_functions.routing import Route
 
 
@@ -22,6 +22,6 @@ def new() -> ModelFunction:
     """The delete function."""
     return ModelFunction(
         "delete",
-        [*routes(), *health_routes(DELETE_VERBS, at_root=False)],
+        [*routes(), *health_routes(DELETE_RIGHTS, at_root=False)],
         intake=intake.event_intake("delete", eventing.DELETE_HANDLERS),
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from kserve_functions import canary, eventing, intake, operations, revisions
 from kserve_functions.app import ModelFunction
 from kserve_functions.contract import ABORT, DEPLOY, PROMOTE, RESUME, ROLLBACK, STOP
-from kserve_functions.functions.health import DEPLOY_VERBS, health_routes
+from kserve_functions.functions.health import DEPLOY_RIGHTS, health_routes
 from kserve_functions.routing import Route
 
 
@@ -27,6 +27,6 @@ def new() -> ModelFunction:
     """The deploy function."""
     return ModelFunction(
         "deploy",
-        [*routes(), *health_routes(DEPLOY_VERBS, at_root=False)],
+        [*routes(), *health_routes(DEPLOY_RIGHTS, at_root=False)],
         intake=intake.event_intake("deploy", eventing.DEPLOY_HANDLERS, registry_webhooks=True),
     )

@@ -7,20 +7,58 @@ from collections.abc import Sequence
 from kserve_functions import operations
 from kserve_functions.app import ModelFunction
 from kserve_functions.contract import HEALTH
+from kserve_functions.resources import (
+    CONTROLLER_REVISION,
+    DEPLOYMENT,
+    EVENT,
+    NAMESPACE,
+    POD,
+    Right,
+)
 from kserve_functions.routing import Route
 
-# What each function's own identity must be allowed to do (checked by /health);
-# "watch" is what wait=true follows a model with.
-DEPLOY_VERBS = ("create", "patch", "get", "watch")
-MODELS_VERBS = ("list", "get", "watch")
-DELETE_VERBS = ("delete", "get", "watch")
-# notify reads a model and records the status event it sent on it (a JSON patch).
-NOTIFY_VERBS = ("get", "patch")
+# What each function's own identity must be allowed to do, as k8s/rbac.yaml grants
+# it (checked by /health; tests/unit/test_health_rights.py holds the two together).
+# "watch" on models is what wait=true follows a model with, on Deployments its roll-out.
+DEPLOY_RIGHTS = (
+    Right("create"),
+    Right("patch"),
+    Right("get"),
+    Right("list"),
+    Right("watch"),
+    Right("get", DEPLOYMENT),
+    Right("watch", DEPLOYMENT),
+    Right("create", CONTROLLER_REVISION),
+    Right("list", CONTROLLER_REVISION),
+    Right("delete", CONTROLLER_REVISION),
+    Right("create", EVENT),
+)
+MODELS_RIGHTS = (
+    Right("list"),
+    Right("get"),
+    Right("watch"),
+    Right("list", NAMESPACE),
+    Right("get", DEPLOYMENT),
+    Right("list", CONTROLLER_REVISION),
+    Right("list", POD),
+    Right("get", POD, "log"),
+    Right("list", EVENT),
+)
+DELETE_RIGHTS = (Right("delete"), Right("get"), Right("watch"), Right("create", EVENT))
+# notify reads a model and records the status event it sent on it (a JSON patch),
+# reads its Deployment and pods for the state, and writes the Events of autoPromote.
+NOTIFY_RIGHTS = (
+    Right("get"),
+    Right("patch"),
+    Right("get", DEPLOYMENT),
+    Right("list", POD),
+    Right("create", EVENT),
+)
 
 
-def health_routes(verbs: Sequence[str], *, at_root: bool) -> list[Route]:
-    """``GET /health`` checking ``verbs`` (and ``GET /`` when ``at_root``)."""
-    check = operations.health_check(verbs)
+def health_routes(required: Sequence[Right], *, at_root: bool) -> list[Route]:
+    """``GET /health`` checking the rights ``required`` (and ``GET /`` when ``at_root``)."""
+    check = operations.health_check(required)
     routes = [Route("GET", "/health", check, HEALTH)]
     if at_root:
         routes.append(Route("GET", "/", check))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kserve_functions import diagnostics, operations, revisions
 from kserve_functions.app import ModelFunction
 from kserve_functions.contract import EVENTS, GET, LIST, LOGS, REVISIONS
-from kserve_functions.functions.health import MODELS_VERBS, health_routes
+from kserve_functions.functions.health import MODELS_RIGHTS, health_routes
 from kserve_functions.routing import Route
 
 
@@ -24,4 +24,4 @@ def routes() -> list[Route]:
 
 def new() -> ModelFunction:
     """The models function: reads only, no events."""
-    return ModelFunction("models", [*routes(), *health_routes(MODELS_VERBS, at_root=False)])
+    return ModelFunction("models", [*routes(), *health_routes(MODELS_RIGHTS, at_root=False)])

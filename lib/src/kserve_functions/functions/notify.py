@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kserve_functions import intake, notify
 from kserve_functions.app import ModelFunction
-from kserve_functions.functions.health import NOTIFY_VERBS, health_routes
+from kserve_functions.functions.health import NOTIFY_RIGHTS, health_routes
 
 
 def new() -> ModelFunction:
@@ -16,7 +16,7 @@ def new() -> ModelFunction:
     """
     return ModelFunction(
         "notify",
-        health_routes(NOTIFY_VERBS, at_root=False),
+        health_routes(NOTIFY_RIGHTS, at_root=False),
         intake=intake.event_intake("notify", notify.HANDLERS),
         sends_events=True,
     )

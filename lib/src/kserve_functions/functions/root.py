@@ -6,16 +6,16 @@ from kserve_functions import eventing, intake
 from kserve_functions.app import ModelFunction
 from kserve_functions.functions import delete, deploy, models
 from kserve_functions.functions.health import (
-    DELETE_VERBS,
-    DEPLOY_VERBS,
-    MODELS_VERBS,
+    DELETE_RIGHTS,
+    DEPLOY_RIGHTS,
+    MODELS_RIGHTS,
     health_routes,
 )
 
 
 def new() -> ModelFunction:
     """The root function: the split functions' canonical routes and events, not notify's."""
-    verbs = tuple(dict.fromkeys((*DEPLOY_VERBS, *MODELS_VERBS, *DELETE_VERBS)))
+    rights = tuple(dict.fromkeys((*DEPLOY_RIGHTS, *MODELS_RIGHTS, *DELETE_RIGHTS)))
     routes = [
         route
         for route in (*deploy.routes(), *models.routes(), *delete.routes())
@@ -23,7 +23,7 @@ def new() -> ModelFunction:
     ]
     return ModelFunction(
         "kserve-api",
-        [*routes, *health_routes(verbs, at_root=False)],
+        [*routes, *health_routes(rights, at_root=False)],
         intake=intake.event_intake(
             "kserve-api",
             {**eventing.DEPLOY_HANDLERS, **eventing.DELETE_HANDLERS},

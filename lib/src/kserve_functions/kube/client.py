@@ -25,7 +25,7 @@ from kserve_functions.kube.answers import (
 )
 from kserve_functions.kube.paging import Page, pages
 from kserve_functions.kube.transport import ApiServer, ApiStatusError
-from kserve_functions.resources import INFERENCE_SERVICE, ApiResource
+from kserve_functions.resources import INFERENCE_SERVICE, ApiResource, Right
 
 # Change types a watch reports, and the two a re-list adds (``Kube.follow_models``).
 CHANGES = frozenset({"ADDED", "MODIFIED", "DELETED"})
@@ -648,9 +648,15 @@ class Kube:
                 ) from cause
             raise
 
-    async def can_i(self, verb: str, *, namespace: str | None = None) -> bool:
-        """Whether this function's own identity may ``verb`` InferenceServices."""
-        answer = await self._server.send(requests.self_access_review(verb, namespace=namespace))
+    async def can_i(self, right: Right, *, namespace: str | None = None) -> bool:
+        """Whether this function's own identity has ``right`` (``namespace`` None: everywhere)."""
+        request = requests.self_access_review(
+            right.verb,
+            namespace=namespace,
+            resource=right.resource,
+            subresource=right.subresource,
+        )
+        answer = await self._server.send(request)
         return _allowed(answer.body)
 
     # -- callers: TokenReview and SubjectAccessReview -------------------------

@@ -21,6 +21,7 @@ from kserve_functions.resources import (
     CONTROLLER_REVISION,
     CUSTOM_RESOURCE_DEFINITION,
     DEPLOYMENT,
+    EVENT,
     INFERENCE_SERVICE,
     KSERVE_CONTAINER,
     MODEL_LABEL,
@@ -544,9 +545,6 @@ def list_model_pods(namespace: str, model: str, *, limit: int) -> KubeRequest:
     )
 
 
-EVENT = ApiResource(group="events.k8s.io", version="v1", plural="events", kind="Event")
-
-
 def list_events(namespace: str, *, limit: int, continue_token: str | None) -> KubeRequest:
     """One page of the Events of ``namespace`` (``events.k8s.io/v1``)."""
     return list_objects(
@@ -636,8 +634,15 @@ def _attributes(
     return attributes
 
 
-def self_access_review(verb: str, *, namespace: str | None = None) -> KubeRequest:
-    """May this function's own identity ``verb`` InferenceServices (``namespace`` None: all)?
+def self_access_review(
+    verb: str,
+    *,
+    namespace: str | None = None,
+    resource: ApiResource = INFERENCE_SERVICE,
+    subresource: str | None = None,
+) -> KubeRequest:
+    """May this function's own identity ``verb`` ``resource`` (InferenceServices;
+    ``subresource``, e.g. pods' ``log``) in ``namespace`` (None: every namespace)?
 
     Every authenticated identity may create a SelfSubjectAccessReview.
     """
@@ -648,7 +653,7 @@ def self_access_review(verb: str, *, namespace: str | None = None) -> KubeReques
         body={
             "apiVersion": _AUTHORIZATION,
             "kind": "SelfSubjectAccessReview",
-            "spec": {"resourceAttributes": _attributes(verb, namespace)},
+            "spec": {"resourceAttributes": _attributes(verb, namespace, resource, subresource)},
         },
     )
 

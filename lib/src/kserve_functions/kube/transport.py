@@ -273,6 +273,17 @@ class ApiServer:
         finally:
             response.response.release()
 
+    def _time_limit(self, request: KubeRequest) -> float | aiohttp.ClientTimeout:
+        """How long ``request`` may take: the call timeout, or for a watch (or a log)
+        its seconds on top, with the connection (TCP and TLS) still bounded by the
+        call timeout, so an apiserver that accepts but never answers fails a watch
+        as fast as a call (a streamed list would otherwise hang for its 300 s)."""
+        if not request.watch_seconds:
+            return self._timeout
+        return aiohttp.ClientTimeout(
+            total=self._timeout + request.watch_seconds, connect=self._timeout
+        )
+
     async def _open(self, request: KubeRequest) -> Any:  # noqa: ANN401 - the client's untyped RESTResponse
         api_client = await self._client()
         content_type, payload = request.content_type, request.body
@@ -297,7 +308,7 @@ class ApiServer:
                 url,
                 header_params=headers,
                 body=body,
-                _request_timeout=self._timeout + request.watch_seconds,
+                _request_timeout=self._time_limit(request),
             )
         except ApiException as e:
             # Only the client's own retries raise: the last "retry after" answer.
