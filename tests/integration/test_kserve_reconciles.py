@@ -215,10 +215,11 @@ async def test_kserves_refusal_of_an_update_leaves_the_model_as_it_was(
     assert (await api("deploy").post("/deploy", params=WAIT, json=body)).status_code == 201
     before = read_inference_service(admin_api, namespace, "fixed")
 
-    # KServe refuses to move a model between deployment modes once it runs.
+    # KServe refuses to move a model between deployment modes once it runs: a valid
+    # request that conflicts with the model as it is (409, not 422).
     answer = await api("deploy").post("/deploy", json={**body, "deploymentMode": "Knative"})
 
-    problem = assert_problem(answer, 422)
+    problem = assert_problem(answer, 409)
     assert "deploymentMode cannot be changed from 'Standard' to 'Knative'" in problem["detail"]
     after = read_inference_service(admin_api, namespace, "fixed")
     assert after["metadata"]["generation"] == before["metadata"]["generation"]

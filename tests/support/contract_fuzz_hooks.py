@@ -15,7 +15,10 @@ request that breaks it with 422 naming the field:
   most 63 characters; ``maxReplicas`` is at least ``minReplicas``; a canary
   changes something of the stable predictor; a label key's prefix has at most
   253 characters (JSON Schema cannot compare two values or bound a part of a
-  pattern's match).
+  pattern's match);
+- a deploy without ``deploymentMode`` runs in the cluster's default mode
+  (Standard here), whose scale metrics are cpu and memory: the document cannot
+  know a cluster's default.
 
 And a deploy goes to the test's own namespace (``CONTRACT_FUZZ_NAMESPACE``,
 under a ResourceQuota), or is a dry run when the model's name is too long for
@@ -45,6 +48,7 @@ QUALIFIED_NAME_PREFIX_MAX = 253
 DEFAULT_NAMESPACE = "default"
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 SERVICE_UNAVAILABLE = 503
+KNATIVE_METRICS = ("concurrency", "rps")
 
 
 def _positive(case: Any) -> bool:
@@ -105,6 +109,10 @@ def _valid_deploy(body: object) -> bool:
     if isinstance(low, int | float) and isinstance(high, int | float) and high < low:
         return False
     if any(len(key.rpartition("/")[0]) > QUALIFIED_NAME_PREFIX_MAX for key in _keys(body)):
+        return False
+    # Without deploymentMode the cluster's default mode (Standard here) decides
+    # which scale metrics KServe takes: Knative's need the mode asked for.
+    if body.get("scaleMetric") in KNATIVE_METRICS and body.get("deploymentMode") is None:
         return False
     return not _canary_changes_nothing(body)
 

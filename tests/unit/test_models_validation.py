@@ -97,7 +97,7 @@ def test_every_optional_field_is_accepted_by_its_json_name() -> None:
             minReplicas=0,
             maxReplicas=3,
             scaleTarget=10,
-            scaleMetric="rps",
+            scaleMetric="memory",
             canaryTrafficPercent=100,
             args=["--workers", "2"],
             port=8080,
@@ -331,6 +331,12 @@ def test_unknown_scale_metric_is_refused() -> None:
 
 
 def test_unknown_deployment_mode_is_refused() -> None:
+    assert refused(deploy(scaleMetric="cpu", deploymentMode="Knative")) == [
+        ("scaleMetric", "KServe scales a Knative-mode model by concurrency or rps, not cpu")
+    ]
+    assert refused(deploy(scaleMetric="rps", deploymentMode="Standard")) == [
+        ("scaleMetric", "KServe scales a Standard-mode model by cpu or memory, not rps")
+    ]
     assert refused(deploy(deploymentMode="Serverful")) == [
         (
             "deploymentMode",

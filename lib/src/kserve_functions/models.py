@@ -94,6 +94,17 @@ DEPLOY_RULES: dict[str, Any] = {
         },
         # A canary image only beside a stable image.
         {"if": _canary_with("image"), "then": _given("image")},
+        # The scale metrics of the mode asked for (``SCALE_METRICS``).
+        *(
+            {
+                "if": _given("deploymentMode", {"enum": sorted(modes)}),
+                "then": {"not": _given("scaleMetric", {"enum": sorted(others)})},
+            }
+            for modes, others in (
+                ({"Knative", "Serverless"}, {"cpu", "memory"}),
+                ({"Standard", "RawDeployment"}, {"concurrency", "rps"}),
+            )
+        ),
         # KServe runs a Standard-mode canary only beside a stable predictor with a
         # model or a storage URI.
         {
@@ -308,6 +319,14 @@ Subdomain = Annotated[
 
 DeploymentMode = Literal["Standard", "Knative", "ModelMesh", "RawDeployment", "Serverless"]
 ScaleMetric = Literal["cpu", "memory", "concurrency", "rps"]
+# What KServe's validator lets each mode scale by: an HPA's resource metrics in
+# Standard mode, Knative's autoscaler's in Knative mode (found by the contract fuzz test).
+SCALE_METRICS: dict[str, tuple[str, ...]] = {
+    "Standard": ("cpu", "memory"),
+    "RawDeployment": ("cpu", "memory"),
+    "Knative": ("concurrency", "rps"),
+    "Serverless": ("concurrency", "rps"),
+}
 
 
 class _Model(BaseModel):
@@ -471,7 +490,14 @@ class DeployRequest(_Model):
     scale_target: Annotated[int, Field(ge=1, le=INT32_MAX)] | None = Field(
         default=None, alias="scaleTarget"
     )
-    scale_metric: ScaleMetric | None = Field(default=None, alias="scaleMetric")
+    scale_metric: ScaleMetric | None = Field(
+        default=None,
+        alias="scaleMetric",
+        description=(
+            "cpu or memory in Standard mode, concurrency or rps in Knative mode; "
+            "without deploymentMode, the cluster's default mode decides (KServe answers 422)"
+        ),
+    )
     canary_traffic_percent: Annotated[int, Field(ge=0, le=100)] | None = Field(
         default=None, alias="canaryTrafficPercent"
     )
@@ -516,6 +542,12 @@ class DeployRequest(_Model):
         ):
             raise ValueError(
                 f"maxReplicas: {self.max_replicas} is below minReplicas {self.min_replicas}"
+            )
+        allowed = SCALE_METRICS.get(self.deployment_mode or "")
+        if self.scale_metric is not None and allowed and self.scale_metric not in allowed:
+            raise ValueError(
+                f"scaleMetric: KServe scales a {self.deployment_mode}-mode model by "
+                f"{' or '.join(allowed)}, not {self.scale_metric}"
             )
         for index, toleration in enumerate(self.tolerations or ()):
             _check_toleration(index, toleration)
