@@ -135,46 +135,6 @@ TOLERATION_RULES: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
-class _Text:
-    """Annotation: a string matching ``pattern``, at most ``max_length`` long.
-
-    pydantic's own pattern constraint answers "String should match pattern
-    '^[a-z]…'", which a caller cannot act on; this one says the rule in words
-    (``rule``) and still puts the pattern and length into the JSON schema, so the
-    OpenAPI document keeps describing the format exactly.
-    """
-
-    pattern: str
-    max_length: int
-    rule: str
-    error_type: str
-
-    def __get_pydantic_core_schema__(
-        self, source: type[Any], handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(self._check, handler(source))
-
-    def __get_pydantic_json_schema__(
-        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        json_schema = handler(schema)
-        json_schema.update(pattern=self.pattern, maxLength=self.max_length)
-        return json_schema
-
-    def _check(self, value: str) -> str:
-        if len(value) > self.max_length:
-            raise PydanticCustomError(
-                "string_too_long",
-                "must be at most {max_length} characters",
-                {"max_length": self.max_length},
-            )
-        # fullmatch: with re.match, "$" would also accept a trailing newline.
-        if not re.fullmatch(self.pattern, value):
-            raise PydanticCustomError(self.error_type, self.rule)
-        return value
-
-
-@dataclass(frozen=True)
 class _Described:
     """Annotation: the JSON Schema says ``pattern`` and ``max_length``; a validator checks.
 
@@ -192,6 +152,37 @@ class _Described:
         json_schema = handler(schema)
         json_schema.update(pattern=self.pattern, maxLength=self.max_length)
         return json_schema
+
+
+@dataclass(frozen=True)
+class _Text(_Described):
+    """Annotation: a string matching ``pattern``, at most ``max_length`` long.
+
+    pydantic's own pattern constraint answers "String should match pattern
+    '^[a-z]…'", which a caller cannot act on; this one says the rule in words
+    (``rule``) and still puts the pattern and length into the JSON schema
+    (``_Described``), so the OpenAPI document keeps describing the format exactly.
+    """
+
+    rule: str
+    error_type: str
+
+    def __get_pydantic_core_schema__(
+        self, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def _check(self, value: str) -> str:
+        if len(value) > self.max_length:
+            raise PydanticCustomError(
+                "string_too_long",
+                "must be at most {max_length} characters",
+                {"max_length": self.max_length},
+            )
+        # fullmatch: with re.match, "$" would also accept a trailing newline.
+        if not re.fullmatch(self.pattern, value):
+            raise PydanticCustomError(self.error_type, self.rule)
+        return value
 
 
 def _qualified_prefix_fits(key: str) -> str:
