@@ -121,8 +121,9 @@ async def _finish(
     written = await context.kube.patch_if_unchanged(isvc, patch, dry_run=dry_run)
     if not dry_run:
         written = await _adopt(context, written)
-        await context.record(written, reason=reason, note=note, actor=actor, at=now)
-        await context.record_revision(written, history.Change(action=action), actor=actor, at=now)
+        await context.record_change(
+            written, history.Change(action=action), reason=reason, note=note, actor=actor, at=now
+        )
     log.info("%s %s/%s%s", note, namespace, name, " (dry run)" if dry_run else "")
     return json_response(200, await readings.read_detail(context, written))
 
@@ -219,15 +220,14 @@ async def auto_finish(
         written = await _adopt(context, written)
         outcome = "promoted" if promoting else "aborted"
         note = f"canary {outcome} automatically ({decision.reason})"
-        await context.record(
+        await context.record_change(
             written,
+            history.Change(action="promote" if promoting else "abort"),
             reason=PROMOTED if promoting else ABORTED,
             note=note,
             actor=AUTO_ACTOR,
             at=now,
         )
-        change = history.Change(action="promote" if promoting else "abort")
-        await context.record_revision(written, change, actor=AUTO_ACTOR, at=now)
         summary = status.read_summary(written, urls=context.settings.model_urls)
         metadata = written.get("metadata") or {}
         headers, body = events.binary_message(

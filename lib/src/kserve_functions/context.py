@@ -125,6 +125,27 @@ class Context:
         except errors.ApiError as e:
             log.warning("could not record the %s Event (%s): %s", reason, note, e.detail)
 
+    async def record_change(
+        self,
+        isvc: Mapping[str, Any],
+        change: history.Change,
+        *,
+        reason: str,
+        note: str,
+        actor: audit.Actor,
+        at: datetime.datetime,
+    ) -> int | None:
+        """Record a change of ``isvc`` both ways, side by side: its Kubernetes Event
+        (``record``) and its revision (``record_revision``, whose number this returns).
+
+        Both are best effort and independent of each other.
+        """
+        _, revision = await asyncio.gather(
+            self.record(isvc, reason=reason, note=note, actor=actor, at=at),
+            self.record_revision(isvc, change, actor=actor, at=at),
+        )
+        return revision
+
     async def record_revision(
         self,
         isvc: Mapping[str, Any],

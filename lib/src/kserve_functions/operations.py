@@ -130,10 +130,8 @@ async def apply_model(
             restart_token=restart_token,
             rollback_of=rollback_of,
         )
-        # Independent records of the same change (both best effort): side by side.
-        _, revision = await asyncio.gather(
-            context.record(applied, reason=reason, note=f"model {note}", actor=actor, at=now),
-            context.record_revision(applied, change, actor=actor, at=now),
+        revision = await context.record_change(
+            applied, change, reason=reason, note=f"model {note}", actor=actor, at=now
         )
     # A dry run made no Deployment to compare with.
     rollout = None if dry_run else await readings.predictor_rollout(context, applied)

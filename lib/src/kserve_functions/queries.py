@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import pydantic
 
@@ -22,6 +22,8 @@ from kserve_functions import errors, grammar
 from kserve_functions.asgi import Request
 from kserve_functions.config import Settings
 from kserve_functions.models import DeployRequest, ValidationIssue
+
+_Body = TypeVar("_Body", bound=pydantic.BaseModel)
 
 # A flag is spelled true or false, nothing else: one spelling per value keeps the
 # document's enum exact (it was lenient: 1/yes/0/no/empty, any case, which the
@@ -61,11 +63,11 @@ def validation_issues(error: pydantic.ValidationError) -> list[ValidationIssue]:
     return issues
 
 
-def parse_deploy_request(body: object) -> DeployRequest:
-    """Validate a deploy body.
+def parse_body(model: type[_Body], body: object, *, what: str) -> _Body:
+    """Validate a JSON request body as ``model``; ``what`` names it in the problem.
 
     Raises:
-        errors.Invalid: naming every invalid field.
+        errors.Invalid: not a JSON object, or naming every invalid field.
     """
     if not isinstance(body, dict):
         raise errors.Invalid(
@@ -73,11 +75,20 @@ def parse_deploy_request(body: object) -> DeployRequest:
             errors=[ValidationIssue(field="body", message="expected a JSON object")],
         )
     try:
-        return DeployRequest.model_validate(body)
+        return model.model_validate(body)
     except pydantic.ValidationError as e:
         issues = validation_issues(e)
         fields = ", ".join(dict.fromkeys(issue.field for issue in issues))
-        raise errors.Invalid(f"invalid deploy request: {fields}", errors=issues) from e
+        raise errors.Invalid(f"invalid {what}: {fields}", errors=issues) from e
+
+
+def parse_deploy_request(body: object) -> DeployRequest:
+    """Validate a deploy body (``parse_body``).
+
+    Raises:
+        errors.Invalid: naming every invalid field.
+    """
+    return parse_body(DeployRequest, body, what="deploy request")
 
 
 def flag(request: Request, name: str) -> bool:

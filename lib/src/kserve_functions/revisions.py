@@ -26,12 +26,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import pydantic
-
 from kserve_functions import audit, errors, history, operations, queries, readings, status
 from kserve_functions.asgi import Request, Response, json_response
 from kserve_functions.context import Context
-from kserve_functions.models import ModelRevisions, ModelState, RollbackRequest, ValidationIssue
+from kserve_functions.models import ModelRevisions, ModelState, RollbackRequest
 from kserve_functions.resources import CONTROLLER_REVISION
 from kserve_functions.routing import Handler
 
@@ -103,18 +101,7 @@ def _rollback_body(request: Request) -> RollbackRequest:
     """
     if not request.body.strip():
         return RollbackRequest()
-    body = request.json_body()
-    if not isinstance(body, dict):
-        raise errors.Invalid(
-            "the body must be a JSON object",
-            errors=[ValidationIssue(field="body", message="expected a JSON object")],
-        )
-    try:
-        return RollbackRequest.model_validate(body)
-    except pydantic.ValidationError as e:
-        raise errors.Invalid(
-            "invalid rollback request: revision", errors=queries.validation_issues(e)
-        ) from e
+    return queries.parse_body(RollbackRequest, request.json_body(), what="rollback request")
 
 
 def lifecycle(*, stop: bool) -> Handler:
@@ -140,8 +127,9 @@ def lifecycle(*, stop: bool) -> Handler:
             namespace, name, stopped=stop, annotations=audit.change_annotations(actor, now)
         )
         note = "model stopped" if stop else "model resumed"
-        await context.record(isvc, reason=reason, note=note, actor=actor, at=now)
-        await context.record_revision(isvc, history.Change(action=action), actor=actor, at=now)
+        await context.record_change(
+            isvc, history.Change(action=action), reason=reason, note=note, actor=actor, at=now
+        )
         if timeout is not None:
             isvc = await _wait_for(context, isvc, wanted, timeout)
         summary = await readings.read_summary(context, isvc)

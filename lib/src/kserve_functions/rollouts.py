@@ -159,9 +159,8 @@ async def _roll(
         note = f"model rolled out from {current} to {push.pinned}"
         change = history.Change(action="rollout", image_change=(current, push.pinned))
         # Inside the limit: a push to thousands of models stays CONCURRENCY models'
-        # worth of requests at a time; the two records of one change side by side.
-        await asyncio.gather(
-            context.record(patched, reason=audit.ROLLED_OUT, note=note, actor=actor, at=now),
-            context.record_revision(patched, change, actor=actor, at=now),
+        # worth of requests at a time.
+        await context.record_change(
+            patched, change, reason=audit.ROLLED_OUT, note=note, actor=actor, at=now
         )
     return ModelRollout(namespace=namespace, name=name, image=push.pinned, result="updated")
