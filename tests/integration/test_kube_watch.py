@@ -16,6 +16,7 @@ import pytest_asyncio
 from controlplane.cluster import ControlPlane
 from kserve_functions import errors
 from kserve_functions.kube import Change, Kube
+from support import sockets
 from support.objects import inference_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
@@ -127,3 +128,28 @@ async def test_a_refused_watch_is_mapped(kube: Kube, namespace: str) -> None:
             pass
 
     assert "a watch of the models" in refused.value.detail
+
+
+async def test_watches_left_before_their_end_hold_no_socket_once_the_client_is_closed(
+    kube: Kube, control_plane: ControlPlane, namespace: str
+) -> None:
+    port = int(control_plane.server.rsplit(":", 1)[1])
+    # The test's own admin client keeps its connections: only the function's count.
+    before = sockets.connections_to(port)
+    await kube.apply(inference_service(namespace, "listed"), dry_run=False)
+    # Left at its end-of-list bookmark: the streamed list GET /models reads.
+    pages = kube.all_models(namespace, label_selector=None, page_size=10)
+    listed = [item["metadata"]["name"] async for page in pages for item in page.items]
+    # Left in the middle: a follower that stops at the change it waited for.
+    followed = asyncio.create_task(_changes_until(kube, namespace, "0", name="late"))
+    await asyncio.sleep(0.5)
+    await kube.apply(inference_service(namespace, "late"), dry_run=False)
+    await asyncio.wait_for(followed, 30)
+
+    await kube.close()
+    await asyncio.sleep(0)  # the loop's next turn, where closed sockets are released
+
+    assert listed == ["listed"]
+    # A watch closed gracefully would still wait for the apiserver's TLS close_notify
+    # here, and a loop ending now (a function stopping) would leave its socket behind.
+    assert sockets.connections_to(port) == before

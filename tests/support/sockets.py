@@ -35,3 +35,25 @@ def get_closed_by_server(port: int, path: str) -> bytes:
         while chunk := connection.recv(65536):
             answer += chunk
     return answer
+
+
+def connections_to(port: int) -> int:
+    """How many TCP sockets this process holds open to 127.0.0.1:``port`` (any state).
+
+    Its socket descriptors (``/proc/self/fd``) matched by inode against the
+    kernel's table, so sockets other processes hold to the port do not count.
+    """
+    inodes = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = fd.readlink()
+        except OSError:  # closed between the listing and the read
+            continue
+        if str(target).startswith("socket:["):
+            inodes.add(str(target)[len("socket:[") : -1])
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(
+        1
+        for fields in map(str.split, lines)
+        if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[9] in inodes
+    )

@@ -213,9 +213,11 @@ class ApiServer:
                 the connection breaks off.
         """
         response = await self._open(request)
+        whole = False
         try:
             if response.status >= 400:  # noqa: PLR2004 - HTTP client and server errors
                 body = _decode(await response.read())
+                whole = True
                 _raise_failure(response.status, body, request, reason=response.reason)
             content = response.response.content
             while line := await content.readline():
@@ -225,10 +227,11 @@ class ApiServer:
                 if kind == "ERROR":
                     _raise_failure(int(obj.get("code") or 500), obj, request)
                 yield WatchEvent(type=kind, object=obj)
+            whole = True
         except _NO_ANSWER as e:
             raise _no_answer(e, request) from e
         finally:
-            response.response.release()
+            _let_go(response, whole=whole)
 
     async def open_stream(
         self, request: KubeRequest, *, seconds: float
@@ -265,13 +268,15 @@ class ApiServer:
         response: Any,  # noqa: ANN401 - the client's untyped RESTResponse
         request: KubeRequest,
     ) -> AsyncGenerator[bytes, None]:
+        whole = False
         try:
             async for chunk in response.response.content.iter_any():
                 yield chunk
+            whole = True
         except _NO_ANSWER as e:
             raise _no_answer(e, request) from e
         finally:
-            response.response.release()
+            _let_go(response, whole=whole)
 
     def _time_limit(self, request: KubeRequest) -> float | aiohttp.ClientTimeout:
         """How long ``request`` may take: the call timeout, or for a watch (or a log)
@@ -315,6 +320,24 @@ class ApiServer:
             _raise_failure(int(e.status or 0), _retry_hint(e), request)
         except _NO_ANSWER as e:
             raise _no_answer(e, request) from e
+
+
+def _let_go(response: Any, *, whole: bool) -> None:  # noqa: ANN401 - the client's RESTResponse
+    """Give back a streamed answer's connection: to the pool when its body was read whole,
+    else aborted.
+
+    A watch or log left before its end cannot be reused. Closed gracefully, its
+    TLS connection would wait for the apiserver's close_notify, a shutdown that
+    outlives the session's close (aiohttp no longer tracks it) and, where the
+    event loop ends first (a function stopping, a test), leaves the socket to the
+    garbage collector. Aborted, the socket is closed on the loop's next turn,
+    and the apiserver sees the client gone at once, as it does from client-go.
+    """
+    raw = response.response
+    connection = raw.connection
+    if not whole and connection is not None and connection.protocol is not None:
+        connection.protocol.abort()
+    raw.release()
 
 
 # What YAML refuses raw or reads as a line break inside a string (C1 controls and
