@@ -208,6 +208,54 @@ async def test_deploy_events_and_registry_rollouts_are_revisions_too(
     assert predictor_container(admin_api, namespace, "iris")["image"] == tracked
 
 
+async def test_a_push_to_many_models_gives_each_its_next_revision(
+    api: Any, namespace: str, admin_api: client.ApiClient
+) -> None:
+    # The models' revisions are read with one list of the namespace before the
+    # patches (``rollouts._histories``): each still gets its own next number and
+    # its own previous request, whatever the others' histories are.
+    deploy = api("deploy")
+    tracked = f"harbor.example.com/{namespace}/fleet:v1"
+    deploys = {"a": 1, "b": 3, "c": 2}
+    for name, times in deploys.items():
+        for n in range(times):
+            request = {"name": name, "namespace": namespace, "image": tracked, "autoUpdate": True}
+            answer = await deploy.post("/deploy", json={**request, "envs": {"N": str(n)}})
+            assert answer.status_code in {200, 201}, answer.text
+    # Another model's revisions in the namespace, not tracking the tag.
+    assert (await deploy.post("/deploy", json=version(namespace, 0))).status_code == 201
+    push = {
+        "resources": [{"digest": DIGEST, "tag": "v1", "resource_url": tracked}],
+        "repository": {
+            "name": "fleet",
+            "namespace": namespace,
+            "repo_full_name": f"{namespace}/fleet",
+        },
+    }
+    body, headers = _cloud_event("harbor.artifact.pushed", push, "p-fleet")
+
+    pushed = await deploy.post("/", content=body, headers=headers)
+
+    assert pushed.status_code == 200, pushed.text
+    pinned = f"harbor.example.com/{namespace}/fleet@{DIGEST}"
+    for name, times in deploys.items():
+        listed = (await api("models").get(f"/models/{namespace}/{name}/revisions")).json()
+        newest = listed["revisions"][0]
+        assert [r["revision"] for r in listed["revisions"]] == list(range(times + 1, 0, -1))
+        assert newest["action"] == "rollout"
+        assert newest["request"] == {
+            "name": name,
+            "namespace": namespace,
+            "image": pinned,
+            "autoUpdate": True,
+            "envs": {"N": str(times - 1)},
+        }
+    untouched = (
+        await api("models").get(f"/models/{namespace}/{version(namespace, 0)['name']}/revisions")
+    ).json()
+    assert [r["action"] for r in untouched["revisions"]] == ["deploy"]
+
+
 async def test_concurrent_deploys_get_distinct_revision_numbers(
     api: Any, namespace: str, admin_api: client.ApiClient
 ) -> None:

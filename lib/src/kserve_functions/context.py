@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -134,6 +134,7 @@ class Context:
         note: str,
         actor: audit.Actor,
         at: datetime.datetime,
+        known: Sequence[Mapping[str, Any]] | None = None,
     ) -> int | None:
         """Record a change of ``isvc`` both ways, side by side: its Kubernetes Event
         (``record``) and its revision (``record_revision``, whose number this returns).
@@ -142,7 +143,7 @@ class Context:
         """
         _, revision = await asyncio.gather(
             self.record(isvc, reason=reason, note=note, actor=actor, at=at),
-            self.record_revision(isvc, change, actor=actor, at=at),
+            self.record_revision(isvc, change, actor=actor, at=at, known=known),
         )
         return revision
 
@@ -153,8 +154,12 @@ class Context:
         *,
         actor: audit.Actor,
         at: datetime.datetime,
+        known: Sequence[Mapping[str, Any]] | None = None,
     ) -> int | None:
         """Record a change of ``isvc`` (the model as written) in its history; its number.
+
+        ``known``: the model's revisions as the caller read them a moment ago
+        (``Kube.revisions_by_model``), taken in place of the first read.
 
         Best effort, like ``record``: the change is made when this runs, and
         failing it now would make a caller retry a change that happened, so a
@@ -173,7 +178,10 @@ class Context:
                 # list right after the model's write waits up to 100 ms); a number it
                 # missed fails the create as AlreadyExists, and the re-reads are
                 # consistent: a retried change then finds its own revision.
-                existing = await self.kube.revisions(namespace, name, from_cache=attempt == 0)
+                if attempt == 0 and known is not None:
+                    existing: Sequence[Mapping[str, Any]] = known
+                else:
+                    existing = await self.kube.revisions(namespace, name, from_cache=attempt == 0)
                 repeated = history.repeats(existing, change)
                 if repeated is not None:
                     return repeated

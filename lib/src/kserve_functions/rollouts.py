@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -64,9 +65,10 @@ class RolloutReport(BaseModel):
 async def roll_out(context: Context, pushes: Sequence[ImagePush]) -> RolloutReport:
     """Roll every opted-in model tracking a pushed tag to the pushed digest.
 
-    One paged list of opted-in models (all namespaces) finds the candidates;
-    each model is then patched with its own request, ``CONCURRENCY`` at a time,
-    and its outcome reported — one model failing does not stop the others.
+    One paged list of opted-in models (all namespaces) finds the candidates,
+    and one paged list per namespace their revisions (``_histories``); each
+    model is then patched with its own request, ``CONCURRENCY`` at a time, and
+    its outcome reported — one model failing does not stop the others.
 
     Raises:
         errors.ApiError: the models could not be listed (nothing was changed).
@@ -82,9 +84,47 @@ async def roll_out(context: Context, pushes: Sequence[ImagePush]) -> RolloutRepo
             if _tracked(isvc) == push.tagged
             and allowlists.namespace_allowed(isvc["metadata"]["namespace"], allowed)
         ]
-        results = await asyncio.gather(*(_roll(context, limit, isvc, push) for isvc in matches))
+        histories = await _histories(context, [m for m in matches if _needs_roll(m, push)])
+        results = await asyncio.gather(
+            *(_roll(context, limit, isvc, push, histories.get(_key(isvc))) for isvc in matches)
+        )
         reports.append(PushReport(image=push.tagged, digest=push.digest, models=list(results)))
     return RolloutReport(pushes=reports)
+
+
+def _key(isvc: dict[str, Any]) -> tuple[str, str]:
+    return isvc["metadata"]["namespace"], isvc["metadata"]["name"]
+
+
+def _needs_roll(isvc: dict[str, Any], push: ImagePush) -> bool:
+    found = _container(isvc)
+    return found is not None and found[1] != push.pinned
+
+
+async def _histories(
+    context: Context, models: Sequence[dict[str, Any]]
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """The revisions of ``models``, read with one list per namespace, not one per model.
+
+    Each revision's number is then known before the model is patched: a read per
+    model would scan the namespace's revisions once per model (see
+    ``Kube.revisions_by_model``), which made a push to 5,000 models in one
+    namespace quadratic. A namespace that cannot be read is left out: each of
+    its models then reads its own (``Context.record_revision``), as a deploy does.
+    """
+    by_namespace: dict[str, list[str]] = defaultdict(list)
+    for isvc in models:
+        namespace, name = _key(isvc)
+        by_namespace[namespace].append(name)
+    histories: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for namespace, names in by_namespace.items():
+        try:
+            found = await context.kube.revisions_by_model(namespace, names)
+        except errors.ApiError as e:
+            log.warning("could not read the revisions in %s: %s", namespace, e.detail)
+            continue
+        histories.update(((namespace, name), revisions) for name, revisions in found.items())
+    return histories
 
 
 async def _opted_in_models(context: Context) -> list[dict[str, Any]]:
@@ -114,7 +154,11 @@ def _container(isvc: dict[str, Any]) -> tuple[int, str] | None:
 
 
 async def _roll(
-    context: Context, limit: asyncio.Semaphore, isvc: dict[str, Any], push: ImagePush
+    context: Context,
+    limit: asyncio.Semaphore,
+    isvc: dict[str, Any],
+    push: ImagePush,
+    history_read: list[dict[str, Any]] | None,
 ) -> ModelRollout:
     namespace, name = isvc["metadata"]["namespace"], isvc["metadata"]["name"]
     found = _container(isvc)
@@ -161,6 +205,12 @@ async def _roll(
         # Inside the limit: a push to thousands of models stays CONCURRENCY models'
         # worth of requests at a time.
         await context.record_change(
-            patched, change, reason=audit.ROLLED_OUT, note=note, actor=actor, at=now
+            patched,
+            change,
+            reason=audit.ROLLED_OUT,
+            note=note,
+            actor=actor,
+            at=now,
+            known=history_read,
         )
     return ModelRollout(namespace=namespace, name=name, image=push.pinned, result="updated")

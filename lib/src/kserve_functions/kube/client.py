@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +25,7 @@ from kserve_functions.kube.answers import (
 )
 from kserve_functions.kube.paging import Page, pages
 from kserve_functions.kube.transport import ApiServer, ApiStatusError
-from kserve_functions.resources import INFERENCE_SERVICE, ApiResource, Right
+from kserve_functions.resources import INFERENCE_SERVICE, REVISION_OF_LABEL, ApiResource, Right
 
 # Change types a watch reports, and the two a re-list adds (``Kube.follow_models``).
 CHANGES = frozenset({"ADDED", "MODIFIED", "DELETED"})
@@ -736,6 +736,36 @@ class Kube:
         async for page in pages(fetch):
             found.extend(page.items)
         return found
+
+    async def revisions_by_model(
+        self, namespace: str, models: Collection[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The ControllerRevisions of each of ``models`` in ``namespace``: one paged list.
+
+        What ``revisions`` returns for each model (a model without any maps to
+        an empty list), read with one list of the namespace instead of one per
+        model: the apiserver answers a label selector by scanning every revision
+        of the namespace (measured here: a model's list cost 0.7 ms of its CPU
+        among 1,000 models, 3.3 ms among 4,000). Revisions of other models are
+        dropped as each page arrives, and so are the kept ones' managedFields.
+
+        Raises:
+            errors.Forbidden: this function may not list ControllerRevisions there.
+        """
+        wanted: dict[str, list[dict[str, Any]]] = {model: [] for model in models}
+
+        async def fetch(token: str | None) -> Page[dict[str, Any]]:
+            request = requests.list_namespace_revisions(namespace, continue_token=token)
+            return _page((await self._server.send(request)).body)
+
+        async for page in pages(fetch):
+            for revision in page.items:
+                metadata = revision.get("metadata") or {}
+                kept = wanted.get(str((metadata.get("labels") or {}).get(REVISION_OF_LABEL)))
+                if kept is not None:
+                    metadata.pop("managedFields", None)
+                    kept.append(revision)
+        return wanted
 
     async def delete_revision(self, namespace: str, name: str) -> None:
         """Delete the ControllerRevision ``namespace/name``; one already gone is no error."""

@@ -747,6 +747,25 @@ def list_revisions(
     )
 
 
+def list_namespace_revisions(
+    namespace: str, *, limit: int = 500, continue_token: str | None = None
+) -> KubeRequest:
+    """One page of every model's ControllerRevisions in ``namespace`` (the project's label).
+
+    For a writer about to record changes of many models there: the apiserver
+    filters a label selector by scanning every revision of the namespace, so
+    one such list costs what a list of one model's revisions costs.
+    """
+    return list_objects(
+        CONTROLLER_REVISION,
+        namespace,
+        limit=limit,
+        continue_token=continue_token,
+        label_selector=REVISION_OF_LABEL,
+        what=f"the revisions of the models in namespace {namespace}",
+    )
+
+
 def delete_revision(namespace: str, name: str) -> KubeRequest:
     """Delete one ControllerRevision (pruning a model's oldest)."""
     return KubeRequest(
