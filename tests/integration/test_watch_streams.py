@@ -9,7 +9,10 @@ function; KServe, the controller-manager, the scheduler and kwok do the rest.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import os
+import signal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,9 @@ import httpx
 import pytest
 import yaml
 from controlplane.cluster import ControlPlane
-from support import workloads
+from kserve_functions.resources import RESTART_TOKEN_ANNOTATION
+from kubernetes import client
+from support import objects, workloads
 from support.functions import FunctionLauncher
 from support.problems import assert_problem
 from support.sse import Stream, events, follow
@@ -98,6 +103,159 @@ async def test_a_namespace_stream_shows_create_ready_update_and_delete_in_order(
     # Every event carries the resourceVersion it reflects, never going back.
     versions = [int(e.id) for e in stream.events]
     assert versions == sorted(versions)
+
+
+async def test_streams_show_a_roll_out_that_completes_without_a_write_to_the_model(
+    models: httpx.AsyncClient,
+    deploy: httpx.AsyncClient,
+    namespace: str,
+    control_plane: ControlPlane,
+    admin_api: client.ApiClient,
+) -> None:
+    # The race of a real update, made certain: KServe applies the new spec to
+    # the predictor Deployment before the Deployment controller has looked at
+    # it (so KServe's status still says Ready, NewReplicaSetAvailable, from the
+    # old pods), and the roll-out then completes while KServe writes nothing
+    # more to the InferenceService. Frozen processes (SIGSTOP) order it: the
+    # Deployment controller while KServe applies the spec, then KServe while
+    # the roll-out runs. Only a re-read of the Deployment can show it ready.
+    # KServe's pod mutator (a webhook KServe serves, failing closed) would keep
+    # the frozen KServe from letting the new pod be created; it skips namespaces
+    # labelled control-plane, and it has nothing to add to these models' pods
+    # (no storage URI, no agent).
+    client.CoreV1Api(admin_api).patch_namespace(
+        namespace, {"metadata": {"labels": {"control-plane": "watch-stream-test"}}}
+    )
+    body = {"name": "quiet", "image": "r/m:1", "namespace": namespace}
+    await _deploy(deploy, body)
+    await _until_state(models, namespace, "quiet", "ready", 1)
+    single, listing = Stream(), Stream()
+    reading = [
+        asyncio.create_task(
+            _read(models, f"/models/{namespace}/quiet", {"watch": "true"}, single, "quiet")
+        ),
+        asyncio.create_task(
+            _read(models, "/models", {"namespace": namespace, "watch": "true"}, listing, "quiet")
+        ),
+    ]
+    try:
+        await _until(lambda: bool(single.events and listing.of("synced")), "both streams open")
+        with _frozen(control_plane, "kube-controller-manager") as deployment_controller:
+            await _deploy(deploy, {**body, "image": "r/m:2"})
+            token = _restart_token(admin_api, namespace, "quiet")
+            await _until(
+                lambda: _template_token(admin_api, namespace, "quiet") == token,
+                "KServe applied the new spec to the Deployment",
+            )
+            await _until(
+                lambda: all(("updating", 2) in _states(s, "quiet") for s in (single, listing)),
+                "both streams showed the model updating",
+            )
+            with _frozen(control_plane, "kserve-controller"):
+                isvc = objects.read_inference_service(admin_api, namespace, "quiet")
+                # KServe copied the Deployment's status from before the update:
+                # its own status reports no roll-out.
+                assert _predictor_ready_reason(isvc) == "NewReplicaSetAvailable"
+                deployment_controller.thaw()
+                await _until(
+                    lambda: _rolled_out(admin_api, namespace, "quiet"), "the Deployment rolled out"
+                )
+                # Each stream notices within its re-read interval (1 s), not at
+                # a heartbeat (15 s).
+                _, waiting = await asyncio.wait(reading, timeout=5)
+                assert not waiting, (
+                    "a stream did not show the model ready within 5 s of its roll-out: "
+                    f"{_states(single, 'quiet')}, {_states(listing, 'quiet')}"
+                )
+                now = objects.read_inference_service(admin_api, namespace, "quiet")
+                assert now["metadata"]["resourceVersion"] == isvc["metadata"]["resourceVersion"], (
+                    "nothing wrote the InferenceService during the roll-out"
+                )
+    finally:
+        for task in reading:
+            task.cancel()
+        await asyncio.gather(*reading, return_exceptions=True)
+
+    for stream in (single, listing):
+        states = _states(stream, "quiet")
+        assert states.index(("updating", 2)) < states.index(("ready", 2)), states
+        versions = [int(e.id) for e in stream.events if e.id]
+        assert versions == sorted(versions)
+    model_version = isvc["metadata"]["resourceVersion"]
+    # The ready event's id is where the stream's watch was: a client resuming
+    # from it misses no change of the model after it.
+    assert int(single.last_id) >= int(model_version)
+
+
+async def _read(
+    http: httpx.AsyncClient, path: str, params: dict[str, str], stream: Stream, name: str
+) -> None:
+    """Read the stream at ``path`` into ``stream`` until it shows ``name`` ready at generation 2."""
+    async with http.stream("GET", path, params=params, timeout=httpx.Timeout(90)) as answer:
+        assert answer.status_code == 200
+        async for _event in events(answer.aiter_lines(), stream):
+            if _ready_at(name, 2)(stream):
+                return
+
+
+def _predictor_ready_reason(isvc: dict[str, Any]) -> str | None:
+    conditions = (isvc.get("status") or {}).get("conditions") or []
+    return next((c.get("reason") for c in conditions if c.get("type") == "PredictorReady"), None)
+
+
+class _Frozen:
+    """A control-plane process stopped with SIGSTOP until ``thaw`` (idempotent)."""
+
+    def __init__(self, pid: int) -> None:
+        self._pid: int | None = pid
+        os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        pid, self._pid = self._pid, None
+        if pid is not None:
+            os.kill(pid, signal.SIGCONT)
+
+
+@contextlib.contextmanager
+def _frozen(control_plane: ControlPlane, component: str) -> Iterator[_Frozen]:
+    """``component`` frozen for the block (or until thawed), thawed whatever happens."""
+    frozen = _Frozen(control_plane.components[component].pid)
+    try:
+        yield frozen
+    finally:
+        frozen.thaw()
+
+
+async def _until(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    """Until ``check()`` holds (polled every 0.1 s), else fail naming ``what``."""
+    for _ in range(int(timeout * 10)):
+        if check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not {what} within {timeout:g} s")
+
+
+def _restart_token(api: client.ApiClient, namespace: str, name: str) -> str:
+    isvc = objects.read_inference_service(api, namespace, name)
+    return str(isvc["spec"]["predictor"]["annotations"][RESTART_TOKEN_ANNOTATION])
+
+
+def _template_token(api: client.ApiClient, namespace: str, name: str) -> str | None:
+    found = workloads.deployment(api, namespace, name) or {}
+    template = ((found.get("spec") or {}).get("template") or {}).get("metadata") or {}
+    return (template.get("annotations") or {}).get(RESTART_TOKEN_ANNOTATION)
+
+
+def _rolled_out(api: client.ApiClient, namespace: str, name: str) -> bool:
+    """The predictor Deployment's controller has rolled out its current template."""
+    found = workloads.deployment(api, namespace, name) or {}
+    generation = (found.get("metadata") or {}).get("generation")
+    observed = (found.get("status") or {}).get("observedGeneration")
+    conditions = (found.get("status") or {}).get("conditions") or []
+    return observed == generation and any(
+        c.get("type") == "Progressing" and c.get("reason") == "NewReplicaSetAvailable"
+        for c in conditions
+    )
 
 
 async def _until_state(

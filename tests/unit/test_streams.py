@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import time
+from collections.abc import AsyncGenerator
 
 import pytest
 from kserve_functions import errors, streams
 from kserve_functions.asgi import Request
 from kserve_functions.context import SharedReads, StreamSlots
+from kserve_functions.kube import Change
 
 
 def request(last_event_id: str | None) -> Request:
@@ -83,3 +87,44 @@ async def test_a_failed_shared_read_is_not_kept() -> None:
     with pytest.raises(errors.Unavailable):
         await reads.get("m@2", flaky)
     assert await reads.get("m@2", flaky) == 3
+
+
+async def _busy_watch(changes: int) -> AsyncGenerator[Change, None]:
+    """A watch with a change every 10 ms: never quiet long enough for a heartbeat."""
+    for n in range(changes):
+        await asyncio.sleep(0.01)
+        yield Change("MODIFIED", {"metadata": {"resourceVersion": str(n)}})
+
+
+@pytest.mark.asyncio
+async def test_a_due_re_read_is_served_while_changes_keep_coming() -> None:
+    due_at = time.monotonic() + 0.1
+
+    def due_in() -> float:
+        return max(0.0, due_at - time.monotonic())
+
+    seen: list[str] = []
+    async for item in streams._with_heartbeats(_busy_watch(30), 5.0, due_in):
+        if item is streams._DUE:
+            seen.append("due")
+            due_at = math.inf  # the consumer pushes its deadline forward
+        else:
+            seen.append("change" if item is not None else "heartbeat")
+
+    assert seen.count("due") == 1
+    assert seen.count("change") == 30
+    assert "heartbeat" not in seen
+    assert 0 < seen.index("due") < len(seen) - 1  # between changes, not after them all
+
+
+@pytest.mark.asyncio
+async def test_without_a_deadline_a_quiet_watch_gets_heartbeats_only() -> None:
+    async def quiet() -> AsyncGenerator[Change, None]:
+        await asyncio.sleep(0.35)
+        yield Change("MODIFIED", {})
+
+    seen = [item async for item in streams._with_heartbeats(quiet(), 0.1)]
+
+    assert seen[:3] == [None, None, None]
+    assert isinstance(seen[-1], Change)
+    assert streams._DUE not in seen

@@ -70,19 +70,24 @@ async def model_pods(context: Context, isvc: Mapping[str, Any]) -> list[dict[str
         return None
 
 
-async def read_summary(context: Context, isvc: Mapping[str, Any]) -> ModelSummary:
+async def read_summary(
+    context: Context, isvc: Mapping[str, Any], *, again: int | None = None
+) -> ModelSummary:
     """``status.read_summary`` with the predictor's roll-out and pods read as needed.
 
     Shared: every watch stream that sees the same change of a model asks at
     once; they wait for one read (``Context.summaries``, keyed by the model's
     resourceVersion, kept briefly) instead of each reading the Deployment and
-    pods again.
+    pods again. ``again`` reads a model whose resourceVersion has not moved
+    anew (a roll-out can complete without a change to the model): reads with
+    the same ``again`` are shared in the same way.
     """
     metadata = isvc.get("metadata") or {}
+    version = str(metadata.get("resourceVersion") or "")
     key = (
         str(metadata.get("namespace")),
         str(metadata.get("name")),
-        str(metadata.get("resourceVersion") or ""),
+        version if again is None or not version else f"{version}/{again}",
     )
     if not key[2]:
         return await _read_summary(context, isvc)

@@ -20,9 +20,24 @@ Every event's ``id`` is the resourceVersion it reflects (bookmarks advance it
 with an ``id``-only frame), so a client reconnecting with ``Last-Event-ID``
 resumes the apiserver's watch from there and loses nothing. A stream lasts at
 most ``STREAM_MAX_SECONDS`` (below Knative's request timeout), sends a comment
-line every ``STREAM_HEARTBEAT_SECONDS``, and holds one apiserver watch; a
-function serves at most ``MAX_STREAMS`` at once (503 beyond). A slow client
-slows its own watch: nothing is buffered beyond one event.
+line every ``STREAM_HEARTBEAT_SECONDS`` without a change, and holds one
+apiserver watch; a function serves at most ``MAX_STREAMS`` at once (503
+beyond). A slow client slows its own watch: nothing is buffered beyond one
+event.
+
+Roll-outs that end without a change to the model: a Standard-mode model that
+KServe's status calls Ready while its predictor Deployment still rolls out the
+current spec is ``updating``, and when that roll-out completes KServe often
+writes nothing more to the InferenceService, so the watch sees nothing. While
+a stream has sent models in that state (``waits_on_rollout``), it re-reads
+them (their Deployment, as ``GET`` does) every ``ROLLOUT_RECHECK_SECONDS``, at
+most ``ROLLOUT_RECHECKS`` at a time and in turn, and sends those whose summary
+changed, with the ``id`` the stream had reached (the model itself did not
+change, and every change up to that id has been sent). Streams re-reading the
+same model within one such interval share one read. A stream follows at most
+``ROLLOUT_FOLLOWED`` such models (beyond, the one re-read longest ago is
+dropped and left to KServe's next write). A stream with none makes no call
+besides its watch.
 """
 
 from __future__ import annotations
@@ -30,11 +45,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import json
+import math
 import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from typing import Any, Final
 
 from kserve_functions import errors, readings, status
 from kserve_functions.asgi import Request, Response, dump
@@ -51,6 +68,12 @@ RECONNECT_MILLISECONDS = 1000
 # else cannot be one this API sent.
 _RESOURCE_VERSION = re.compile(r"[0-9]{1,20}")
 _HEARTBEAT = b": keep-alive\n\n"
+# Models waiting only on their predictor Deployment's roll-out (module docstring):
+# how often a stream re-reads them, how many per re-read (one Deployment read
+# each), and how many a stream keeps (each as its last change, a few KiB).
+ROLLOUT_RECHECK_SECONDS = 1.0
+ROLLOUT_RECHECKS = 20
+ROLLOUT_FOLLOWED = 1000
 
 
 def frame(event: str | None, data: bytes | None = None, event_id: str | None = None) -> bytes:
@@ -92,17 +115,19 @@ async def model_stream(context: Context, request: Request, namespace: str, name:
     """
     version = resume_version(request)
     first: bytes | None = None
+    sent: tuple[dict[str, Any], ModelSummary] | None = None
     slot = take_slot(context.streams)
     try:
         if version is None:
             isvc = await context.kube.get(namespace, name)
             version = _version(isvc)
-            first = frame("model", dump(await readings.read_summary(context, isvc)), version)
+            summary = await readings.read_summary(context, isvc)
+            first, sent = frame("model", dump(summary), version), (isvc, summary)
     except BaseException:
         slot.aclose_now()
         raise
     deadline = time.monotonic() + context.settings.stream_max_seconds
-    events = _model_events(context, namespace, name, version, deadline)
+    events = _model_events(context, namespace, name, version, deadline, sent=sent)
     return _response(slot.holding(_starting_with(first, events)))
 
 
@@ -164,26 +189,53 @@ async def _starting_with(
 
 
 async def _model_events(
-    context: Context, namespace: str, name: str, version: str, deadline: float
+    context: Context,
+    namespace: str,
+    name: str,
+    version: str,
+    deadline: float,
+    *,
+    sent: tuple[dict[str, Any], ModelSummary] | None,
 ) -> AsyncGenerator[bytes, None]:
-    """The events of one model after ``version``, until it is deleted or ``deadline``."""
-    last: ModelSummary | None = None
-    latest: dict[str, Any] | None = None
+    """The events of one model after ``version``, until it is deleted or ``deadline``.
+
+    ``sent`` is the model and its summary as the stream's first event sent
+    them (None for a resumed stream).
+    """
+    latest, last = sent if sent is not None else (None, None)
     relisted = False  # a re-list (410) found the model: SYNC before its SYNCED
+    rolling = _RollingOut()
+    if latest is not None and last is not None:
+        rolling.note(latest, last)
+
+    async def read(isvc: dict[str, Any], again: int | None = None) -> bytes | None:
+        """The ``model`` event of ``isvc`` if its summary differs from the last sent."""
+        nonlocal last
+        summary = await readings.read_summary(context, isvc, again=again)
+        rolling.note(isvc, summary)
+        if summary == last:
+            return None
+        last = summary
+        return frame("model", dump(summary), version)
+
     followed = context.kube.follow_models(
         namespace, resource_version=version, deadline=deadline, name=name
     )
+    heartbeat = context.settings.stream_heartbeat_seconds
     try:
-        async for change in _with_heartbeats(followed, context.settings.stream_heartbeat_seconds):
+        async for change in _with_heartbeats(followed, heartbeat, rolling.due_in):
+            if isinstance(change, _Due):
+                for isvc in rolling.take():
+                    if (chunk := await read(isvc, again=rolling.round())) is not None:
+                        yield chunk
+                continue
             if change is None:
                 # Quiet: a model still starting may have failed where only its
                 # pods tell (the scheduler found no node), so read it again.
-                if latest is not None and last is not None and last.state == "starting":
-                    summary = await readings.read_summary(context, latest)
-                    if summary != last:
-                        last = summary
-                        yield frame("model", dump(summary), version)
-                        continue
+                starting = latest is not None and last is not None and last.state == "starting"
+                if starting and latest and (chunk := await read(latest)) is not None:
+                    yield chunk
+                    continue
                 yield _HEARTBEAT
                 continue
             version = change.resource_version or version
@@ -198,12 +250,7 @@ async def _model_events(
             else:
                 relisted = change.type == SYNC
                 latest = change.object
-                summary = await readings.read_summary(context, change.object)
-                if summary != last:
-                    last = summary
-                    yield frame("model", dump(summary), version)
-                else:
-                    yield frame(None, event_id=version)
+                yield await read(latest) or frame(None, event_id=version)
     except errors.ApiError as e:
         yield frame("error", dump(e.problem()), None)
 
@@ -233,7 +280,16 @@ async def _list_events(
             namespace, resource_version=version, deadline=deadline, label_selector=label_selector
         )
         resyncing = False
-        async for change in _with_heartbeats(followed, context.settings.stream_heartbeat_seconds):
+        rolling = _RollingOut()
+        heartbeat = context.settings.stream_heartbeat_seconds
+        async for change in _with_heartbeats(followed, heartbeat, rolling.due_in):
+            if isinstance(change, _Due):
+                for isvc in rolling.take():
+                    summary = await readings.read_summary(context, isvc, again=rolling.round())
+                    rolling.note(isvc, summary)
+                    if (body := _unsent(summary, sent)) is not None:
+                        yield frame("model", body, version)
+                continue
             if change is None:
                 yield _HEARTBEAT
                 continue
@@ -248,23 +304,22 @@ async def _list_events(
             if change.type == SYNC and not resyncing:
                 resyncing = True
                 sent.clear()
+                # What follows is the whole current state: a model not in it is gone.
+                rolling.clear()
                 yield frame("resync", b"{}")
             if change.type == "DELETED":
                 key = (_field(change.object, "namespace"), _field(change.object, "name"))
                 sent.pop(key, None)
+                rolling.forget(key)
                 yield frame("deleted", _name_of(*key), version)
                 continue
             # A change is read like GET reads one model (its roll-out and pods
             # as needed): from KServe's status alone, an update would read ready
             # until KServe reconciles it.
             summary = await readings.read_summary(context, change.object)
-            key = (summary.namespace, summary.name)
-            body = dump(summary)
-            if sent.get(key) != (digest := _digest(body)):
-                sent[key] = digest
-                yield frame("model", body, version)
-            else:
-                yield frame(None, event_id=version)
+            rolling.note(change.object, summary)
+            body = _unsent(summary, sent)
+            yield frame(None, event_id=version) if body is None else frame("model", body, version)
     except errors.ApiError as e:
         yield frame("error", dump(e.problem()), None)
 
@@ -293,16 +348,96 @@ async def _listing(
         page = await anext(pages, None) if page.continue_token else None
 
 
+def waits_on_rollout(isvc: Mapping[str, Any], summary: ModelSummary) -> bool:
+    """``summary`` (read from ``isvc``) is ``updating`` only because the predictor
+    Deployment has not rolled out the current spec.
+
+    KServe's status alone calls the model ready (``status.is_ready`` without a
+    roll-out: KServe reports no roll-out of its own), so the roll-out may
+    complete without KServe writing to the model again.
+    """
+    return summary.state == "updating" and status.is_ready(isvc)
+
+
+class _RollingOut:
+    """The models a stream sent as waiting on their roll-out (``waits_on_rollout``).
+
+    Each is kept as the stream's last change of it (``managedFields`` dropped),
+    so a re-read shows nothing the stream has not seen but the Deployment. Due
+    every ``ROLLOUT_RECHECK_SECONDS`` while any is kept; ``take`` hands out the
+    ones kept longest, at most ``ROLLOUT_RECHECKS``, and the caller ``note``s
+    each again with its new summary (so they take turns).
+    """
+
+    def __init__(self) -> None:
+        self._models: dict[tuple[str, str], dict[str, Any]] = {}
+        self._due = 0.0
+
+    def note(self, isvc: Mapping[str, Any], summary: ModelSummary) -> None:
+        """Keep ``isvc`` if ``summary`` (read from it) waits on its roll-out; else forget it."""
+        key = (summary.namespace, summary.name)
+        self._models.pop(key, None)
+        if not waits_on_rollout(isvc, summary):
+            return
+        if not self._models:
+            self._due = time.monotonic() + ROLLOUT_RECHECK_SECONDS
+        elif len(self._models) >= ROLLOUT_FOLLOWED:
+            del self._models[next(iter(self._models))]
+        metadata = {k: v for k, v in (isvc.get("metadata") or {}).items() if k != "managedFields"}
+        self._models[key] = {**isvc, "metadata": metadata}
+
+    def forget(self, key: tuple[str, str]) -> None:
+        """Stop following ``(namespace, name)`` (it is gone)."""
+        self._models.pop(key, None)
+
+    def clear(self) -> None:
+        """Follow none (a resync re-reads every model)."""
+        self._models.clear()
+
+    def due_in(self) -> float:
+        """Seconds until ``take`` has models to hand out (infinite while none is kept)."""
+        if not self._models:
+            return math.inf
+        return max(0.0, self._due - time.monotonic())
+
+    def take(self) -> list[dict[str, Any]]:
+        """The models to re-read now, no longer kept (none unless due)."""
+        now = time.monotonic()
+        if not self._models or now < self._due:
+            return []
+        self._due = now + ROLLOUT_RECHECK_SECONDS
+        keys = list(itertools.islice(self._models, ROLLOUT_RECHECKS))
+        return [self._models.pop(key) for key in keys]
+
+    @staticmethod
+    def round() -> int:
+        """Which ``ROLLOUT_RECHECK_SECONDS`` interval it is: streams re-reading a
+        model within one share the read (``readings.read_summary``'s ``again``)."""
+        return int(time.monotonic() // ROLLOUT_RECHECK_SECONDS)
+
+
+class _Due:
+    """The type of ``_DUE``."""
+
+
+# What ``_with_heartbeats`` yields when the stream's own deadline (``due_in``) came.
+_DUE: Final = _Due()
 _END = object()
+_QUIET = object()
 
 
 async def _with_heartbeats(
-    changes: AsyncGenerator[Change, None], interval: float
-) -> AsyncGenerator[Change | None, None]:
-    """``changes`` as they come, and None whenever none came for ``interval`` seconds.
+    changes: AsyncGenerator[Change, None],
+    interval: float,
+    due_in: Callable[[], float] = lambda: math.inf,
+) -> AsyncGenerator[Change | _Due | None, None]:
+    """``changes`` as they come, None whenever none came for ``interval`` seconds,
+    and ``_DUE`` whenever ``due_in()`` (asked before each wait) seconds passed.
 
     A task reads ``changes`` into a queue of one, so a slow consumer stops the
-    reading (and the watch behind it) rather than growing a buffer.
+    reading (and the watch behind it) rather than growing a buffer. ``_DUE`` is
+    yielded even while changes keep coming; the consumer must push ``due_in``
+    forward when it gets one.
     """
     queue: asyncio.Queue[object] = asyncio.Queue(maxsize=1)
 
@@ -316,13 +451,24 @@ async def _with_heartbeats(
             await queue.put(_END)
 
     task = asyncio.create_task(pump())
+    beat = time.monotonic() + interval
     try:
         while True:
-            try:
-                item = await asyncio.wait_for(queue.get(), interval)
-            except TimeoutError:
-                yield None
+            # A deadline that has come is served before a waiting change, so a
+            # busy watch cannot hold off the consumer's re-reads.
+            wait = min(beat - time.monotonic(), due_in())
+            item: object = _QUIET
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    item = await asyncio.wait_for(queue.get(), wait)
+            if item is _QUIET:
+                if time.monotonic() >= beat:
+                    beat = time.monotonic() + interval
+                    yield None
+                else:
+                    yield _DUE
                 continue
+            beat = time.monotonic() + interval
             if item is _END:
                 return
             if isinstance(item, errors.ApiError):
@@ -334,6 +480,16 @@ async def _with_heartbeats(
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await changes.aclose()
+
+
+def _unsent(summary: ModelSummary, sent: dict[tuple[str, str], bytes]) -> bytes | None:
+    """``summary``'s event data, noted in ``sent``; None if its last event said the same."""
+    body = dump(summary)
+    key = (summary.namespace, summary.name)
+    if sent.get(key) == (digest := _digest(body)):
+        return None
+    sent[key] = digest
+    return body
 
 
 def _digest(body: bytes) -> bytes:
