@@ -337,6 +337,7 @@ def measure_gets(
         "apiserver": (api, direct_path, apiserver_pid),
     }
     runs: dict[tuple[str, int], list[load.LoadResult]] = {}
+    hops: list[load.LoadResult] = []
     # Per target: GETs sent (warm-ups included) and the apiserver requests they caused.
     sent: Counter[str] = Counter()
     caused: Counter[str] = Counter()
@@ -361,6 +362,20 @@ def measure_gets(
                 if set(run.statuses) != {200}:
                     raise SystemExit(f"GET {name} at {clients} clients: {dict(run.statuses)}")
                 runs.setdefault((name, clients), []).append(run)
+        # The hop alone: func-python answering its own liveness probe, no apiserver call.
+        hop = asyncio.run(
+            load.closed_loop(
+                targets["ours"][0],
+                "/health/liveness",
+                clients=1,
+                requests=plan.requests_1,
+                warm_up=20,
+                watch_pids=[targets["ours"][2]],
+            )
+        )
+        if set(hop.statuses) != {200}:
+            raise SystemExit(f"GET /health/liveness: {dict(hop.statuses)}")
+        hops.append(hop)
 
     def row(
         measure: str,
@@ -388,6 +403,15 @@ def measure_gets(
         plural = f"{clients} client{'s' * (clients > 1)}"
         row(f"GET /models/default/x p50, {plural}", clients, percentile(0.5))
         row(f"GET /models/default/x p99, {plural}", clients, percentile(0.99))
+        if clients == 1:
+            hop_p50 = phases.percentile([t for run in hops for t in run.latencies], 0.5)
+            results.add(
+                Row(
+                    "floor of ours: func-python's own answer (GET /health/liveness) p50, "
+                    "1 client; add the apiserver column's GET",
+                    hop_p50,
+                )
+            )
     row(
         "GET throughput, 32 clients",
         32,

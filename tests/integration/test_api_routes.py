@@ -7,6 +7,7 @@ is what Knative would serve.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -61,8 +62,14 @@ async def test_seed_flow_deploy_update_list_get_delete(
     assert (updated.json()["action"], updated.json()["generation"]) == ("updated", 2)
     assert updated.json()["ready"] is True
 
-    listed = await root.get("/models", params={"namespace": namespace})
-    assert listed.status_code == 200
+    # A list reads KServe's status alone, which may still say "rolling out" a moment
+    # after the Deployment's roll-out that wait=true followed has completed.
+    for _ in range(100):
+        listed = await root.get("/models", params={"namespace": namespace})
+        assert listed.status_code == 200
+        if all(m["ready"] for m in listed.json()["models"]):
+            break
+        await asyncio.sleep(0.1)
     body = listed.json()
     assert body["count"] == 1
     [model] = body["models"]
