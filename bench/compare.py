@@ -22,16 +22,22 @@ one Markdown table with ratios:
   sent to the apiserver directly with the servers' TLS and token: p50/p99 at
   1 and 32 closed-loop clients, throughput at 32, and CPU milliseconds per
   request of the server (``/proc/<pid>/stat``; for the direct call, of the
-  apiserver) and of the apiserver, and the apiserver requests per GET;
+  apiserver) and of the apiserver, and the apiserver requests per GET; and
+  the floor of any function on func-python: its own answer to its liveness
+  probe (``GET /health/liveness``, no apiserver call), p50 at 1 client;
 - ``POST /deploy`` updates (the deploy function vs the seed): apiserver
   requests per deploy (``apiserver_request_total`` deltas by verb and
   resource), latency, and CPU per deploy of the server and of the apiserver;
 - a registry push (a Docker Distribution notification) to the deploy function
   fanning out to N models that opted in (deployed with ``autoUpdate``): the
   time from sending it until the answer, which comes once every model is
-  patched (then checked in the cluster); the seed has no such feature;
+  patched (then checked in the cluster); the seed has no such feature. Its
+  floor in the apiserver column: the one write each model needs (the same
+  JSON patch of its image) sent straight to the apiserver, as many at a time;
 - ``GET /models`` of a namespace of 10,000 models: time and the server's peak
-  RSS over its RSS before the first list (``VmHWM``, reset before each list).
+  RSS over its RSS before the first list (``VmHWM``, reset before each list);
+  its floor in the apiserver column: the apiserver's own answer to the one
+  plain list the seed sends.
 
     .venv/bin/python bench/compare.py [--quick]
 
