@@ -6,12 +6,16 @@ import asyncio
 import math
 import time
 from collections.abc import AsyncGenerator
+from typing import Any
 
 import pytest
-from kserve_functions import errors, streams
+from kserve_functions import errors, status, streams
 from kserve_functions.asgi import Request
 from kserve_functions.context import SharedReads, StreamSlots
 from kserve_functions.kube import Change
+from kserve_functions.models import ModelSummary
+from kserve_functions.resources import DEPLOYMENT_MODE_ANNOTATION
+from support import objects
 
 
 def request(last_event_id: str | None) -> Request:
@@ -128,3 +132,54 @@ async def test_without_a_deadline_a_quiet_watch_gets_heartbeats_only() -> None:
     assert seen[:3] == [None, None, None]
     assert isinstance(seen[-1], Change)
     assert streams._DUE not in seen
+
+
+def _rolling_out_model(name: str) -> tuple[dict[str, Any], ModelSummary]:
+    """A Standard-mode model KServe calls Ready whose Deployment still rolls out, read."""
+    isvc = objects.inference_service(
+        "default",
+        name,
+        metadata={
+            "annotations": {DEPLOYMENT_MODE_ANNOTATION: status.STANDARD_MODE},
+            "managedFields": [{"manager": "kserve-functions"}],
+        },
+    )
+    isvc["status"] = {"conditions": [{"type": "Ready", "status": "True"}]}
+    summary = status.read_summary(
+        isvc, urls=status.ModelUrls(domain="example.com"), rollout=status.Rollout(complete=False)
+    )
+    return isvc, summary
+
+
+def test_a_stream_follows_roll_outs_in_turns_and_within_its_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(streams, "ROLLOUT_RECHECK_SECONDS", 0.0)
+    monkeypatch.setattr(streams, "ROLLOUT_RECHECKS", 2)
+    monkeypatch.setattr(streams, "ROLLOUT_FOLLOWED", 3)
+    rolling = streams._RollingOut()
+    assert rolling.due_in() == math.inf  # nothing followed: no re-read ever due
+    models = [_rolling_out_model(f"m{n}") for n in range(4)]
+    assert all(summary.state == "updating" for _, summary in models)
+
+    for isvc, summary in models:
+        rolling.note(isvc, summary)
+    first, second = rolling.take(), rolling.take()
+
+    # Four noted, three followed: the one noted first was dropped.
+    assert [m["metadata"]["name"] for m in first] == ["m1", "m2"]
+    assert [m["metadata"]["name"] for m in second] == ["m3"]
+    assert all("managedFields" not in m["metadata"] for m in first + second)
+    assert rolling.due_in() == math.inf  # all taken; the caller notes each again
+
+
+def test_a_model_no_longer_rolling_out_is_not_followed() -> None:
+    rolling = streams._RollingOut()
+    isvc, summary = _rolling_out_model("m")
+    rolling.note(isvc, summary)
+    assert rolling.due_in() < math.inf
+
+    rolling.note(isvc, summary.model_copy(update={"state": "ready", "ready": True}))
+
+    assert rolling.due_in() == math.inf
+    assert rolling.take() == []

@@ -217,22 +217,19 @@ def bounded(request: Request, name: str, maximum: int) -> int | None:
 ALL_NAMESPACES = "*"
 DEFAULT_NAMESPACE = "default"
 MAX_LIST_LIMIT = 1000
+
+
+def text_schema(pattern: str, max_length: int) -> dict[str, Any]:
+    """The JSON schema of a string parameter: its ``pattern`` and ``max_length``."""
+    return {"type": "string", "pattern": pattern, "maxLength": max_length}
+
+
 NAMESPACE_SCHEMA: dict[str, Any] = {
-    "type": "string",
-    "pattern": rf"^(\*|{grammar.DNS1123_LABEL[1:-1]})$",
-    "maxLength": grammar.LABEL_MAX,
+    **text_schema(rf"^(\*|{grammar.DNS1123_LABEL[1:-1]})$", grammar.LABEL_MAX),
     "default": DEFAULT_NAMESPACE,
 }
-MODEL_NAMESPACE_SCHEMA: dict[str, Any] = {
-    "type": "string",
-    "pattern": grammar.DNS1123_LABEL,
-    "maxLength": grammar.LABEL_MAX,
-}
-MODEL_NAME_SCHEMA: dict[str, Any] = {
-    "type": "string",
-    "pattern": grammar.DNS1035_LABEL,
-    "maxLength": grammar.LABEL_MAX,
-}
+MODEL_NAMESPACE_SCHEMA = text_schema(grammar.DNS1123_LABEL, grammar.LABEL_MAX)
+MODEL_NAME_SCHEMA = text_schema(grammar.DNS1035_LABEL, grammar.LABEL_MAX)
 
 # A Kubernetes label selector (k8s.io/apimachinery/pkg/labels, ``Parse``) as one
 # regular expression, so the document can publish it as the parameter's pattern:
@@ -257,21 +254,13 @@ _REQUIREMENT = (
 )
 LABEL_SELECTOR = rf"^ *(?:{_REQUIREMENT}(?: *, *{_REQUIREMENT})*)? *$"
 LABEL_SELECTOR_MAX = 4096
-LABEL_SELECTOR_SCHEMA: dict[str, Any] = {
-    "type": "string",
-    "pattern": LABEL_SELECTOR,
-    "maxLength": LABEL_SELECTOR_MAX,
-}
+LABEL_SELECTOR_SCHEMA = text_schema(LABEL_SELECTOR, LABEL_SELECTOR_MAX)
 # A continue token: the apiserver's (unpadded base64url) or one of ``continuation``
 # ("ns." and unpadded base64url). Its meaning is the server's: a token that is
 # well-formed but not one the server handed out is refused (400), an expired one
 # is 410; valid ones come from a previous answer's ``continue``.
 CONTINUE_MAX = 4096
-CONTINUE_SCHEMA: dict[str, Any] = {
-    "type": "string",
-    "pattern": r"^(ns\.)?[A-Za-z0-9_-]+$",
-    "maxLength": CONTINUE_MAX,
-}
+CONTINUE_SCHEMA = text_schema(r"^(ns\.)?[A-Za-z0-9_-]+$", CONTINUE_MAX)
 _CONTINUE = re.compile(r"(?:ns\.)?[A-Za-z0-9_-]+")
 
 
@@ -323,13 +312,5 @@ def continue_token(request: Request) -> str | None:
     return raw
 
 
-CONTAINER_SCHEMA: dict[str, Any] = {
-    "type": "string",
-    "pattern": grammar.DNS1123_LABEL,
-    "maxLength": grammar.LABEL_MAX,
-}
-POD_SCHEMA: dict[str, Any] = {
-    "type": "string",
-    "pattern": grammar.DNS1123_SUBDOMAIN,
-    "maxLength": grammar.DNS1123_SUBDOMAIN_MAX,
-}
+CONTAINER_SCHEMA = text_schema(grammar.DNS1123_LABEL, grammar.LABEL_MAX)
+POD_SCHEMA = text_schema(grammar.DNS1123_SUBDOMAIN, grammar.DNS1123_SUBDOMAIN_MAX)
