@@ -35,7 +35,7 @@ from pathlib import Path
 import phases
 import served_api
 from controlplane.cluster import ControlPlane, Settings
-from kserve_functions.resources import INFERENCE_SERVICE
+from kserve_functions.core.resources import INFERENCE_SERVICE
 from kubernetes import client
 
 

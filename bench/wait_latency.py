@@ -67,8 +67,8 @@ import httpx
 import phases
 import served_api
 from controlplane.cluster import ControlPlane, Settings
-from kserve_functions import status
-from kserve_functions.resources import INFERENCE_SERVICE, RESTART_TOKEN_ANNOTATION
+from kserve_functions.core.resources import INFERENCE_SERVICE, RESTART_TOKEN_ANNOTATION
+from kserve_functions.objects import status
 from kubernetes.aio import client, config, watch
 from kubernetes.aio.client.exceptions import ApiException
 

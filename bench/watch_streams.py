@@ -71,7 +71,7 @@ import httpx
 import phases
 import served_api
 from controlplane.cluster import ControlPlane, Settings
-from kserve_functions.resources import INFERENCE_SERVICE
+from kserve_functions.core.resources import INFERENCE_SERVICE
 from kubernetes import client
 
 NAMESPACE = "bench-watch"

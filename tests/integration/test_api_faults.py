@@ -17,7 +17,7 @@ import pytest
 from controlplane import kubeconfig
 from controlplane.cluster import ControlPlane
 from controlplane.processes import free_port
-from kserve_functions import errors
+from kserve_functions.core import errors
 from kserve_functions.kube import Kube
 from kubernetes import client
 from support.functions import FunctionLauncher

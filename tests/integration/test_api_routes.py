@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from kserve_functions.resources import INFERENCE_SERVICE
+from kserve_functions.core.resources import INFERENCE_SERVICE
 from kubernetes import client
 from support.objects import inference_service, read_inference_service
 

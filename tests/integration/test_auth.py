@@ -22,7 +22,7 @@ import pytest
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event, to_binary_event
 from cloudevents.core.v1.event import CloudEvent
 from controlplane.cluster import ControlPlane
-from kserve_functions.resources import INFERENCE_SERVICE
+from kserve_functions.core.resources import INFERENCE_SERVICE
 from kubernetes import client
 from support.functions import FunctionLauncher
 from support.objects import inference_service, inference_service_names, read_inference_service

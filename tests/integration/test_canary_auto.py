@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from kserve_functions.core.models import DeployRequest
+from kserve_functions.core.resources import INFERENCE_SERVICE
 from kserve_functions.kube import KubeRequest
-from kserve_functions.manifests import build_inference_service
-from kserve_functions.models import DeployRequest
-from kserve_functions.resources import INFERENCE_SERVICE
+from kserve_functions.objects.manifests import build_inference_service
 from kubernetes import client
 from support import workloads
 from support.apiserver import send

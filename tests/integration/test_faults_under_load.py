@@ -25,23 +25,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 from controlplane import crds
-from controlplane.cluster import REPO_ROOT, ControlPlane, Settings
+from controlplane.cluster import ControlPlane, Settings
 from controlplane.errors import ControlPlaneError
-from kserve_functions.resources import RESTART_TOKEN_ANNOTATION
+from kserve_functions.core.resources import RESTART_TOKEN_ANNOTATION
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from support.functions import ServedFunction
@@ -94,11 +92,11 @@ def private_plane(
     plane_thread: ThreadPoolExecutor, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ControlPlane]:
     """etcd and kube-apiserver of this module alone, with the InferenceService CRD."""
-    source = Path(os.environ.get("CRD_DIR") or crds.default_crd_dir(REPO_ROOT))
+    source = Settings.from_environment().crd_dir
     crd_dir = tmp_path_factory.mktemp("fault-crds")
     for folder, name in _CRDS.items():
         (crd_dir / folder).mkdir()
-        shutil.copy(source / folder / name, crd_dir / folder / name)
+        shutil.copy(crds.crd_file(folder, name, source), crd_dir / folder / name)
     plane = ControlPlane(Settings(crd_dir=crd_dir, kserve_cluster=False))
     try:
         plane.start()

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from controlplane import binaries
 from controlplane.errors import ControlPlaneError
-from kserve_functions.manifests import build_inference_service
-from kserve_functions.models import DeployRequest
-from kserve_functions.resources import INFERENCE_SERVICE
+from kserve_functions.core.models import DeployRequest
+from kserve_functions.core.resources import INFERENCE_SERVICE
+from kserve_functions.objects.manifests import build_inference_service
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from support import workloads

@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+from kserve_functions.core.resources import INFERENCE_SERVICE
 from kserve_functions.kube import ADMISSION_PROBE_NAME
-from kserve_functions.resources import INFERENCE_SERVICE
 from kubernetes import client
 from support.functions import FunctionLauncher
 from support.objects import inference_service, inference_service_names

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 from controlplane.cluster import ControlPlane
-from kserve_functions import errors
+from kserve_functions.core import errors
 from kserve_functions.kube import Change, Kube
 from support import sockets
 from support.objects import inference_service

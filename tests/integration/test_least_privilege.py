@@ -20,15 +20,15 @@ from typing import Any
 
 import pytest
 from controlplane.cluster import ControlPlane
-from kserve_functions import audit, history
-from kserve_functions.kube import KubeRequest, requests
-from kserve_functions.resources import (
+from kserve_functions.core.resources import (
     INFERENCE_SERVICE,
     MODEL_LABEL,
     POD,
     REPORTED_STATE_ANNOTATION,
     ApiResource,
 )
+from kserve_functions.kube import KubeRequest, requests
+from kserve_functions.objects import audit, history
 from kubernetes import client
 from support.apiserver import Answer, send
 from support.functions import REPO_ROOT

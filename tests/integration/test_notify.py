@@ -25,10 +25,10 @@ import httpx
 import pytest
 import pytest_asyncio
 from controlplane.cluster import ControlPlane
+from kserve_functions.core.models import DeployRequest
+from kserve_functions.core.resources import INFERENCE_SERVICE, REPORTED_STATE_ANNOTATION
 from kserve_functions.kube import KubeRequest, requests
-from kserve_functions.manifests import build_inference_service
-from kserve_functions.models import DeployRequest
-from kserve_functions.resources import INFERENCE_SERVICE, REPORTED_STATE_ANNOTATION
+from kserve_functions.objects.manifests import build_inference_service
 from kubernetes import client
 from support import workloads
 from support.apiserver import Answer, send

@@ -16,7 +16,7 @@ from typing import Any, cast
 import pytest
 import urllib3
 from controlplane.cluster import ControlPlane
-from kserve_functions.resources import INFERENCE_SERVICE
+from kserve_functions.core.resources import INFERENCE_SERVICE
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from support import kubectl, workloads

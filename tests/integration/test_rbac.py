@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 from controlplane.cluster import ControlPlane
-from kserve_functions.resources import INFERENCE_SERVICE
+from kserve_functions.core.resources import INFERENCE_SERVICE
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from support.rbac import create_service_account, grant_inference_services

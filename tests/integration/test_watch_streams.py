@@ -20,7 +20,7 @@ import httpx
 import pytest
 import yaml
 from controlplane.cluster import ControlPlane
-from kserve_functions.resources import RESTART_TOKEN_ANNOTATION
+from kserve_functions.core.resources import RESTART_TOKEN_ANNOTATION
 from kubernetes import client
 from support import objects, workloads
 from support.functions import FunctionLauncher

@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 from cloudevents.core.bindings.http import to_binary_event
 from cloudevents.core.v1.event import CloudEvent
-from kserve_functions.resources import INFERENCE_SERVICE, MODEL_LABEL
+from kserve_functions.core.resources import INFERENCE_SERVICE, MODEL_LABEL
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 

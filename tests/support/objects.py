@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kserve_functions.resources import INFERENCE_SERVICE, KSERVE_CONTAINER
+from kserve_functions.core.resources import INFERENCE_SERVICE, KSERVE_CONTAINER
 from kubernetes import client
 
 DEFAULT_IMAGE = "kserve/sklearnserver:v1"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kserve_functions.resources import INFERENCE_SERVICE
+from kserve_functions.core.resources import INFERENCE_SERVICE
 from kubernetes import client
 
 from support.workloads import wait_for

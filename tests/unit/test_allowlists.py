@@ -1,10 +1,11 @@
-"""The namespace and image allowlists (``kserve_functions.allowlists``)."""
+"""The namespace and image allowlists (``kserve_functions.auth.allowlists``)."""
 
 from __future__ import annotations
 
 import pytest
-from kserve_functions import allowlists, errors
+from kserve_functions.auth import allowlists
 from kserve_functions.config import Settings
+from kserve_functions.core import errors
 
 
 @pytest.mark.parametrize(

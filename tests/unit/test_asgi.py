@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
-from kserve_functions import asgi, errors
-from kserve_functions.asgi import Message, Receive, Request, Response
-from kserve_functions.models import DeleteResponse
+from kserve_functions.core import errors
+from kserve_functions.core.models import DeleteResponse
+from kserve_functions.http import asgi
+from kserve_functions.http.asgi import Message, Receive, Request, Response
 
 LIMIT = 10
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime
 
 from controlplane import kserve
-from kserve_functions import audit, manifests
+from kserve_functions.core.models import DeployRequest
 from kserve_functions.kube import requests
-from kserve_functions.models import DeployRequest
+from kserve_functions.objects import audit, manifests
 
 AT = datetime.datetime(2026, 11, 29, 12, 0, 0, 123456, tzinfo=datetime.UTC)
 STORED = {

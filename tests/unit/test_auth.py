@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-from kserve_functions import auth, errors
-from kserve_functions.asgi import Request
+from kserve_functions.auth import authorizer
 from kserve_functions.config import AuthMode, ConfigError, EventAuth, Settings
+from kserve_functions.core import errors
+from kserve_functions.http.asgi import Request
 from kserve_functions.kube import Caller, Kube
 
 TTL = 10.0
@@ -44,9 +45,9 @@ class Reviews:
         return self.permitted
 
 
-def _authorizer(reviews: Reviews, clock: Clock, *, size: int = 4) -> auth.Authorizer:
+def _authorizer(reviews: Reviews, clock: Clock, *, size: int = 4) -> authorizer.Authorizer:
     settings = Settings(auth_cache_ttl_seconds=TTL, auth_cache_size=size)
-    return auth.Authorizer(settings, cast(Kube, reviews), audience="deploy", clock=clock)
+    return authorizer.Authorizer(settings, cast(Kube, reviews), audience="deploy", clock=clock)
 
 
 def _request(token: str) -> Request:
@@ -71,15 +72,15 @@ def _request(token: str) -> Request:
     ],
 )
 def test_bearer_token_parsing(header: str | None, token: str | None) -> None:
-    assert auth.bearer_token(header) == token
+    assert authorizer.bearer_token(header) == token
 
 
 def test_token_key_is_a_digest_never_the_token() -> None:
-    key = auth.token_key("secret-token-value")
+    key = authorizer.token_key("secret-token-value")
     assert "secret-token-value" not in key
     assert len(key) == 64
-    assert key != auth.token_key("secret-token-value", ["deploy"])
-    assert key == auth.token_key("secret-token-value")
+    assert key != authorizer.token_key("secret-token-value", ["deploy"])
+    assert key == authorizer.token_key("secret-token-value")
 
 
 @pytest.mark.asyncio

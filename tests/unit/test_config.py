@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from kserve_functions.config import AuthMode, ConfigError, Settings
+from kserve_functions.config import AuthMode, ConfigError, ModelUrls, Settings
 from kserve_functions.functions import deploy
-from kserve_functions.status import ModelUrls
 
 NOT_SECONDS = "is not a number of seconds"
 ONLY = "may use only {name}, {namespace} and {domain}"

@@ -1,9 +1,9 @@
-"""Continue tokens of lists over several namespaces (``kserve_functions.continuation``)."""
+"""Continue tokens of lists over several namespaces (``kserve_functions.core.continuation``)."""
 
 from __future__ import annotations
 
 import pytest
-from kserve_functions import continuation
+from kserve_functions.core import continuation
 
 APISERVER_TOKEN = "eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ"
 

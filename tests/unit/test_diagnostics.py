@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kserve_functions import diagnostics, errors, queries
-from kserve_functions.asgi import Request
+from kserve_functions.core import errors
+from kserve_functions.http import queries
+from kserve_functions.http.asgi import Request
+from kserve_functions.operations import diagnostics
 
 
 @pytest.mark.parametrize(

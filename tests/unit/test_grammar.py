@@ -1,11 +1,11 @@
-"""Kubernetes names and OCI image references (``kserve_functions.grammar``)."""
+"""Kubernetes names and OCI image references (``kserve_functions.core.grammar``)."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from kserve_functions import grammar
+from kserve_functions.core import grammar
 
 SHA256 = "sha256:" + "0123456789abcdef" * 4
 SHA512 = "sha512:" + "0123456789abcdef" * 8

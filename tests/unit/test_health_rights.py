@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 import yaml
+from kserve_functions.core.resources import EVENT, POD, Right
 from kserve_functions.functions import health
-from kserve_functions.resources import EVENT, POD, Right
 
 REPO = Path(__file__).resolve().parents[2]
 # Checked apart from the reviews (the CRD check), or needed only to authenticate

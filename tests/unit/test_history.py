@@ -6,7 +6,9 @@ import datetime
 from typing import Any
 
 import pytest
-from kserve_functions import audit, errors, history, queries
+from kserve_functions.core import errors
+from kserve_functions.http import queries
+from kserve_functions.objects import audit, history
 
 AT = datetime.datetime(2026, 11, 29, 12, 0, 0, 123456, tzinfo=datetime.UTC)
 ACTOR = audit.Actor(by="alice", how="POST /deploy")

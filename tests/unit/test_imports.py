@@ -23,31 +23,32 @@ from support.functions import FUNCTION_ROOTS
 EVENT_PATHS = frozenset(
     {
         "cloudevents",
-        "kserve_functions.eventing",
-        "kserve_functions.events",
-        "kserve_functions.intake",
-        "kserve_functions.notify",
-        "kserve_functions.registry",
-        "kserve_functions.rollouts",
-        "kserve_functions.transitions",
+        "kserve_functions.intake.commands",
+        "kserve_functions.cloudevents.envelope",
+        "kserve_functions.intake.dispatch",
+        "kserve_functions.intake.notify",
+        "kserve_functions.cloudevents.registry",
+        "kserve_functions.operations.rollouts",
+        "kserve_functions.objects.transitions",
     }
 )
 NOT_LOADED: dict[str, frozenset[str]] = {
     # Reads only: no event path, no canary promotion or abort.
-    "models": EVENT_PATHS | {"kserve_functions.canary"},
-    "health": EVENT_PATHS | {"kserve_functions.canary", "kserve_functions.revisions"},
+    "models": EVENT_PATHS | {"kserve_functions.operations.canary"},
+    "health": EVENT_PATHS
+    | {"kserve_functions.operations.canary", "kserve_functions.operations.revisions"},
     # Takes delete events, so CloudEvents; no canary, notify or rollback code.
     "delete": frozenset(
         {
-            "kserve_functions.canary",
-            "kserve_functions.notify",
-            "kserve_functions.revisions",
-            "kserve_functions.transitions",
+            "kserve_functions.operations.canary",
+            "kserve_functions.intake.notify",
+            "kserve_functions.operations.revisions",
+            "kserve_functions.objects.transitions",
         }
     ),
-    "deploy": frozenset({"kserve_functions.notify", "kserve_functions.transitions"}),
-    "notify": frozenset({"kserve_functions.revisions"}),
-    "root": frozenset({"kserve_functions.notify", "kserve_functions.transitions"}),
+    "deploy": frozenset({"kserve_functions.intake.notify", "kserve_functions.objects.transitions"}),
+    "notify": frozenset({"kserve_functions.operations.revisions"}),
+    "root": frozenset({"kserve_functions.intake.notify", "kserve_functions.objects.transitions"}),
 }
 
 # Prints what the new function instance has loaded and built, as JSON.
@@ -56,7 +57,7 @@ import inspect, json, sys
 import pydantic
 import function
 instance = function.new()
-from kserve_functions import models
+from kserve_functions.core import models
 built = sorted(
     name
     for name, value in vars(models).items()
@@ -112,4 +113,8 @@ def test_the_check_sees_what_a_function_loads() -> None:
     # The deploy function takes CloudEvents and registry webhooks: the probe must see them.
     loaded = _top_packages(_load("deploy")["modules"])
 
-    assert {"cloudevents", "kserve_functions.eventing", "kserve_functions.registry"} <= loaded
+    assert {
+        "cloudevents",
+        "kserve_functions.intake.commands",
+        "kserve_functions.cloudevents.registry",
+    } <= loaded

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kserve_functions import errors, kube
-from kserve_functions.models import ValidationIssue
+from kserve_functions import kube
+from kserve_functions.core import errors
+from kserve_functions.core.models import ValidationIssue
 
 WHAT = "model ml/iris"
 

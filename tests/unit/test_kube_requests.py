@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kserve_functions.core.resources import DEPLOYMENT, INFERENCE_SERVICE, NAMESPACE, ApiResource
 from kserve_functions.kube import requests
 from kserve_functions.kube.transport import READ_ATTEMPTS, READ_RETRY_BACKOFF, load_configuration
-from kserve_functions.resources import DEPLOYMENT, INFERENCE_SERVICE, NAMESPACE, ApiResource
 
 ISVCS = "/apis/serving.kserve.io/v1beta1/namespaces/ml/inferenceservices"
 MANIFEST = {

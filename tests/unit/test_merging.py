@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kserve_functions import merging
+from kserve_functions.core import merging
 
 
 def test_objects_merge_key_by_key_and_everything_else_is_replaced() -> None:

@@ -10,8 +10,9 @@ from typing import Any
 
 import pydantic
 import pytest
-from kserve_functions import errors, queries
-from kserve_functions.models import RESERVED_PREFIX, DeployRequest
+from kserve_functions.core import errors
+from kserve_functions.core.models import RESERVED_PREFIX, DeployRequest
+from kserve_functions.http import queries
 
 SEED_EXAMPLE: dict[str, Any] = {
     "name": "sklearn-iris",

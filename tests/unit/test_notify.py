@@ -6,15 +6,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kserve_functions import errors, events, notify
+from kserve_functions.cloudevents import envelope
+from kserve_functions.core import errors
 from kserve_functions.functions import deploy as deploy_function
 from kserve_functions.functions import notify as notify_function
+from kserve_functions.intake import notify
 
-UPDATE = events.APISERVER_UPDATE
+UPDATE = envelope.APISERVER_UPDATE
 
 
-def _event(data: dict[str, Any], event_type: str = UPDATE) -> events.Event:
-    return events.Event(
+def _event(data: dict[str, Any], event_type: str = UPDATE) -> envelope.Event:
+    return envelope.Event(
         type=event_type, source="https://10.0.0.1:443", id="1", subject=None, data=data
     )
 
@@ -98,7 +100,7 @@ def test_notify_handles_the_three_resource_mode_types_only() -> None:
 
 
 def test_the_status_types_are_the_four_of_design_5() -> None:
-    assert events.STATUS_TYPES == {
+    assert envelope.STATUS_TYPES == {
         "ready": "dev.kserve-functions.model.ready",
         "unready": "dev.kserve-functions.model.unready",
         "failed": "dev.kserve-functions.model.failed",

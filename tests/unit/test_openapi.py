@@ -10,13 +10,14 @@ from typing import Any
 
 import jsonschema_rs
 import pytest
-from kserve_functions import openapi, queries
-from kserve_functions.asgi import Request
+from kserve_functions.api import openapi
+from kserve_functions.api.routing import Route
 from kserve_functions.config import Settings
-from kserve_functions.errors import Invalid
+from kserve_functions.core.errors import Invalid
+from kserve_functions.core.resources import Right
 from kserve_functions.functions import delete, deploy, health, models
-from kserve_functions.resources import Right
-from kserve_functions.routing import Route
+from kserve_functions.http import queries
+from kserve_functions.http.asgi import Request
 
 HEALTH_RIGHTS = (Right("get"),)
 FUNCTIONS: dict[str, Callable[[], list[Route]]] = {

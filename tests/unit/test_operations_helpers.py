@@ -8,10 +8,11 @@ from typing import Any
 
 import pydantic
 import pytest
-from kserve_functions import errors, queries
-from kserve_functions.asgi import Request
 from kserve_functions.config import Settings
-from kserve_functions.models import DeployRequest, ValidationIssue
+from kserve_functions.core import errors
+from kserve_functions.core.models import DeployRequest, ValidationIssue
+from kserve_functions.http import queries
+from kserve_functions.http.asgi import Request
 
 SETTINGS = Settings(wait_timeout_default_seconds=60.0, wait_timeout_max_seconds=120.0)
 VALID: dict[str, Any] = {"name": "iris", "image": "nginx"}

@@ -1,4 +1,4 @@
-"""Registry push notifications read as image pushes (``kserve_functions.registry``).
+"""Registry push notifications read as image pushes (``kserve_functions.cloudevents.registry``).
 
 The payloads are written the way each registry sends them, extra fields and all,
 so the tests also show which fields are read and which are ignored.
@@ -11,8 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from kserve_functions import errors, grammar, registry
-from kserve_functions.models import ValidationIssue
+from kserve_functions.cloudevents import registry
+from kserve_functions.core import errors, grammar
+from kserve_functions.core.models import ValidationIssue
 
 DIGEST = "sha256:2d4b9a7f3c1e8f6a5b0d9c8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a"
 OTHER_DIGEST = "sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pytest
-from kserve_functions import errors
-from kserve_functions.asgi import Request, Response
+from kserve_functions.api.routing import Route, Router
 from kserve_functions.context import Context
-from kserve_functions.routing import Route, Router
+from kserve_functions.core import errors
+from kserve_functions.http.asgi import Request, Response
 
 
 async def answer(context: Context, request: Request, params: Mapping[str, str]) -> Response:

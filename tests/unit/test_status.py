@@ -11,7 +11,8 @@ import datetime
 from typing import Any
 
 import pytest
-from kserve_functions import status
+from kserve_functions.config import ModelUrls
+from kserve_functions.objects import status
 from support import objects
 from support.knative_mode_status import FailureInfo, build_status
 
@@ -19,7 +20,7 @@ NOW = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
 STAMP = "2026-01-02T03:04:05Z"
 CREATED = "2026-01-01T00:00:00Z"
 DOMAIN = "calvinruntime.net"
-URLS = status.ModelUrls(domain=DOMAIN)
+URLS = ModelUrls(domain=DOMAIN)
 SEED_IMAGE = "registry.example.com/my-model:v1.0.0"
 
 
@@ -324,7 +325,7 @@ def test_the_url_is_predicted_for_the_deployment_mode_in_force(
 def test_the_configured_templates_are_used_with_the_configured_domain(
     annotation: str | None, url: str
 ) -> None:
-    urls = status.ModelUrls(
+    urls = ModelUrls(
         domain="ai.io",
         standard_template="https://{name}.{namespace}.svc.{domain}/v1",
         knative_template="https://{domain}/{namespace}/{name}",
@@ -337,7 +338,7 @@ def test_the_configured_templates_are_used_with_the_configured_domain(
 
 
 def test_the_default_templates_are_kserves_standard_and_knatives_host_shapes() -> None:
-    assert status.ModelUrls() == status.ModelUrls(
+    assert ModelUrls() == ModelUrls(
         domain="example.com",
         standard_template="http://{name}-{namespace}.{domain}",
         knative_template="http://{name}.{namespace}.{domain}",
@@ -987,7 +988,7 @@ def test_deleting_comes_before_everything() -> None:
 
 
 def test_the_summary_carries_state_and_generation() -> None:
-    summary = status.read_summary(not_ready(), urls=status.ModelUrls(), pods=[UNSCHEDULABLE])
+    summary = status.read_summary(not_ready(), urls=ModelUrls(), pods=[UNSCHEDULABLE])
 
     assert (summary.ready, summary.state, summary.reason) == (False, "failed", "Unschedulable")
     assert summary.generation == 1

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kserve_functions import status
+from kserve_functions.config import ModelUrls
+from kserve_functions.objects import status
 
 RECORDED: dict[str, Any] = json.loads(
     (Path(__file__).parent / "data" / "kserve-v0.20.0-inference-services.json").read_text()
 )
-URLS = status.ModelUrls()
+URLS = ModelUrls()
 
 
 def test_a_ready_model_reads_ready_with_kserves_url() -> None:

@@ -9,12 +9,15 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
-from kserve_functions import errors, status, streams
-from kserve_functions.asgi import Request
+from kserve_functions.config import ModelUrls
 from kserve_functions.context import SharedReads, StreamSlots
+from kserve_functions.core import errors
+from kserve_functions.core.models import ModelSummary
+from kserve_functions.core.resources import DEPLOYMENT_MODE_ANNOTATION
+from kserve_functions.http.asgi import Request
 from kserve_functions.kube import Change
-from kserve_functions.models import ModelSummary
-from kserve_functions.resources import DEPLOYMENT_MODE_ANNOTATION
+from kserve_functions.objects import status
+from kserve_functions.operations import watch_streams
 from support import objects
 
 
@@ -24,28 +27,28 @@ def request(last_event_id: str | None) -> Request:
 
 
 def test_an_event_frame_has_id_type_and_one_data_line() -> None:
-    assert streams.frame("model", b'{"name":"iris"}', "42") == (
+    assert watch_streams.frame("model", b'{"name":"iris"}', "42") == (
         b'id: 42\nevent: model\ndata: {"name":"iris"}\n\n'
     )
 
 
 def test_an_id_only_frame_moves_the_last_event_id_without_an_event() -> None:
-    assert streams.frame(None, event_id="43") == b"id: 43\n\n"
+    assert watch_streams.frame(None, event_id="43") == b"id: 43\n\n"
 
 
 def test_an_event_without_id_leaves_the_last_event_id() -> None:
-    assert streams.frame("error", b"{}") == b"event: error\ndata: {}\n\n"
+    assert watch_streams.frame("error", b"{}") == b"event: error\ndata: {}\n\n"
 
 
 @pytest.mark.parametrize(("header", "version"), [(None, None), ("", None), (" 4711 ", "4711")])
 def test_a_resume_starts_at_the_last_event_id(header: str | None, version: str | None) -> None:
-    assert streams.resume_version(request(header)) == version
+    assert watch_streams.resume_version(request(header)) == version
 
 
 @pytest.mark.parametrize("header", ["abc", "-1", "1" * 21, "12 34"])
 def test_a_last_event_id_that_is_no_resource_version_is_a_bad_request(header: str) -> None:
     with pytest.raises(errors.BadRequest, match="Last-Event-ID"):
-        streams.resume_version(request(header))
+        watch_streams.resume_version(request(header))
 
 
 def test_stream_slots_are_bounded_and_given_back() -> None:
@@ -108,8 +111,8 @@ async def test_a_due_re_read_is_served_while_changes_keep_coming() -> None:
         return max(0.0, due_at - time.monotonic())
 
     seen: list[str] = []
-    async for item in streams._with_heartbeats(_busy_watch(30), 5.0, due_in):
-        if item is streams._DUE:
+    async for item in watch_streams._with_heartbeats(_busy_watch(30), 5.0, due_in):
+        if item is watch_streams._DUE:
             seen.append("due")
             due_at = math.inf  # the consumer pushes its deadline forward
         else:
@@ -127,11 +130,11 @@ async def test_without_a_deadline_a_quiet_watch_gets_heartbeats_only() -> None:
         await asyncio.sleep(0.35)
         yield Change("MODIFIED", {})
 
-    seen = [item async for item in streams._with_heartbeats(quiet(), 0.1)]
+    seen = [item async for item in watch_streams._with_heartbeats(quiet(), 0.1)]
 
     assert seen[:3] == [None, None, None]
     assert isinstance(seen[-1], Change)
-    assert streams._DUE not in seen
+    assert watch_streams._DUE not in seen
 
 
 def _rolling_out_model(name: str) -> tuple[dict[str, Any], ModelSummary]:
@@ -146,7 +149,7 @@ def _rolling_out_model(name: str) -> tuple[dict[str, Any], ModelSummary]:
     )
     isvc["status"] = {"conditions": [{"type": "Ready", "status": "True"}]}
     summary = status.read_summary(
-        isvc, urls=status.ModelUrls(domain="example.com"), rollout=status.Rollout(complete=False)
+        isvc, urls=ModelUrls(domain="example.com"), rollout=status.Rollout(complete=False)
     )
     return isvc, summary
 
@@ -154,10 +157,10 @@ def _rolling_out_model(name: str) -> tuple[dict[str, Any], ModelSummary]:
 def test_a_stream_follows_roll_outs_in_turns_and_within_its_bound(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(streams, "ROLLOUT_RECHECK_SECONDS", 0.0)
-    monkeypatch.setattr(streams, "ROLLOUT_RECHECKS", 2)
-    monkeypatch.setattr(streams, "ROLLOUT_FOLLOWED", 3)
-    rolling = streams._RollingOut()
+    monkeypatch.setattr(watch_streams, "ROLLOUT_RECHECK_SECONDS", 0.0)
+    monkeypatch.setattr(watch_streams, "ROLLOUT_RECHECKS", 2)
+    monkeypatch.setattr(watch_streams, "ROLLOUT_FOLLOWED", 3)
+    rolling = watch_streams._RollingOut()
     assert rolling.due_in() == math.inf  # nothing followed: no re-read ever due
     models = [_rolling_out_model(f"m{n}") for n in range(4)]
     assert all(summary.state == "updating" for _, summary in models)
@@ -174,7 +177,7 @@ def test_a_stream_follows_roll_outs_in_turns_and_within_its_bound(
 
 
 def test_a_model_no_longer_rolling_out_is_not_followed() -> None:
-    rolling = streams._RollingOut()
+    rolling = watch_streams._RollingOut()
     isvc, summary = _rolling_out_model("m")
     rolling.note(isvc, summary)
     assert rolling.due_in() < math.inf

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from kserve_functions import transitions
-from kserve_functions.models import ModelState, ModelSummary
+from kserve_functions.core.models import ModelState, ModelSummary
+from kserve_functions.objects import transitions
 
 STATES: tuple[ModelState, ...] = ("starting", "ready", "updating", "failed", "stopped", "deleting")
 GONE = "gone"

@@ -23,8 +23,14 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
-from kserve_functions import errors, openapi
-from kserve_functions.asgi import (
+from kserve_functions.api import openapi
+from kserve_functions.api.routing import Route, Router
+from kserve_functions.auth.authorizer import Authorizer
+from kserve_functions.cloudevents.sink import EventSink, SinkConfigError
+from kserve_functions.config import AuthMode, ConfigError, EventAuth, Settings
+from kserve_functions.context import Context, StreamSlots
+from kserve_functions.core import errors
+from kserve_functions.http.asgi import (
     Receive,
     Request,
     Response,
@@ -34,12 +40,7 @@ from kserve_functions.asgi import (
     read_request,
     send_response,
 )
-from kserve_functions.auth import Authorizer
-from kserve_functions.config import AuthMode, ConfigError, EventAuth, Settings
-from kserve_functions.context import Context, StreamSlots
 from kserve_functions.kube import Kube, KubeConfigError, check_configuration
-from kserve_functions.routing import Route, Router
-from kserve_functions.sink import EventSink, SinkConfigError
 
 log = logging.getLogger("kserve_functions")
 

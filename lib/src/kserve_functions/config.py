@@ -15,8 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from kserve_functions import grammar
-from kserve_functions.status import ModelUrls
+from kserve_functions.core import grammar
 
 
 class AuthMode(StrEnum):
@@ -35,6 +34,23 @@ class EventAuth(StrEnum):
 
 class ConfigError(ValueError):
     """A setting that cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class ModelUrls:
+    """How a model's URL is predicted until KServe reports ``status.url``.
+
+    ``domain`` is KServe's ingress domain (``ingress.ingressDomain`` of the
+    ``inferenceservice-config`` ConfigMap; Knative's ``config-domain`` for Knative
+    mode, usually the same). Each template is a ``str.format``
+    pattern over ``name``, ``namespace`` and ``domain``; the defaults are KServe's
+    Standard-mode ingress ``domainTemplate`` and Knative's route domain template.
+    Templates are validated where they are configured (``config.Settings``).
+    """
+
+    domain: str = "example.com"
+    standard_template: str = "http://{name}-{namespace}.{domain}"
+    knative_template: str = "http://{name}.{namespace}.{domain}"
 
 
 @dataclass(frozen=True)

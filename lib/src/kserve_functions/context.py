@@ -15,11 +15,14 @@ from typing import Any, Generic, TypeVar
 
 import cachetools
 
-from kserve_functions import audit, auth, errors, history, status
+from kserve_functions.auth import authorizer
+from kserve_functions.cloudevents.sink import EventSink
 from kserve_functions.config import Settings
+from kserve_functions.core import errors
+from kserve_functions.core.models import ModelSummary
+from kserve_functions.http.asgi import Request, Response
 from kserve_functions.kube import Kube
-from kserve_functions.models import ModelSummary
-from kserve_functions.sink import EventSink
+from kserve_functions.objects import audit, history, status
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -92,7 +95,7 @@ class Context:
 
     settings: Settings
     kube: Kube
-    auth: auth.Authorizer
+    auth: authorizer.Authorizer
     streams: StreamSlots = field(default_factory=lambda: StreamSlots(0))
     # One model's summary per change, shared by the streams that see it (readings).
     summaries: SharedReads[tuple[str, str, str], ModelSummary] = field(
@@ -212,3 +215,8 @@ class Context:
     def summary_url(self, isvc: Mapping[str, Any]) -> str | None:
         """The model's URL: KServe's, else predicted for its mode (``status.model_url``)."""
         return status.model_url(isvc, self.settings.model_urls)
+
+
+# An operation as a route calls it: the function's context, the request, the
+# path parameters; it answers or raises ``errors.ApiError``.
+Handler = Callable[[Context, Request, Mapping[str, str]], Awaitable[Response]]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from kserve_functions import eventing, intake, operations
+from kserve_functions.api.contract import DELETE
+from kserve_functions.api.routing import Route
 from kserve_functions.app import ModelFunction
-from kserve_functions.contract import DELETE
 from kserve_functions.functions.health import DELETE_RIGHTS, health_routes
-from kserve_functions.routing import Route
+from kserve_functions.intake import commands, dispatch
+from kserve_functions.operations import delete
 
 
 def routes() -> list[Route]:
@@ -15,7 +16,7 @@ def routes() -> list[Route]:
     No shorter alias such as ``/{namespace}/{name}``: ``DELETE /models/x`` (a
     mistyped path) would then delete model ``x`` of a namespace named "models".
     """
-    return [Route("DELETE", "/models/{namespace}/{name}", operations.delete_model, DELETE)]
+    return [Route("DELETE", "/models/{namespace}/{name}", delete.delete_model, DELETE)]
 
 
 def new() -> ModelFunction:
@@ -23,5 +24,5 @@ def new() -> ModelFunction:
     return ModelFunction(
         "delete",
         [*routes(), *health_routes(DELETE_RIGHTS, at_root=False)],
-        intake=intake.event_intake("delete", eventing.DELETE_HANDLERS),
+        intake=dispatch.event_intake("delete", commands.DELETE_HANDLERS),
     )

@@ -3,18 +3,19 @@ and deploy and registry-push events and webhooks at ``/``."""
 
 from __future__ import annotations
 
-from kserve_functions import canary, eventing, intake, operations, revisions
+from kserve_functions.api.contract import ABORT, DEPLOY, PROMOTE, RESUME, ROLLBACK, STOP
+from kserve_functions.api.routing import Route
 from kserve_functions.app import ModelFunction
-from kserve_functions.contract import ABORT, DEPLOY, PROMOTE, RESUME, ROLLBACK, STOP
 from kserve_functions.functions.health import DEPLOY_RIGHTS, health_routes
-from kserve_functions.routing import Route
+from kserve_functions.intake import commands, dispatch
+from kserve_functions.operations import canary, deploy, revisions
 
 
 def routes() -> list[Route]:
     """``POST /deploy`` (and ``POST /``), and promote, abort, rollback, stop, resume."""
     return [
-        Route("POST", "/deploy", operations.deploy, DEPLOY),
-        Route("POST", "/", operations.deploy),
+        Route("POST", "/deploy", deploy.deploy, DEPLOY),
+        Route("POST", "/", deploy.deploy),
         Route("POST", "/models/{namespace}/{name}/promote", canary.promote, PROMOTE),
         Route("POST", "/models/{namespace}/{name}/abort", canary.abort, ABORT),
         Route("POST", "/models/{namespace}/{name}/rollback", revisions.rollback, ROLLBACK),
@@ -28,5 +29,5 @@ def new() -> ModelFunction:
     return ModelFunction(
         "deploy",
         [*routes(), *health_routes(DEPLOY_RIGHTS, at_root=False)],
-        intake=intake.event_intake("deploy", eventing.DEPLOY_HANDLERS, registry_webhooks=True),
+        intake=dispatch.event_intake("deploy", commands.DEPLOY_HANDLERS, registry_webhooks=True),
     )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kserve_functions import operations
+from kserve_functions.api.contract import HEALTH
+from kserve_functions.api.routing import Route
 from kserve_functions.app import ModelFunction
-from kserve_functions.contract import HEALTH
-from kserve_functions.resources import (
+from kserve_functions.core.resources import (
     CONTROLLER_REVISION,
     DEPLOYMENT,
     EVENT,
@@ -15,7 +15,7 @@ from kserve_functions.resources import (
     POD,
     Right,
 )
-from kserve_functions.routing import Route
+from kserve_functions.operations import health
 
 # What each function's own identity must be allowed to do, as k8s/rbac.yaml grants
 # it (checked by /health; tests/unit/test_health_rights.py holds the two together).
@@ -58,7 +58,7 @@ NOTIFY_RIGHTS = (
 
 def health_routes(required: Sequence[Right], *, at_root: bool) -> list[Route]:
     """``GET /health`` checking the rights ``required`` (and ``GET /`` when ``at_root``)."""
-    check = operations.health_check(required)
+    check = health.health_check(required)
     routes = [Route("GET", "/health", check, HEALTH)]
     if at_root:
         routes.append(Route("GET", "/", check))

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from kserve_functions import diagnostics, operations, revisions
+from kserve_functions.api.contract import EVENTS, GET, LIST, LOGS, REVISIONS
+from kserve_functions.api.routing import Route
 from kserve_functions.app import ModelFunction
-from kserve_functions.contract import EVENTS, GET, LIST, LOGS, REVISIONS
 from kserve_functions.functions.health import MODELS_RIGHTS, health_routes
-from kserve_functions.routing import Route
+from kserve_functions.operations import diagnostics, listing, revisions
 
 
 def routes() -> list[Route]:
     """``GET /models``, ``GET /models/{namespace}/{name}`` and its ``/logs``,
     ``/events`` and ``/revisions`` (and the list at ``/``)."""
     return [
-        Route("GET", "/models", operations.list_models, LIST),
-        Route("GET", "/models/{namespace}/{name}", operations.get_model, GET),
+        Route("GET", "/models", listing.list_models, LIST),
+        Route("GET", "/models/{namespace}/{name}", listing.get_model, GET),
         Route("GET", "/models/{namespace}/{name}/logs", diagnostics.get_logs, LOGS),
         Route("GET", "/models/{namespace}/{name}/events", diagnostics.get_events, EVENTS),
         Route("GET", "/models/{namespace}/{name}/revisions", revisions.list_revisions, REVISIONS),
-        Route("GET", "/", operations.list_models),
+        Route("GET", "/", listing.list_models),
     ]
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from kserve_functions import intake, notify
 from kserve_functions.app import ModelFunction
 from kserve_functions.functions.health import NOTIFY_RIGHTS, health_routes
+from kserve_functions.intake import dispatch, notify
 
 
 def new() -> ModelFunction:
@@ -17,6 +17,6 @@ def new() -> ModelFunction:
     return ModelFunction(
         "notify",
         health_routes(NOTIFY_RIGHTS, at_root=False),
-        intake=intake.event_intake("notify", notify.HANDLERS),
+        intake=dispatch.event_intake("notify", notify.HANDLERS),
         sends_events=True,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from kserve_functions import eventing, intake
 from kserve_functions.app import ModelFunction
 from kserve_functions.functions import delete, deploy, models
 from kserve_functions.functions.health import (
@@ -11,6 +10,7 @@ from kserve_functions.functions.health import (
     MODELS_RIGHTS,
     health_routes,
 )
+from kserve_functions.intake import commands, dispatch
 
 
 def new() -> ModelFunction:
@@ -24,9 +24,9 @@ def new() -> ModelFunction:
     return ModelFunction(
         "kserve-api",
         [*routes, *health_routes(rights, at_root=False)],
-        intake=intake.event_intake(
+        intake=dispatch.event_intake(
             "kserve-api",
-            {**eventing.DEPLOY_HANDLERS, **eventing.DELETE_HANDLERS},
+            {**commands.DEPLOY_HANDLERS, **commands.DELETE_HANDLERS},
             registry_webhooks=True,
         ),
     )

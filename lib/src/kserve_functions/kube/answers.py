@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kserve_functions import errors
-from kserve_functions.models import ValidationIssue
+from kserve_functions.core import errors
+from kserve_functions.core.models import ValidationIssue
 
 # Kubernetes answers with a Status object whose message is for people; cap what
 # we pass on, so a huge or odd body never floods a response or a log.

@@ -16,7 +16,8 @@ from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from kserve_functions import errors
+from kserve_functions.core import errors
+from kserve_functions.core.resources import INFERENCE_SERVICE, REVISION_OF_LABEL, ApiResource, Right
 from kserve_functions.kube import requests
 from kserve_functions.kube.answers import (
     DEFAULT_RETRY_AFTER_SECONDS,
@@ -25,7 +26,6 @@ from kserve_functions.kube.answers import (
 )
 from kserve_functions.kube.paging import Page, pages
 from kserve_functions.kube.transport import ApiServer, ApiStatusError
-from kserve_functions.resources import INFERENCE_SERVICE, REVISION_OF_LABEL, ApiResource, Right
 
 # Change types a watch reports, and the two a re-list adds (``Kube.follow_models``).
 CHANGES = frozenset({"ADDED", "MODIFIED", "DELETED"})

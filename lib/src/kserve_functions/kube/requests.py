@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from kserve_functions import merging
-from kserve_functions.resources import (
+from kserve_functions.core import merging
+from kserve_functions.core.resources import (
     CONTROLLER_REVISION,
     CUSTOM_RESOURCE_DEFINITION,
     DEPLOYMENT,

@@ -32,7 +32,7 @@ from kubernetes.aio.client.exceptions import ApiException
 from kubernetes.aio.utils import Backoff
 from yarl import URL
 
-from kserve_functions import errors
+from kserve_functions.core import errors
 from kserve_functions.kube.answers import DEFAULT_RETRY_AFTER_SECONDS, map_status
 from kserve_functions.kube.requests import APPLY_PATCH, KubeRequest
 

@@ -1,0 +1,1 @@
+"""HTTP in and out of a function: the ASGI request and response, and the query and body parsers."""

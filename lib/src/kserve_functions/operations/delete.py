@@ -1,0 +1,89 @@
+"""``DELETE /models/{namespace}/{name}``: delete a model and, when asked, wait until it is gone
+(DESIGN §3).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from kserve_functions.context import Context
+from kserve_functions.core import errors
+from kserve_functions.core.models import (
+    DeleteResponse,
+)
+from kserve_functions.core.resources import INFERENCE_SERVICE
+from kserve_functions.http import queries
+from kserve_functions.http.asgi import Request, Response, json_response
+from kserve_functions.objects import audit
+
+log = logging.getLogger("kserve_functions")
+
+MAX_LIST_LIMIT = queries.MAX_LIST_LIMIT
+# A wait follows the model by watch; it re-reads the model and its Deployment at
+# least this often (a roll-out can finish without a change to the model).
+RECHECK_SECONDS = 2.0
+
+
+async def delete_model(context: Context, request: Request, params: Mapping[str, str]) -> Response:
+    """``DELETE /models/{namespace}/{name}``; 404 when absent; ``wait=true`` waits until gone."""
+    caller = await context.auth.authenticate(request)
+    namespace, name = queries.path_model(params)
+    await context.auth.authorize(caller, ("delete",), namespace)
+    timeout = queries.wait_seconds(request, context.settings)
+    actor = audit.http_actor(caller.user if caller else None, request.method, request.path)
+    await delete(context, namespace, name, actor)
+    code = 200
+    if timeout is not None and not await _wait_gone(context, namespace, name, timeout):
+        code = 202
+    return json_response(code, DeleteResponse(name=name, namespace=namespace))
+
+
+async def delete(context: Context, namespace: str, name: str, actor: audit.Actor) -> None:
+    """Delete the model, recording ``actor`` in a Kubernetes Event (``audit``).
+
+    Shared by ``DELETE /models/{ns}/{name}`` and the delete event.
+
+    Raises:
+        errors.NotFound: the model does not exist.
+    """
+    answer = await context.kube.delete(namespace, name)
+    log.info("delete %s/%s", namespace, name)
+    # The apiserver answers with the object while KServe's finalizer holds it,
+    # else with a Status: the Event then names the model without its uid.
+    regarding = answer if answer.get("kind") == INFERENCE_SERVICE.kind else _named(namespace, name)
+    now = datetime.datetime.now(datetime.UTC)
+    await context.record(regarding, reason=audit.DELETED, note="model deleted", actor=actor, at=now)
+
+
+def _named(namespace: str, name: str) -> dict[str, Any]:
+    return {"metadata": {"namespace": namespace, "name": name}}
+
+
+async def _wait_gone(context: Context, namespace: str, name: str, timeout: float) -> bool:
+    """Follow the model (by watch) until it is gone; whether it went within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            isvc = await context.kube.get(namespace, name)
+        except errors.NotFound:
+            return True
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            change = await context.kube.next_change(
+                namespace,
+                name,
+                resource_version=str(isvc["metadata"].get("resourceVersion", "")),
+                timeout_seconds=max(1, math.ceil(min(remaining, RECHECK_SECONDS))),
+            )
+            if change is None:
+                break  # re-read: the watch timed out or its resourceVersion expired
+            if change.type == "DELETED":
+                return True
+            isvc = change.object
