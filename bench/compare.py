@@ -1,12 +1,12 @@
 """Our functions side by side with the seed's design and the apiserver itself, in one run.
 
-The seed baseline (``../shared/bench/seed_fastapi/``: FastAPI + uvicorn + the
-synchronous ``kubernetes`` client, run unchanged from ``.bench/seed-venv``,
-created on first use) and our functions (func-python, one process each, as
-Knative runs them) are started against one local control plane (etcd +
-kube-apiserver with the project's CRDs; nothing reconciles models) and
-measured in turns (A B A B), so both meet the same machine load. Printed as
-one Markdown table with ratios:
+The seed baseline (``bench/seed_fastapi/``, the seed's design: FastAPI +
+uvicorn + the synchronous ``kubernetes`` client, run from ``.bench/seed-venv``
+with its pinned requirements, created on first use) and our functions
+(func-python, one process each, as Knative runs them) are started against one
+local control plane (etcd + kube-apiserver with the project's CRDs; nothing
+reconciles models) and measured in turns (A B A B), so both meet the same
+machine load. Printed as one Markdown table with ratios:
 
 - cold start: spawn → the first 200 of a real request (``GET
   /models/default/x`` of a model that exists for the models and root
@@ -72,8 +72,8 @@ import load
 import phases
 import procstat
 from controlplane.cluster import ControlPlane, Settings
-from kserve_functions import rollouts
-from kserve_functions.resources import INFERENCE_SERVICE
+from kserve_functions.core.resources import INFERENCE_SERVICE
+from kserve_functions.operations import rollouts
 
 NAMESPACE = "default"
 MODEL = "x"

@@ -2,11 +2,12 @@
 
 Ours are served by func-python in a process of their own, as Knative runs a
 function (the command and settings of ``served_api``, for any function's
-folder, not only the root's). The seed baseline is
-``../shared/bench/seed_fastapi/`` (FastAPI + uvicorn + the synchronous
-``kubernetes`` client), run unchanged from its own virtual environment,
-``.bench/seed-venv``, which ``ensure_seed_venv`` creates on first use from the
-baseline's ``requirements.txt`` (its own dependencies, not the project's).
+folder, not only the root's). The seed baseline is ``bench/seed_fastapi/``
+(the seed's design: FastAPI + uvicorn + the synchronous ``kubernetes`` client,
+a GET and a PUT per update), run from its own virtual environment,
+``.bench/seed-venv``, which ``ensure_seed_venv`` creates from the baseline's
+pinned ``requirements.txt`` (its own dependencies, not the project's) on first
+use and again whenever that file changes.
 
 ``started`` measures a cold start the way a caller sees it: from spawning the
 process until a real request (a ``Probe``) first answers as expected, and the
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import subprocess
 import sys
 import time
@@ -31,10 +33,12 @@ import served_api
 from controlplane.processes import free_port
 
 REPO_ROOT = served_api.REPO_ROOT
-SEED_DIR = REPO_ROOT.parent / "shared" / "bench" / "seed_fastapi"
+SEED_DIR = REPO_ROOT / "bench" / "seed_fastapi"
 SEED_VENV = REPO_ROOT / ".bench" / "seed-venv"
-# Written after a complete install, so an interrupted one is redone.
+# Written after a complete install (`pip freeze`), so an interrupted one is redone.
 _SEED_INSTALLED = SEED_VENV / "installed.txt"
+# The requirements that install was made from: another file means another install.
+_SEED_INSTALLED_FROM = SEED_VENV / "requirements.txt"
 # Our functions by name: the folder func-python is started in (`import function` finds it).
 FUNCTION_DIRS = {
     "root": REPO_ROOT,
@@ -104,7 +108,7 @@ def ours(function: str) -> Launch:
 
 
 def seed() -> Launch:
-    """The seed baseline, run unchanged by the interpreter of its own environment."""
+    """The seed baseline, run by the interpreter of its own environment."""
     return Launch(
         name="seed",
         argv=(str(seed_python()), str(SEED_DIR / "main.py")),
@@ -122,8 +126,9 @@ def ensure_seed_venv() -> str:
     """Create ``.bench/seed-venv`` with the baseline's requirements unless done before.
 
     Returns the installed versions of the baseline's requirements (``pip
-    freeze`` lines), to print beside the numbers: its requirements are not
-    pinned, so which versions ran is part of the result.
+    freeze`` lines), to print beside the numbers: which versions ran is part
+    of the result. An environment made from another ``requirements.txt`` is
+    made again.
 
     Raises:
         SystemExit: the baseline's folder is missing or pip failed (with its output).
@@ -131,7 +136,9 @@ def ensure_seed_venv() -> str:
     requirements = SEED_DIR / "requirements.txt"
     if not requirements.is_file():
         raise SystemExit(f"the seed baseline is missing: {requirements}")
-    if not _SEED_INSTALLED.is_file():
+    wanted_text = requirements.read_text()
+    made_from = _SEED_INSTALLED_FROM.read_text() if _SEED_INSTALLED_FROM.is_file() else None
+    if not _SEED_INSTALLED.is_file() or made_from != wanted_text:
         print(f"creating the seed baseline's environment in {SEED_VENV} ...", flush=True)
         venv.EnvBuilder(with_pip=True, clear=True).create(SEED_VENV)
         installed = subprocess.run(
@@ -148,15 +155,20 @@ def ensure_seed_venv() -> str:
             text=True,
             check=True,
         ).stdout
+        _SEED_INSTALLED_FROM.write_text(wanted_text)
         _SEED_INSTALLED.write_text(frozen)
-    wanted = {
-        line.strip().lower() for line in requirements.read_text().splitlines() if line.strip()
-    }
+    wanted = {_requirement_name(line) for line in wanted_text.splitlines()} - {""}
     return ", ".join(
         line
         for line in _SEED_INSTALLED.read_text().splitlines()
-        if line.split("==")[0].lower() in wanted
+        if _requirement_name(line) in wanted
     )
+
+
+def _requirement_name(line: str) -> str:
+    """The normalized project name of a requirement or ``pip freeze`` line ("" for a comment)."""
+    name = re.split(r"[\s#;<>=!~\[]", line.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 @contextmanager

@@ -2,8 +2,10 @@
 
 Each test here starts its own cluster besides the session's: most only etcd
 and kube-apiserver with a small CRD folder (``kserve_cluster=False``,
-``--without-kserve``), so that they start in seconds; the CLI tests of Ctrl-C
-and of a killed launcher run the whole KServe cluster, as ``make dev`` does.
+``--without-kserve``), so that they start in seconds; the CLI tests of Ctrl-C,
+of a killed launcher and of a repository standing alone (no ``shared`` folder
+beside it: the CRDs and KServe's configuration come from the pinned Go modules)
+run the whole KServe cluster, as ``make dev`` does.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from controlplane import binaries, crds
+from controlplane import binaries, crds, kserve
 from controlplane.cluster import REPO_ROOT, STOP_BOUND_SECONDS, ControlPlane, Settings
 from controlplane.errors import ControlPlaneError
 from controlplane.processes import STOP_BOUND_SECONDS as PROCESS_STOP_BOUND_SECONDS
 from controlplane.processes import free_port
+from kubernetes import client, config
+from support.objects import as_dict
 from support.sockets import get_closed_by_server, time_wait_on
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -40,11 +44,11 @@ _SMALL_CRDS = {
 
 @pytest.fixture
 def small_crd_dir(tmp_path: Path) -> Path:
-    source = Path(os.environ.get("CRD_DIR") or crds.default_crd_dir(REPO_ROOT))
+    source = Settings.from_environment().crd_dir
     target = tmp_path / "crds"
     for folder, name in _SMALL_CRDS.items():
         (target / folder).mkdir(parents=True)
-        shutil.copy(source / folder / name, target / folder / name)
+        shutil.copy(crds.crd_file(folder, name, source), target / folder / name)
     return target
 
 
@@ -120,13 +124,15 @@ class _Launcher:
         sigint_ignored: bool = False,
         beside: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> None:
         """Start the KServe cluster, or etcd and kube-apiserver only with ``bare_crd_dir``.
 
         ``sigint_ignored`` starts it as a background job of a shell does (or a
         CI runner that ignores SIGINT): with SIGINT ignored, inherited across
         exec. ``beside`` is the command after ``--``; ``env`` adds to the
-        environment. In a process group of its own, as a terminal's job.
+        environment; ``cwd`` is where it runs. In a process group of its own,
+        as a terminal's job.
         """
         bare_env = {"CRD_DIR": str(bare_crd_dir)} if bare_crd_dir else {}
         bare = ["--without-kserve"] if bare_crd_dir else []
@@ -139,6 +145,7 @@ class _Launcher:
             stderr=subprocess.STDOUT,
             text=True,
             env={**os.environ, **bare_env, **(env or {})},
+            cwd=cwd,
             start_new_session=True,
         )
         self.output: list[str] = []
@@ -385,10 +392,74 @@ def test_cli_names_a_missing_crd_folder_in_one_line(tmp_path: Path) -> None:
 
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f"error: CRD folder {missing} does not exist: set CRD_DIR to the folder holding "
-        "kserve, knative-serving, knative-eventing, gateway-api (the project's ../shared/crds)"
+        f"error: CRD folder {missing} does not exist: set CRD_DIR to a folder holding "
+        "kserve, knative-serving, knative-eventing, gateway-api, or unset it to use the "
+        "pinned Go modules' CRDs"
     ]
     assert result.stdout == ""
+
+
+def _standing_alone(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A copy of the launcher's part of the repository, with no ``shared`` folder beside it.
+
+    Returns the copy's root and the variables that run the copy's
+    ``controlplane`` (first on ``PYTHONPATH``).
+    """
+    root = tmp_path / "elsewhere" / "kserve-functions"
+    shutil.copytree(
+        REPO_ROOT / "tools" / "controlplane",
+        root / "tools" / "controlplane",
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+    )
+    # Nothing beside the copy: no folder of upstream files for anything to read.
+    assert [path.name for path in root.parent.iterdir()] == [root.name]
+    python_path = [str(root / "tools" / "controlplane" / "src"), os.environ.get("PYTHONPATH")]
+    added = {"PYTHONPATH": os.pathsep.join(filter(None, python_path))}
+    found = subprocess.run(
+        [sys.executable, "-c", "from controlplane import cluster; print(cluster.REPO_ROOT)"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **added},
+        cwd=root,
+        timeout=60,
+        check=True,
+    )
+    assert Path(found.stdout.strip()) == root, "the copy's launcher must be the one that runs"
+    return root, added
+
+
+def test_a_repository_without_shared_beside_it_runs_the_kserve_cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a fresh clone has: no folder overrides, the defaults (the pinned Go modules).
+    monkeypatch.delenv("CRD_DIR", raising=False)
+    monkeypatch.delenv("KSERVE_DIR", raising=False)
+    root, added = _standing_alone(tmp_path)
+    kubeconfig = tmp_path / "kubeconfig"
+
+    launcher = _Launcher(kubeconfig, env=added, cwd=root)
+    try:
+        with config.new_client_from_config(str(kubeconfig)) as api_client:
+            listed = client.ApiextensionsV1Api(api_client).list_custom_resource_definition()
+            crds_served = {crd.metadata.name for crd in listed.items if crd.metadata}
+            runtimes = as_dict(
+                client.CustomObjectsApi(api_client).list_cluster_custom_object(
+                    "serving.kserve.io", "v1alpha1", "clusterservingruntimes"
+                )
+            )["items"]
+            config_map = client.CoreV1Api(api_client).read_namespaced_config_map(
+                kserve.CONFIG_MAP, kserve.NAMESPACE
+            )
+    finally:
+        _end(launcher)
+
+    upstream_crds = {crd["metadata"]["name"] for crd in crds.load_crds()}
+    assert len(upstream_crds) == 25
+    assert upstream_crds <= crds_served
+    assert len(runtimes) == 14
+    [sklearn] = [r for r in runtimes if r["metadata"]["name"] == "kserve-sklearnserver"]
+    assert sklearn["spec"]["containers"][0]["image"] == "kserve/sklearnserver:latest"
+    assert '"defaultDeploymentMode": "Standard"' in (config_map.data or {})["deploy"]
 
 
 def _cache_with_stand_in(tmp_path: Path, component: binaries.Component, script: str) -> Path:

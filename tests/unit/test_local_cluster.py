@@ -2,41 +2,46 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from controlplane import controllers, kserve, kwok, pki
-from controlplane.cluster import REPO_ROOT
+from controlplane import binaries, controllers, kserve, kwok, pki, upstream
+from controlplane.cluster import Settings
 from controlplane.errors import ControlPlaneError
-from kserve_functions.resources import REPORTED_STATE_ANNOTATION
-
-KSERVE_DIR = kserve.default_kserve_dir(REPO_ROOT)
+from kserve_functions.core.resources import REPORTED_STATE_ANNOTATION
 
 
-def _documents(name: str) -> list[dict[str, Any]]:
-    with (KSERVE_DIR / name).open() as stream:
+@functools.cache
+def _sources() -> kserve.Sources:
+    """KServe's files as the launcher finds them: the pinned Go module's (or KSERVE_DIR's)."""
+    return kserve.sources(Settings.from_environment().kserve_dir)
+
+
+def _documents(path: Path) -> list[dict[str, Any]]:
+    with path.open() as stream:
         return [doc for doc in yaml.safe_load_all(stream) if isinstance(doc, dict)]
 
 
 def test_local_config_changes_exactly_the_four_documented_fields() -> None:
-    [upstream] = _documents(kserve.CONFIG_FILE)
+    [config] = _documents(_sources().config)
 
-    local = kserve.local_config(upstream, domain="models.test")
+    local = kserve.local_config(config, domain="models.test")
 
     assert local["metadata"] == {"name": "inferenceservice-config", "namespace": "kserve"}
-    changed = {key for key in upstream["data"] if local["data"][key] != upstream["data"][key]}
+    changed = {key for key in config["data"] if local["data"][key] != config["data"][key]}
     assert changed == {"deploy", "ingress", "inferenceService"}
     isvc = json.loads(local["data"]["inferenceService"])
-    before_isvc = json.loads(upstream["data"]["inferenceService"])
+    before_isvc = json.loads(config["data"]["inferenceService"])
     disallowed = list(kserve.NOT_PROPAGATED_ANNOTATIONS)
     assert isvc == {**before_isvc, "serviceAnnotationDisallowedList": disallowed}
     # notify's record changes with every event: copied onto the pods, it would roll them.
     assert REPORTED_STATE_ANNOTATION in disallowed
     assert json.loads(local["data"]["deploy"]) == {"defaultDeploymentMode": "Standard"}
-    ingress, before = json.loads(local["data"]["ingress"]), json.loads(upstream["data"]["ingress"])
+    ingress, before = json.loads(local["data"]["ingress"]), json.loads(config["data"]["ingress"])
     assert {k for k in ingress if ingress[k] != before[k]} == {
         "disableIngressCreation",
         "ingressDomain",
@@ -47,21 +52,23 @@ def test_local_config_changes_exactly_the_four_documented_fields() -> None:
 
 
 def test_local_config_leaves_the_upstream_document_alone() -> None:
-    [upstream] = _documents(kserve.CONFIG_FILE)
-    snapshot = json.dumps(upstream, sort_keys=True)
+    [config] = _documents(_sources().config)
+    snapshot = json.dumps(config, sort_keys=True)
 
-    kserve.local_config(upstream, domain="example.com")
+    kserve.local_config(config, domain="example.com")
 
-    assert json.dumps(upstream, sort_keys=True) == snapshot
+    assert json.dumps(config, sort_keys=True) == snapshot
 
 
 def test_local_webhooks_call_the_local_server_with_the_ca_and_keep_the_rest() -> None:
-    upstream = _documents(kserve.WEBHOOKS_FILE)
+    configurations = _documents(_sources().webhooks)
 
-    local = kserve.local_webhooks(upstream, base_url="https://127.0.0.1:9443", ca_bundle="Q0E=")
+    local = kserve.local_webhooks(
+        configurations, base_url="https://127.0.0.1:9443", ca_bundle="Q0E="
+    )
 
-    assert [c["metadata"]["name"] for c in local] == [c["metadata"]["name"] for c in upstream]
-    for before, after in zip(upstream, local, strict=True):
+    assert [c["metadata"]["name"] for c in local] == [c["metadata"]["name"] for c in configurations]
+    for before, after in zip(configurations, local, strict=True):
         for old, new in zip(before["webhooks"], after["webhooks"], strict=True):
             path = old["clientConfig"]["service"]["path"]
             assert new["clientConfig"] == {
@@ -83,15 +90,56 @@ def test_a_kserve_folder_without_its_files_is_named_with_the_fix(tmp_path: Path)
 
     assert missing.value.message == (
         f"KServe folder {tmp_path} lacks inferenceservice-config.yaml, "
-        "cluster-serving-runtimes.yaml: set KSERVE_DIR to the folder holding KServe "
-        "v0.20.0's configuration (the project's ../shared/kserve)"
+        "cluster-serving-runtimes.yaml: set KSERVE_DIR to a folder holding KServe "
+        "v0.20.0's configuration, or unset it to use the pinned Go module's"
     )
 
 
-def test_the_shared_folder_has_the_fourteen_cluster_serving_runtimes() -> None:
-    runtimes = _documents(kserve.RUNTIMES_FILE)
+def test_kserve_files_come_from_the_module_the_controller_is_built_from() -> None:
+    if Settings.from_environment().kserve_dir is not None:
+        pytest.skip("KSERVE_DIR replaces the Go module's files")
+    root = upstream.module_dir(upstream.KSERVE)
+
+    assert upstream.KSERVE.version() == binaries.KSERVE_CONTROLLER.version()
+    assert upstream.KSERVE.wrapper_dir == binaries.KSERVE_CONTROLLER.module_dir
+    assert _sources() == kserve.Sources(
+        config=root / "config/configmap/inferenceservice.yaml",
+        webhooks=root / "config/webhook/manifests.yaml",
+        runtimes=root / "config/runtimes",
+    )
+
+
+def test_kserve_has_fourteen_cluster_serving_runtimes_with_their_images() -> None:
+    # The module's kustomization, rendered by the project's kubectl; a KSERVE_DIR's file.
+    kubectl = binaries.ensure(binaries.KUBECTL) if _sources().runtimes.is_dir() else None
+
+    runtimes = kserve.load(_sources(), kubectl=kubectl).runtimes
+
     assert len(runtimes) == 14
-    assert "kserve-sklearnserver" in {r["metadata"]["name"] for r in runtimes}
+    assert {r["kind"] for r in runtimes} == {"ClusterServingRuntime"}
+    [sklearn] = [r for r in runtimes if r["metadata"]["name"] == "kserve-sklearnserver"]
+    # The kustomization's `images` put the real image in place of the placeholder.
+    assert sklearn["spec"]["containers"][0]["image"] == "kserve/sklearnserver:latest"
+
+
+def test_runtimes_to_render_without_kubectl_are_refused(tmp_path: Path) -> None:
+    found = kserve.Sources(config=tmp_path / "c", webhooks=tmp_path / "w", runtimes=tmp_path)
+
+    with pytest.raises(ControlPlaneError, match=r"rendering .* needs kubectl"):
+        kserve.load(found, kubectl=None)
+
+
+def test_a_failed_render_names_the_kustomization(tmp_path: Path) -> None:
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text("#!/bin/sh\necho 'error: no kustomization file' >&2\nexit 1\n")
+    kubectl.chmod(0o755)
+
+    with pytest.raises(ControlPlaneError) as failed:
+        kserve.render_runtimes(tmp_path, kubectl=kubectl)
+
+    assert failed.value.message == (
+        f"kubectl kustomize {tmp_path} failed (exit 1): error: no kustomization file"
+    )
 
 
 def test_manager_listens_on_loopback_without_leader_election() -> None:

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from controlplane import crds
-from controlplane.cluster import REPO_ROOT
-from kserve_functions import manifests
-from kserve_functions.models import DeployRequest
+from controlplane.cluster import Settings
+from kserve_functions.core.models import DeployRequest
+from kserve_functions.objects import manifests
 
-CRD_FILE = (
-    Path(os.environ.get("CRD_DIR") or crds.default_crd_dir(REPO_ROOT))
-    / "kserve"
-    / "serving.kserve.io_inferenceservices.yaml"
-)
 TOKEN = "token-1"
 
 # The seed README's POST /deploy body.
@@ -384,7 +377,10 @@ def object_errors(value: dict[str, Any], schema: dict[str, Any], path: str) -> I
 
 @pytest.fixture(scope="module")
 def isvc_schema() -> dict[str, Any]:
-    with CRD_FILE.open() as stream:
+    # KServe's own, from the pinned Go module (or CRD_DIR's).
+    crd_dir = Settings.from_environment().crd_dir
+    crd_file = crds.crd_file("kserve", "serving.kserve.io_inferenceservices.yaml", crd_dir)
+    with crd_file.open() as stream:
         crd = yaml.load(stream, Loader=yaml.CSafeLoader)  # the safe loader, in C
     [version] = [v for v in crd["spec"]["versions"] if v["name"] == "v1beta1"]
     schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]

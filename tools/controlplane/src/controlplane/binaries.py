@@ -69,17 +69,26 @@ class Component:
             ControlPlaneError: the wrapper module is missing or does not require
                 ``main_module``.
         """
-        go_mod = self.module_dir / "go.mod"
-        try:
-            text = go_mod.read_text()
-        except OSError as e:
-            raise ControlPlaneError(
-                f"cannot read {go_mod} ({e.strerror}): restore it from the repository"
-            ) from e
-        match = re.search(rf"^\s*(?:require\s+)?{re.escape(self.main_module)}\s+(v\S+)", text, re.M)
-        if match is None:
-            raise ControlPlaneError(f"{go_mod} does not require {self.main_module}")
-        return match.group(1)
+        return required_version(self.module_dir, self.main_module)
+
+
+def required_version(wrapper_dir: Path, module: str) -> str:
+    """The version of ``module`` that the ``go.mod`` in ``wrapper_dir`` requires.
+
+    Raises:
+        ControlPlaneError: the ``go.mod`` is missing or does not require ``module``.
+    """
+    go_mod = wrapper_dir / "go.mod"
+    try:
+        text = go_mod.read_text()
+    except OSError as e:
+        raise ControlPlaneError(
+            f"cannot read {go_mod} ({e.strerror}): restore it from the repository"
+        ) from e
+    match = re.search(rf"^\s*(?:require\s+)?{re.escape(module)}\s+(v\S+)", text, re.M)
+    if match is None:
+        raise ControlPlaneError(f"{go_mod} does not require {module}")
+    return match.group(1)
 
 
 def _kubernetes_ldflags(version: str) -> list[str]:

@@ -1,10 +1,13 @@
 """Command line: ``python -m controlplane build|up|versions``.
 
-``build`` compiles whatever binaries are missing from the cache; ``up`` starts
+``build`` compiles whatever binaries are missing from the cache (and, when
+building them all, downloads the upstream Go modules whose manifests the
+cluster installs, ``upstream``); ``up`` starts
 the local KServe cluster (or, ``--without-kserve``, etcd and kube-apiserver
 only), writes its kubeconfig and keeps it running until Ctrl-C, SIGTERM or
 SIGHUP, then stops within a bound (``_up``);
-``versions`` prints the pinned version and path of each binary;
+``versions`` prints the pinned version and path of each binary and the
+pinned version of each upstream module;
 ``pin-kubernetes`` regenerates the Kubernetes wrapper for another release.
 Errors end the command with status 1 and one ``error:`` line (plus details,
 such as a log tail, on the lines after it).
@@ -23,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from controlplane import binaries, pinning, processes
+from controlplane import binaries, pinning, processes, upstream
 from controlplane.cluster import ControlPlane, Settings
 from controlplane.errors import ControlPlaneError
 
@@ -40,7 +43,9 @@ def _parser() -> argparse.ArgumentParser:
         help="where built binaries are cached (default: ~/.cache/kserve-functions/bin)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    build = commands.add_parser("build", help="build the missing binaries")
+    build = commands.add_parser(
+        "build", help="build the missing binaries (all: download the upstream modules too)"
+    )
     build.add_argument(
         "components",
         nargs="*",
@@ -75,6 +80,11 @@ def _build(names: Sequence[str], cache_dir: Path | None) -> None:
     for name in names or binaries.COMPONENTS:
         path = binaries.ensure(binaries.COMPONENTS[name], cache_dir=cache_dir)
         print(f"{name}: {path}", flush=True)
+    if not names:
+        # The manifests `up` installs: fetched here too, so that `make binaries` is
+        # the one step that needs the network.
+        for module in upstream.MODULES:
+            print(f"{module.path} {module.version()}: {upstream.module_dir(module)}", flush=True)
 
 
 def _versions(cache_dir: Path | None) -> None:
@@ -83,6 +93,9 @@ def _versions(cache_dir: Path | None) -> None:
         path = binaries.cached_path(component, cache)
         state = "built" if path.exists() else "not built"
         print(f"{component.name} {component.version()} {path} ({state})")
+    for module in upstream.MODULES:
+        go_mod = module.wrapper_dir / "go.mod"
+        print(f"{module.path} {module.version()} (manifests; pinned in {go_mod})")
 
 
 def _ready_message(control_plane: ControlPlane, cache_dir: Path | None) -> str:

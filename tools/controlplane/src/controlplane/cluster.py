@@ -36,7 +36,7 @@ import signal
 import ssl
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
@@ -69,8 +69,8 @@ REPO_ROOT = Path(__file__).resolve().parents[4]
 ADMIN_USER = "kserve-functions-admin"
 ADMIN_GROUP = "system:masters"
 # kwok and the KServe manager act cluster-wide on nodes, pods, leases and every
-# KServe resource; their upstream RBAC manifests are not among the project's
-# shared files, so each runs as a user of its own in the admin group.
+# KServe resource; rather than their upstream RBAC roles (not installed), each
+# runs as a user of its own in the admin group.
 KWOK_USER = "kwok-controller"
 KSERVE_USER = "kserve-controller-manager"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -88,14 +88,18 @@ _T = TypeVar("_T")
 class Settings:
     """How to start a cluster.
 
-    ``apiserver_port`` None picks a free port. ``kubeconfig_path`` None writes
-    the kubeconfig inside the temporary folder. ``ready_timeout`` bounds each
-    wait (the apiserver's ``/readyz``, the CRDs, the components). ``model_domain``
-    is KServe's ingress domain: models' URLs end in it.
+    ``crd_dir`` and ``kserve_dir`` None (the defaults) take the upstream CRDs
+    and KServe's configuration from the Go modules the project pins
+    (``crds.UPSTREAM_CRDS``, ``kserve.sources``); a folder replaces them
+    (``CRD_DIR``, ``KSERVE_DIR``). ``apiserver_port`` None picks a free port.
+    ``kubeconfig_path`` None writes the kubeconfig inside the temporary folder.
+    ``ready_timeout`` bounds each wait (the apiserver's ``/readyz``, the CRDs,
+    the components). ``model_domain`` is KServe's ingress domain: models' URLs
+    end in it.
     """
 
-    crd_dir: Path = field(default_factory=lambda: crds.default_crd_dir(REPO_ROOT))
-    kserve_dir: Path = field(default_factory=lambda: kserve.default_kserve_dir(REPO_ROOT))
+    crd_dir: Path | None = None
+    kserve_dir: Path | None = None
     kserve_cluster: bool = True
     model_domain: str = kserve.DEFAULT_DOMAIN
     apiserver_port: int | None = None
@@ -107,10 +111,9 @@ class Settings:
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """The defaults, with ``CRD_DIR`` and ``KSERVE_DIR`` folders when those are set."""
         env = os.environ if environ is None else environ
-        defaults = cls()
         return cls(
-            crd_dir=Path(env["CRD_DIR"]) if env.get("CRD_DIR") else defaults.crd_dir,
-            kserve_dir=Path(env["KSERVE_DIR"]) if env.get("KSERVE_DIR") else defaults.kserve_dir,
+            crd_dir=Path(env["CRD_DIR"]) if env.get("CRD_DIR") else None,
+            kserve_dir=Path(env["KSERVE_DIR"]) if env.get("KSERVE_DIR") else None,
         )
 
 
@@ -122,6 +125,7 @@ class _Binaries:
     scheduler: Path | None = None
     kwok: Path | None = None
     kserve: Path | None = None
+    kubectl: Path | None = None
 
 
 class ControlPlane:
@@ -232,20 +236,22 @@ class ControlPlane:
         """Start the cluster and return when all of it is ready (see the module docstring).
 
         Raises:
-            ControlPlaneError: a cause a person can act on (missing CRD or KServe
-                folder, port in use, failed build, a component that exited or
-                was not ready in time, with its log tail); everything started
-                so far is stopped and removed first.
+            ControlPlaneError: a cause a person can act on (an upstream Go module
+                that cannot be downloaded, a missing CRD or KServe folder, port
+                in use, failed build, a component that exited or was not ready
+                in time, with its log tail); everything started so far is
+                stopped and removed first.
         """
         settings = self.settings
-        crds.check_crd_dir(settings.crd_dir)
-        if settings.kserve_cluster:
-            kserve.check_kserve_dir(settings.kserve_dir)
+        # Before any process starts: the upstream files are there (downloaded if need be).
+        crds.crd_files(settings.crd_dir)
+        sources = kserve.sources(settings.kserve_dir) if settings.kserve_cluster else None
         if settings.apiserver_port is not None:
             require_free_port(settings.apiserver_port, option="--apiserver-port")
         found = self._ensure_binaries()
+        configuration = None if sources is None else kserve.load(sources, kubectl=found.kubectl)
         try:
-            self._start(found)
+            self._start(found, configuration)
         except BaseException:
             self.stop()
             raise
@@ -264,9 +270,11 @@ class ControlPlane:
             scheduler=ensure(binaries.KUBE_SCHEDULER),
             kwok=ensure(binaries.KWOK),
             kserve=ensure(binaries.KSERVE_CONTROLLER),
+            # Renders KServe's runtimes (kserve.load); a KSERVE_DIR holds them rendered.
+            kubectl=ensure(binaries.KUBECTL) if self.settings.kserve_dir is None else None,
         )
 
-    def _start(self, found: _Binaries) -> None:
+    def _start(self, found: _Binaries, configuration: kserve.Configuration | None) -> None:
         settings = self.settings
         self._work_dir = Path(tempfile.mkdtemp(prefix="kserve-functions-controlplane-"))
         users: dict[str, list[str]] = {ADMIN_USER: [ADMIN_GROUP]}
@@ -294,8 +302,8 @@ class ControlPlane:
                 # kwok watches its Logs objects from its start: served by then.
                 installed += crds.install_documents(api_client, kwok.crd_documents())
             crds.wait_served(api_client, installed, timeout=settings.ready_timeout)
-            if settings.kserve_cluster:
-                self._start_kserve_cluster(api_client, found)
+            if configuration is not None:
+                self._start_kserve_cluster(api_client, found, configuration)
 
     def _start_etcd(self, binary: Path) -> str:
         work_dir = self.work_dir
@@ -359,7 +367,12 @@ class ControlPlane:
             argv.append("--disable-admission-plugins=ServiceAccount")
         self._processes.append(ManagedProcess("kube-apiserver", argv, work_dir / "apiserver.log"))
 
-    def _start_kserve_cluster(self, api_client: client.ApiClient, found: _Binaries) -> None:
+    def _start_kserve_cluster(
+        self,
+        api_client: client.ApiClient,
+        found: _Binaries,
+        configuration: kserve.Configuration,
+    ) -> None:
         settings = self.settings
         credentials = self._require(self._credentials, "credentials")
         certs = self.work_dir / "serving-certs"
@@ -405,7 +418,7 @@ class ControlPlane:
         nodes = kwok.create_nodes(api_client)
 
         # The manager reads its ConfigMap once, at start.
-        kserve.install_config(api_client, settings.kserve_dir, domain=settings.model_domain)
+        kserve.install_config(api_client, configuration, domain=settings.model_domain)
         webhook_port, probe_port = free_port(), free_port()
         self._start_kserve_manager(found.kserve, webhook_port, probe_port, credentials)
 
@@ -421,12 +434,12 @@ class ControlPlane:
         ca_bundle = base64.b64encode(credentials.ca_cert.read_bytes()).decode()
         kserve.register_webhooks(
             api_client,
-            settings.kserve_dir,
+            configuration,
             base_url=f"https://127.0.0.1:{webhook_port}",
             ca_bundle=ca_bundle,
         )
         # Created through KServe's validating webhook: proof that the apiserver reaches it.
-        kserve.install_runtimes(api_client, settings.kserve_dir)
+        kserve.install_runtimes(api_client, configuration)
         self._wait(
             lambda: (
                 {

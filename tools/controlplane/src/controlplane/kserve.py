@@ -14,15 +14,25 @@ from cert-manager. Here the manager runs as a local process, so:
   three because no Knative Serving, Istio or Gateway runs locally, one that
   every installation of the notify function needs too.
 
-The upstream files are read from ``../shared/kserve/`` unchanged; the changes
-are made here, in code, where a test can see them.
+The upstream files are read unchanged from the Go module ``github.com/kserve/kserve``
+at the version the controller manager is built from (``upstream.KSERVE``, pinned
+by ``gomod/kserve-controller/go.mod``, so a version bump moves both): the
+ConfigMap ``config/configmap/inferenceservice.yaml``, the webhook configurations
+``config/webhook/manifests.yaml`` and the ClusterServingRuntimes of
+``config/runtimes/``, rendered by the project's kubectl (``kubectl kustomize``,
+which substitutes the image names as KServe's install does). ``KSERVE_DIR``
+replaces them with a folder of three files (``CONFIG_FILE``, ``RUNTIMES_FILE``
+already rendered, ``WEBHOOKS_FILE``). The changes are made here, in code,
+where a test can see them.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import subprocess
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +40,21 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from controlplane import upstream
 from controlplane.errors import ControlPlaneError
 
 NAMESPACE = "kserve"
 CONFIG_MAP = "inferenceservice-config"
+# The files of a KSERVE_DIR.
 CONFIG_FILE = "inferenceservice-config.yaml"
 RUNTIMES_FILE = "cluster-serving-runtimes.yaml"
 WEBHOOKS_FILE = "webhooks.yaml"
+# Where they are in KServe's repository (the Go module).
+MODULE_CONFIG = "config/configmap/inferenceservice.yaml"
+MODULE_RUNTIMES = "config/runtimes"
+MODULE_WEBHOOKS = "config/webhook/manifests.yaml"
+# Rendering 14 runtimes takes a fraction of a second; this bounds a hung kubectl.
+KUSTOMIZE_TIMEOUT_SECONDS = 120.0
 DEFAULT_DEPLOYMENT_MODE = "Standard"
 DEFAULT_DOMAIN = "example.com"
 # KServe must not copy these onto the pods (each changes without a spec change):
@@ -51,13 +69,55 @@ NOT_PROPAGATED_ANNOTATIONS = (
 _SERVING_GROUP = "serving.kserve.io"
 
 
-def default_kserve_dir(repo_root: Path) -> Path:
-    """``../shared/kserve`` beside the repository, where the project keeps KServe's files."""
-    return repo_root.parent / "shared" / "kserve"
+@dataclass(frozen=True)
+class Sources:
+    """Where KServe's upstream configuration is read.
+
+    ``runtimes`` is a file of rendered ClusterServingRuntimes (a ``KSERVE_DIR``)
+    or the kustomization folder they are rendered from (the Go module's).
+    """
+
+    config: Path
+    webhooks: Path
+    runtimes: Path
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """KServe's upstream documents, as read: the ConfigMap, webhook configurations, runtimes."""
+
+    config_map: dict[str, Any]
+    webhooks: list[dict[str, Any]]
+    runtimes: list[dict[str, Any]]
+
+
+def sources(kserve_dir: Path | None = None, *, environ: Mapping[str, str] | None = None) -> Sources:
+    """Where to read KServe's configuration; fails early, before any process starts.
+
+    ``kserve_dir`` None (the default): the Go module ``upstream.KSERVE`` at its
+    pinned version, downloaded first if it is not in the module cache yet.
+    Otherwise the three files of ``kserve_dir`` (``KSERVE_DIR``).
+
+    Raises:
+        ControlPlaneError: the module cannot be downloaded or lacks a file, or
+            ``kserve_dir`` lacks one.
+    """
+    if kserve_dir is not None:
+        check_kserve_dir(kserve_dir)
+        return Sources(
+            config=kserve_dir / CONFIG_FILE,
+            webhooks=kserve_dir / WEBHOOKS_FILE,
+            runtimes=kserve_dir / RUNTIMES_FILE,
+        )
+    return Sources(
+        config=upstream.module_file(upstream.KSERVE, MODULE_CONFIG, environ=environ),
+        webhooks=upstream.module_file(upstream.KSERVE, MODULE_WEBHOOKS, environ=environ),
+        runtimes=upstream.module_file(upstream.KSERVE, MODULE_RUNTIMES, environ=environ),
+    )
 
 
 def check_kserve_dir(kserve_dir: Path) -> None:
-    """Fail early, before any process starts, when KServe's files are missing.
+    """Fail early, before any process starts, when a ``KSERVE_DIR`` lacks KServe's files.
 
     Raises:
         ControlPlaneError: the folder or one of its files is missing.
@@ -69,9 +129,57 @@ def check_kserve_dir(kserve_dir: Path) -> None:
     ]
     if missing:
         raise ControlPlaneError(
-            f"KServe folder {kserve_dir} lacks {', '.join(missing)}: set KSERVE_DIR to the "
-            "folder holding KServe v0.20.0's configuration (the project's ../shared/kserve)"
+            f"KServe folder {kserve_dir} lacks {', '.join(missing)}: set KSERVE_DIR to a "
+            f"folder holding KServe {upstream.KSERVE.version()}'s configuration, or unset it "
+            "to use the pinned Go module's"
         )
+
+
+def load(found: Sources, *, kubectl: Path | None) -> Configuration:
+    """Read KServe's configuration from ``found``; render the runtimes with ``kubectl`` if needed.
+
+    Raises:
+        ControlPlaneError: the runtimes need rendering and ``kubectl`` is None,
+            or ``kubectl kustomize`` failed.
+    """
+    if found.runtimes.is_dir():
+        if kubectl is None:
+            raise ControlPlaneError(f"rendering {found.runtimes} needs kubectl; none was given")
+        runtimes = render_runtimes(found.runtimes, kubectl=kubectl)
+    else:
+        runtimes = list(_documents(found.runtimes))
+    return Configuration(
+        config_map=next(_documents(found.config)),
+        webhooks=list(_documents(found.webhooks)),
+        runtimes=runtimes,
+    )
+
+
+def render_runtimes(kustomization: Path, *, kubectl: Path) -> list[dict[str, Any]]:
+    """KServe's ClusterServingRuntimes from their kustomization, as ``kubectl kustomize`` renders.
+
+    Raises:
+        ControlPlaneError: kubectl failed or did not answer in time.
+    """
+    try:
+        rendered = subprocess.run(
+            [str(kubectl), "kustomize", str(kustomization)],
+            capture_output=True,
+            text=True,
+            timeout=KUSTOMIZE_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as e:
+        raise ControlPlaneError(
+            f"kubectl kustomize {kustomization} did not finish within "
+            f"{KUSTOMIZE_TIMEOUT_SECONDS:.0f}s"
+        ) from e
+    if rendered.returncode != 0:
+        raise ControlPlaneError(
+            f"kubectl kustomize {kustomization} failed (exit {rendered.returncode}): "
+            f"{rendered.stderr.strip()[:300]}"
+        )
+    return [doc for doc in yaml.safe_load_all(rendered.stdout) if isinstance(doc, dict)]
 
 
 def _documents(path: Path) -> Iterator[dict[str, Any]]:
@@ -167,7 +275,9 @@ def webhook_cert_dir(tmp_dir: Path) -> Path:
     return tmp_dir / "k8s-webhook-server" / "serving-certs"
 
 
-def install_config(api_client: client.ApiClient, kserve_dir: Path, *, domain: str) -> None:
+def install_config(
+    api_client: client.ApiClient, configuration: Configuration, *, domain: str
+) -> None:
     """Create the ``kserve`` namespace and the local ``inferenceservice-config``.
 
     The manager reads the ConfigMap once at start, so this comes first.
@@ -176,18 +286,17 @@ def install_config(api_client: client.ApiClient, kserve_dir: Path, *, domain: st
         ControlPlaneError: the apiserver refused one of them.
     """
     core = client.CoreV1Api(api_client)
-    upstream = next(_documents(kserve_dir / CONFIG_FILE))
     _create("namespace kserve", core.create_namespace, {"metadata": {"name": NAMESPACE}})
     _create(
         f"ConfigMap {NAMESPACE}/{CONFIG_MAP}",
         core.create_namespaced_config_map,
         NAMESPACE,
-        local_config(upstream, domain=domain),
+        local_config(configuration.config_map, domain=domain),
     )
 
 
 def register_webhooks(
-    api_client: client.ApiClient, kserve_dir: Path, *, base_url: str, ca_bundle: str
+    api_client: client.ApiClient, configuration: Configuration, *, base_url: str, ca_bundle: str
 ) -> None:
     """Register KServe's webhook configurations, calling ``base_url``.
 
@@ -195,19 +304,17 @@ def register_webhooks(
         ControlPlaneError: the apiserver refused one of them.
     """
     admission = client.AdmissionregistrationV1Api(api_client)
-    for configuration in local_webhooks(
-        _documents(kserve_dir / WEBHOOKS_FILE), base_url=base_url, ca_bundle=ca_bundle
-    ):
-        kind, name = configuration["kind"], configuration["metadata"]["name"]
+    for webhooks in local_webhooks(configuration.webhooks, base_url=base_url, ca_bundle=ca_bundle):
+        kind, name = webhooks["kind"], webhooks["metadata"]["name"]
         create = (
             admission.create_mutating_webhook_configuration
             if kind == "MutatingWebhookConfiguration"
             else admission.create_validating_webhook_configuration
         )
-        _create(f"{kind} {name}", create, configuration)
+        _create(f"{kind} {name}", create, webhooks)
 
 
-def install_runtimes(api_client: client.ApiClient, kserve_dir: Path) -> int:
+def install_runtimes(api_client: client.ApiClient, configuration: Configuration) -> int:
     """Create the ClusterServingRuntimes (through KServe's validating webhook); return how many.
 
     Raises:
@@ -215,7 +322,7 @@ def install_runtimes(api_client: client.ApiClient, kserve_dir: Path) -> int:
     """
     custom = client.CustomObjectsApi(api_client)
     count = 0
-    for runtime in _documents(kserve_dir / RUNTIMES_FILE):
+    for runtime in configuration.runtimes:
         _create(
             f"ClusterServingRuntime {runtime['metadata']['name']}",
             custom.create_cluster_custom_object,
