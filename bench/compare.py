@@ -39,10 +39,11 @@ machine load. Printed as one Markdown table with ratios:
   its floor in the apiserver column: the apiserver's own answer to the one
   plain list the seed sends.
 
-    .venv/bin/python bench/compare.py [--quick]
+    .venv/bin/python bench/compare.py [--quick] [--list-only]
 
 ``--quick`` (a few minutes) runs fewer rounds and the 500-model push only;
-the full run adds the 5,000-model push (target ≤ 10 s). These machines are
+the full run adds the 5,000-model push (target ≤ 10 s). ``--list-only``
+measures the list alone. These machines are
 shared and noisy: read the ratios, which come from one run, not absolute
 numbers across runs. Latency and throughput come from one load generator
 (aiohttp) on this machine's cores, shared with the servers and the apiserver.
@@ -827,6 +828,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="a few minutes: fewer rounds")
+    parser.add_argument(
+        "--list-only", action="store_true", help="only the list of many models (and its floor)"
+    )
     args = parser.parse_args()
     plan = Plan.quick() if args.quick else Plan.full()
     seed_versions = contenders.ensure_seed_venv()
@@ -846,16 +850,19 @@ def main() -> None:
         api = load.apiserver(plane.kubeconfig_path)
         create_models(api, NAMESPACE, [MODEL])
         servers = _Servers()
-        measure_cold_start(plane, api, plan, tmp, results)
+        if not args.list_only:
+            measure_cold_start(plane, api, plan, tmp, results)
         servers.start(stack, plane.kubeconfig_path, tmp)
-        measure_gets(plane, api, servers.started, plan, results)
-        measure_deploys(plane, api, servers.started, plan, results)
-        for size in plan.push_sizes:
-            measure_push(api, servers.started, size, results)
+        if not args.list_only:
+            measure_gets(plane, api, servers.started, plan, results)
+            measure_deploys(plane, api, servers.started, plan, results)
+            for size in plan.push_sizes:
+                measure_push(api, servers.started, size, results)
         measure_list(api, servers.started, plan, results)
         load_at_end = procstat.machine()
     header = [
-        f"`bench/compare.py{' --quick' if args.quick else ''}` at commit {commit}, "
+        f"`bench/compare.py{' --quick' if args.quick else ''}"
+        f"{' --list-only' if args.list_only else ''}` at commit {commit}, "
         f"{time.monotonic() - began:.0f} s",
         f"machine: {load_at_start} at the start; {load_at_end} at the end",
         f"Python {sys.version.split()[0]}; seed baseline: {seed_versions}",

@@ -8,6 +8,8 @@ A test that cannot get it fails with the launcher's message; it never skips.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
 import secrets
@@ -22,6 +24,8 @@ from controlplane.errors import ControlPlaneError
 from controlplane.processes import free_port
 from kserve_functions.app import ModelFunction
 from kubernetes import client
+from support.apiserver_source import ApiServerSource, Broker
+from support.event_sink import RecordingSink
 from support.functions import (
     LIST_PAGE_SIZE,
     MAX_BODY_BYTES,
@@ -29,6 +33,7 @@ from support.functions import (
     ServedFunction,
     new_function,
 )
+from support.notify_rig import NotifyRig
 
 # Process ids of every control plane the session started, checked at the end.
 _STARTED_PIDS: list[int] = []
@@ -257,3 +262,26 @@ async def function_launcher(
     launcher = FunctionLauncher(request.param, tmp_path)
     yield launcher
     await launcher.aclose()
+
+
+@pytest_asyncio.fixture
+async def notify_rig(
+    function_launcher: FunctionLauncher,
+    function_env: dict[str, str],
+    admin_api: client.ApiClient,
+    namespace: str,
+) -> AsyncIterator[NotifyRig]:
+    """Two notify replicas fed every change in ``namespace`` by a stand-in
+    ApiServerSource and Broker, sending to a recording sink (``support.notify_rig``)."""
+    sink = RecordingSink()
+    env = {**function_env, "K_SINK": sink.url}
+    replicas = [function_launcher.start("notify", env)[0] for _ in range(2)]
+    source = ApiServerSource(admin_api, namespace)
+    broker = Broker(source, replicas)
+    forwarding = asyncio.create_task(broker.run())
+    yield NotifyRig(sink, broker, namespace, admin_api)
+    forwarding.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await forwarding
+    await asyncio.to_thread(source.stop)
+    sink.close()

@@ -63,12 +63,14 @@ def launch(function_launcher: FunctionLauncher, function_env: dict[str, str]) ->
     return start
 
 
-def _service_account_kubeconfig(
-    control_plane: ControlPlane, admin_api: client.ApiClient, namespace: str, name: str, path: Path
+@pytest.fixture
+def rightless(
+    control_plane: ControlPlane, admin_api: client.ApiClient, namespace: str, tmp_path: Path
 ) -> tuple[Path, str]:
     """A kubeconfig for a new ServiceAccount without any rights, and its token."""
-    create_service_account(admin_api, namespace, name)
-    token = control_plane.mint_service_account_token(namespace, name)
+    create_service_account(admin_api, namespace, "rightless")
+    token = control_plane.mint_service_account_token(namespace, "rightless")
+    path = tmp_path / "kubeconfig"
     return _kubeconfig_for(control_plane, path, server=control_plane.server, token=token), token
 
 
@@ -130,15 +132,9 @@ async def test_health_is_healthy_with_the_rights_it_needs(api: Any) -> None:
 
 
 async def test_health_names_the_missing_permissions(
-    launch: Launch,
-    control_plane: ControlPlane,
-    admin_api: client.ApiClient,
-    namespace: str,
-    tmp_path: Path,
+    launch: Launch, rightless: tuple[Path, str]
 ) -> None:
-    config, token = _service_account_kubeconfig(
-        control_plane, admin_api, namespace, "powerless", tmp_path / "kubeconfig"
-    )
+    config, token = rightless
 
     answer = await launch("deploy", config).get("/health")
 
@@ -149,21 +145,15 @@ async def test_health_names_the_missing_permissions(
         "may not create inferenceservices, patch inferenceservices, get inferenceservices, "
         "list inferenceservices, watch inferenceservices, get deployments, watch deployments, "
         "create controllerrevisions, list controllerrevisions, delete controllerrevisions, "
-        "create events"
+        "deletecollection controllerrevisions, create events"
     )
     assert token not in answer.text
 
 
 async def test_forbidden_by_the_cluster_is_403_without_the_token(
-    launch: Launch,
-    control_plane: ControlPlane,
-    admin_api: client.ApiClient,
-    namespace: str,
-    tmp_path: Path,
+    launch: Launch, rightless: tuple[Path, str], namespace: str
 ) -> None:
-    config, token = _service_account_kubeconfig(
-        control_plane, admin_api, namespace, "reader", tmp_path / "kubeconfig"
-    )
+    config, token = rightless
 
     answer = await launch("deploy", config).post(
         "/deploy", json={"name": "denied", "image": "r/m:1", "namespace": namespace}

@@ -23,7 +23,11 @@ from cloudevents.core.bindings.http import HTTPMessage, from_http_event, to_bina
 from cloudevents.core.v1.event import CloudEvent
 from controlplane.cluster import ControlPlane
 from kserve_functions.core.resources import INFERENCE_SERVICE
+from kserve_functions.functions import delete, deploy, models
+from kserve_functions.kube import KubeRequest
+from kserve_functions.objects import history
 from kubernetes import client
+from support.apiserver import send
 from support.functions import FunctionLauncher
 from support.objects import inference_service, inference_service_names, read_inference_service
 from support.problems import assert_problem
@@ -168,6 +172,71 @@ async def test_no_token_or_a_rejected_token_is_401(
     assert inference_service_names(admin_api, home) == []
     # Health stays open: it says nothing about models.
     assert (await api.get("/health")).status_code == 200
+
+
+# Parameters and a body every route would refuse (422, 400) if it read them.
+_UNREADABLE: dict[str, Any] = {
+    "params": {"wait": "maybe", "watch": "maybe", "dryRun": "maybe", "limit": "-1"},
+    "content": b"{not json",
+    "headers": {"Content-Type": "application/json"},
+}
+
+
+async def test_every_route_authenticates_after_routing_and_before_reading_the_request(
+    secured: Launch, admin_api: client.ApiClient, home: str
+) -> None:
+    root = secured("root").client
+    served = (*deploy.routes(), *models.routes(), *delete.routes())
+    canonical = [(r.method, r.path) for r in served if r.operation is not None]
+    assert len(canonical) == 12
+    for method, template in canonical:
+        path = template.format(namespace=home, name="m")
+        answer = await root.request(method, path, **_UNREADABLE)
+        _assert_problem(answer, 401)
+        assert answer.headers["www-authenticate"].startswith("Bearer")
+    # The aliases at "/" of the deploy and models functions (not events: no ce- header).
+    for name, method in [("deploy", "POST"), ("models", "GET")]:
+        _assert_problem(await secured(name).client.request(method, "/", **_UNREADABLE), 401)
+    # The route is found first: an unknown path or method is no reason to ask for a token.
+    _assert_problem(await root.get("/nothing"), 404)
+    _assert_problem(await root.put(f"/models/{home}/m"), 405)
+    # Open: they say nothing about models.
+    assert (await root.get("/health")).status_code == 200
+    assert (await root.get("/openapi.json")).status_code == 200
+    assert inference_service_names(admin_api, home) == []
+
+
+async def test_each_change_records_the_authenticated_caller_and_its_route(
+    secured: Launch, admin_api: client.ApiClient, home: str, token: str
+) -> None:
+    api, auth = secured("root").client, _bearer(token)
+    model = f"/models/{home}/m"
+
+    created = await api.post(
+        "/deploy", json={"name": "m", "image": "r/m:1", "namespace": home}, headers=auth
+    )
+    assert created.status_code == 201, created.text
+    for action in ("stop", "resume"):
+        changed = await api.post(f"{model}/{action}", headers=auth)
+        assert changed.status_code == 200, changed.text
+    rolled = await api.post(f"{model}/rollback", json={"revision": 1}, headers=auth)
+    assert rolled.status_code == 200, rolled.text
+
+    listed = KubeRequest(
+        "GET",
+        f"/apis/apps/v1/namespaces/{home}/controllerrevisions",
+        "the revisions",
+        query=(("labelSelector", "kserve-functions.dev/revision-of=m"),),
+    )
+    read = [history.read(stored) for stored in send(admin_api, listed).body["items"]]
+    recorded = sorted((r.revision, r.by, r.how) for r in read)
+    who = f"system:serviceaccount:{home}:alice"
+    assert recorded == [
+        (1, who, "POST /deploy"),
+        (2, who, f"POST {model}/stop"),
+        (3, who, f"POST {model}/resume"),
+        (4, who, f"POST {model}/rollback"),
+    ]
 
 
 async def _poll_status(

@@ -11,26 +11,15 @@ wins the guarded patch.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
-import pytest_asyncio
 from kserve_functions.core.models import DeployRequest
-from kserve_functions.core.resources import INFERENCE_SERVICE
 from kserve_functions.kube import KubeRequest
 from kserve_functions.objects.manifests import build_inference_service
-from kubernetes import client
 from support import workloads
 from support.apiserver import send
-from support.apiserver_source import ApiServerSource, Broker
-from support.event_sink import RecordingSink
-from support.functions import FunctionLauncher
+from support.notify_rig import NotifyRig
 from support.objects import read_inference_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
@@ -38,55 +27,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 PROMOTED = "dev.kserve-functions.model.promoted"
 ABORTED = "dev.kserve-functions.model.aborted"
 STORAGE = "gs://kfserving-examples/models/sklearn/1.0/model"
-
-
-@dataclass
-class Rig:
-    sink: RecordingSink
-    broker: Broker
-    namespace: str
-    admin: client.ApiClient
-
-    def types(self) -> list[str]:
-        return [event.type for event in self.sink.events()]
-
-    async def wait_for_type(self, wanted: str, *, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while wanted not in self.types():
-            assert time.monotonic() < deadline, f"sent {self.types()}, waited for {wanted}"
-            await asyncio.sleep(0.1)
-
-    def create(self, manifest: dict[str, Any]) -> None:
-        client.CustomObjectsApi(self.admin).create_namespaced_custom_object(
-            INFERENCE_SERVICE.group,
-            INFERENCE_SERVICE.version,
-            self.namespace,
-            INFERENCE_SERVICE.plural,
-            manifest,
-        )
-
-
-@pytest_asyncio.fixture
-async def rig(
-    function_launcher: FunctionLauncher,
-    function_env: dict[str, str],
-    admin_api: client.ApiClient,
-    namespace: str,
-) -> AsyncIterator[Rig]:
-    sink = RecordingSink()
-    env = {**function_env, "K_SINK": sink.url}
-    replicas: list[httpx.AsyncClient] = [
-        function_launcher.start("notify", env)[0] for _ in range(2)
-    ]
-    source = ApiServerSource(admin_api, namespace)
-    broker = Broker(source, replicas)
-    forwarding = asyncio.create_task(broker.run())
-    yield Rig(sink, broker, namespace, admin_api)
-    forwarding.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await forwarding
-    await asyncio.to_thread(source.stop)
-    sink.close()
 
 
 def _with_canary(namespace: str, **canary: Any) -> dict[str, Any]:
@@ -104,18 +44,18 @@ def _with_canary(namespace: str, **canary: Any) -> dict[str, Any]:
     return build_inference_service(request, restart_token="1")
 
 
-async def test_a_ready_canary_is_promoted_once(rig: Rig) -> None:
-    rig.create(_with_canary(rig.namespace, autoPromote={"afterSeconds": 0}))
+async def test_a_ready_canary_is_promoted_once(notify_rig: NotifyRig) -> None:
+    notify_rig.create(_with_canary(notify_rig.namespace, autoPromote={"afterSeconds": 0}))
 
-    await rig.wait_for_type(PROMOTED)
-    await rig.broker.settle()
+    await notify_rig.wait_for_type(PROMOTED)
+    await notify_rig.broker.settle()
 
-    assert rig.types().count(PROMOTED) == 1
-    assert ABORTED not in rig.types()
-    [promoted] = [event for event in rig.sink.events() if event.type == PROMOTED]
-    assert promoted.subject == f"{rig.namespace}/iris"
+    assert notify_rig.types().count(PROMOTED) == 1
+    assert ABORTED not in notify_rig.types()
+    [promoted] = [event for event in notify_rig.sink.events() if event.type == PROMOTED]
+    assert promoted.subject == f"{notify_rig.namespace}/iris"
     assert promoted.data["image"] == "r/m:2"
-    spec = read_inference_service(rig.admin, rig.namespace, "iris")["spec"]
+    spec = read_inference_service(notify_rig.admin, notify_rig.namespace, "iris")["spec"]
     assert "canary" not in spec
     assert spec["predictor"]["containers"][0]["image"] == "r/m:2"
     # The opt-in was the canary's: the promoted predictor does not carry it on.
@@ -123,45 +63,46 @@ async def test_a_ready_canary_is_promoted_once(rig: Rig) -> None:
         spec["predictor"].get("annotations") or {}
     )
     # Read as JSON: the generated client's model refuses Events without an eventTime.
-    path = f"/apis/events.k8s.io/v1/namespaces/{rig.namespace}/events"
-    found = send(rig.admin, KubeRequest("GET", path, "the Events")).body["items"]
+    path = f"/apis/events.k8s.io/v1/namespaces/{notify_rig.namespace}/events"
+    found = send(notify_rig.admin, KubeRequest("GET", path, "the Events")).body["items"]
     assert [event["reason"] for event in found].count("Promoted") == 1
 
 
-async def test_a_crashing_canary_is_aborted_once_and_stable_kept(rig: Rig) -> None:
-    manifest = _with_canary(rig.namespace, autoPromote={"afterSeconds": 600})
+async def test_a_crashing_canary_is_aborted_once_and_stable_kept(notify_rig: NotifyRig) -> None:
+    manifest = _with_canary(notify_rig.namespace, autoPromote={"afterSeconds": 600})
     # kwok's Stage crashes the pods carrying this label: the canary's only.
     crashing = workloads.crash_looping("corrupt v2")
     predictor = manifest["spec"]["canary"][0]["predictor"]
     predictor["labels"] = crashing["labels"]
     predictor["annotations"] = {**predictor["annotations"], **crashing["annotations"]}
-    rig.create(manifest)
+    notify_rig.create(manifest)
 
-    await rig.wait_for_type(ABORTED)
-    await rig.broker.settle()
+    await notify_rig.wait_for_type(ABORTED)
+    await notify_rig.broker.settle()
 
-    assert rig.types().count(ABORTED) == 1
-    assert PROMOTED not in rig.types()
-    [aborted] = [event for event in rig.sink.events() if event.type == ABORTED]
+    assert notify_rig.types().count(ABORTED) == 1
+    assert PROMOTED not in notify_rig.types()
+    [aborted] = [event for event in notify_rig.sink.events() if event.type == ABORTED]
     assert "CrashLoopBackOff" in aborted.data["why"]
-    stored = read_inference_service(rig.admin, rig.namespace, "iris")
+    stored = read_inference_service(notify_rig.admin, notify_rig.namespace, "iris")
     assert "canary" not in stored["spec"]
     assert stored["spec"]["predictor"]["containers"][0]["image"] == "r/m:1"
     stable = workloads.wait_for(
-        lambda: workloads.deployment(rig.admin, rig.namespace, "iris"), what="stable Deployment"
+        lambda: workloads.deployment(notify_rig.admin, notify_rig.namespace, "iris"),
+        what="stable Deployment",
     )
     assert workloads.has_condition(stable, "Available")
 
 
-async def test_a_canary_without_the_opt_in_is_left_alone(rig: Rig) -> None:
-    rig.create(_with_canary(rig.namespace))
+async def test_a_canary_without_the_opt_in_is_left_alone(notify_rig: NotifyRig) -> None:
+    notify_rig.create(_with_canary(notify_rig.namespace))
 
     workloads.wait_for(
         lambda: (
             True
             if any(
                 c["type"] == "CanaryPredictorReady" and c["status"] == "True"
-                for c in read_inference_service(rig.admin, rig.namespace, "iris")
+                for c in read_inference_service(notify_rig.admin, notify_rig.namespace, "iris")
                 .get("status", {})
                 .get("conditions", [])
             )
@@ -170,7 +111,9 @@ async def test_a_canary_without_the_opt_in_is_left_alone(rig: Rig) -> None:
         what="CanaryPredictorReady",
         timeout=60,
     )
-    await rig.broker.settle()
+    await notify_rig.broker.settle()
 
-    assert PROMOTED not in rig.types()
-    assert "canary" in read_inference_service(rig.admin, rig.namespace, "iris")["spec"]
+    assert PROMOTED not in notify_rig.types()
+    assert (
+        "canary" in read_inference_service(notify_rig.admin, notify_rig.namespace, "iris")["spec"]
+    )

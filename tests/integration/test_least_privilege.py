@@ -480,6 +480,15 @@ def _revision_delete(rig: Rig) -> KubeRequest:
     return requests.delete_revision(rig.target, revision["metadata"]["name"])
 
 
+def _revisions_prune(rig: Rig) -> KubeRequest:
+    """Pruning at once: the deletecollection of revisions the admin recorded, by number."""
+    revision = _revision_of_a_model(rig)
+    made = send(rig.admin, requests.create_revision(revision))
+    assert made.status == 201, made.body
+    [owner] = revision["metadata"]["ownerReferences"]
+    return requests.delete_revisions(rig.target, owner["name"], [history.number(revision)])
+
+
 def _model_stop(rig: Rig) -> KubeRequest:
     """POST …/stop's merge patch of KServe's stop annotation."""
     return requests.set_model_stopped(rig.target, rig.model(), stopped=True, annotations={})
@@ -544,6 +553,7 @@ CALLS: dict[str, tuple[Build, int, frozenset[str]]] = {
         HISTORY_READERS,
     ),
     "revision-delete": (_revision_delete, 200, HISTORY_WRITERS),
+    "revisions-prune": (_revisions_prune, 200, HISTORY_WRITERS),
     "model-stop": (_model_stop, 200, PATCHERS),
 }
 

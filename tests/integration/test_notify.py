@@ -14,11 +14,9 @@ written by KServe, from pods kwok ran or crashed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -32,9 +30,10 @@ from kserve_functions.objects.manifests import build_inference_service
 from kubernetes import client
 from support import workloads
 from support.apiserver import Answer, send
-from support.apiserver_source import ApiServerSource, Broker, source_event
+from support.apiserver_source import source_event
 from support.event_sink import Received, RecordingSink
 from support.functions import FunctionLauncher
+from support.notify_rig import NotifyRig
 from support.objects import read_inference_service
 from support.problems import assert_problem
 from support.rbac import create_service_account, grant_inference_services
@@ -50,37 +49,6 @@ SOURCE = "/kserve-functions/notify"
 # test_kserve_reconciles.py), with this message and exit code.
 CRASH_MESSAGE = "model file /mnt/models/model.joblib is corrupt"
 RESTART_TOKEN = "kserve-functions.dev/restart-token"
-
-
-@dataclass
-class Rig:
-    """The sink, the replicas, the source and its Broker, for one test namespace."""
-
-    sink: RecordingSink
-    broker: Broker
-    replicas: list[httpx.AsyncClient]
-    namespace: str
-    admin: client.ApiClient
-
-    def types(self) -> list[str]:
-        return [event.type for event in self.sink.events()]
-
-    async def wait_for_types(self, expected: list[str], *, timeout: float = 45.0) -> None:
-        """Until the sink has accepted at least the event types ``expected``, in that order."""
-        deadline = time.monotonic() + timeout
-        while self.types()[: len(expected)] != expected:
-            assert time.monotonic() < deadline, f"sent {self.types()}, waited for {expected}"
-            await asyncio.sleep(0.1)
-
-    def record(self, name: str) -> str | None:
-        stored = read_inference_service(self.admin, self.namespace, name)
-        found: str | None = stored["metadata"].get("annotations", {}).get(REPORTED_STATE_ANNOTATION)
-        return found
-
-    def create(self, manifest: dict[str, Any]) -> None:
-        _custom(self.admin).create_namespaced_custom_object(
-            *_ISVC, self.namespace, INFERENCE_SERVICE.plural, manifest
-        )
 
 
 _ISVC = (INFERENCE_SERVICE.group, INFERENCE_SERVICE.version)
@@ -103,43 +71,22 @@ def _start_notify(launcher: FunctionLauncher, env: dict[str, str]) -> httpx.Asyn
     return made
 
 
-@pytest_asyncio.fixture
-async def rig(
-    function_launcher: FunctionLauncher,
-    function_env: dict[str, str],
-    admin_api: client.ApiClient,
-    namespace: str,
-) -> AsyncIterator[Rig]:
-    sink = RecordingSink()
-    env = {**function_env, "K_SINK": sink.url}
-    replicas = [_start_notify(function_launcher, env) for _ in range(2)]
-    source = ApiServerSource(admin_api, namespace)
-    broker = Broker(source, replicas)
-    forwarding = asyncio.create_task(broker.run())
-    yield Rig(sink, broker, replicas, namespace, admin_api)
-    forwarding.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await forwarding
-    await asyncio.to_thread(source.stop)
-    sink.close()
-
-
 HOLD = "kserve-functions.dev/test-hold"
 
 
-def _json_patch(rig: Rig, name: str, operations: list[dict[str, Any]]) -> Answer:
+def _json_patch(rig: NotifyRig, name: str, operations: list[dict[str, Any]]) -> Answer:
     path = requests.resource_path(INFERENCE_SERVICE, rig.namespace, name)
     patch = KubeRequest("PATCH", path, name, body=operations, content_type=requests.JSON_PATCH)
     return send(rig.admin, patch)
 
 
-def _hold(rig: Rig, name: str) -> None:
+def _hold(rig: NotifyRig, name: str) -> None:
     """Add the test's finalizer to the model (KServe's stays)."""
     held = _json_patch(rig, name, [{"op": "add", "path": "/metadata/finalizers/-", "value": HOLD}])
     assert held.status == 200, held.body
 
 
-def _release(rig: Rig, name: str) -> None:
+def _release(rig: NotifyRig, name: str) -> None:
     """Remove the test's finalizer: the model goes once KServe's is gone too."""
 
     def removed() -> bool | None:
@@ -160,14 +107,14 @@ def _release(rig: Rig, name: str) -> None:
     workloads.wait_for(removed, what="the test's finalizer removed")
 
 
-def _assert_delivered_cleanly(rig: Rig) -> None:
+def _assert_delivered_cleanly(rig: NotifyRig) -> None:
     """Every delivery ended 200 with an empty body (what a Broker takes as a reply)."""
     finals = [(status, body) for _, status, body, final in rig.broker.answers if final]
     assert finals, "nothing was delivered"
     assert set(finals) == {(200, b"")}, finals
 
 
-def _assert_status_event(event: Received, rig: Rig, name: str) -> None:
+def _assert_status_event(event: Received, rig: NotifyRig, name: str) -> None:
     assert event.source == SOURCE
     assert event.subject == f"{rig.namespace}/{name}"
     assert event.datacontenttype == "application/json"
@@ -176,115 +123,119 @@ def _assert_status_event(event: Received, rig: Rig, name: str) -> None:
     assert event.data["url"] == f"http://{name}-{rig.namespace}.example.com"
 
 
-async def test_a_models_lifecycle_is_reported_once_per_transition(rig: Rig) -> None:
-    rig.create(_model(rig.namespace, "iris"))
+async def test_a_models_lifecycle_is_reported_once_per_transition(notify_rig: NotifyRig) -> None:
+    notify_rig.create(_model(notify_rig.namespace, "iris"))
 
-    await rig.wait_for_types([READY])
-    await rig.broker.settle()
-    [ready] = rig.sink.events()
-    _assert_status_event(ready, rig, "iris")
+    await notify_rig.wait_for_types([READY])
+    await notify_rig.broker.settle()
+    [ready] = notify_rig.sink.events()
+    _assert_status_event(ready, notify_rig, "iris")
     assert (ready.data["ready"], ready.data["state"], ready.data["generation"]) == (
         True,
         "ready",
         1,
     )
-    assert rig.record("iris") == "ready"
+    assert notify_rig.record("iris") == "ready"
     # KServe does not copy the record onto the pods: writing it rolled nothing.
-    assert len(workloads.replica_sets(rig.admin, rig.namespace, "iris")) == 1
+    assert len(workloads.replica_sets(notify_rig.admin, notify_rig.namespace, "iris")) == 1
 
     # An update (what POST /deploy does: a new restart token) rolls a new generation.
-    _custom(rig.admin).patch_namespaced_custom_object(
+    _custom(notify_rig.admin).patch_namespaced_custom_object(
         *_ISVC,
-        rig.namespace,
+        notify_rig.namespace,
         INFERENCE_SERVICE.plural,
         "iris",
         {"spec": {"predictor": {"annotations": {RESTART_TOKEN: "2"}}}},
     )
 
-    await rig.wait_for_types([READY, UNREADY, READY])
-    await rig.broker.settle()
-    [_, unready, ready_again] = rig.sink.events()
-    _assert_status_event(unready, rig, "iris")
+    await notify_rig.wait_for_types([READY, UNREADY, READY])
+    await notify_rig.broker.settle()
+    [_, unready, ready_again] = notify_rig.sink.events()
+    _assert_status_event(unready, notify_rig, "iris")
     assert (unready.data["ready"], unready.data["generation"]) == (False, 2)
     assert unready.data["state"] in {"updating", "starting"}
     assert ready_again.data["state"] == "ready"
     assert ready_again.data["generation"] == 2
-    assert rig.record("iris") == "ready"
-    assert len(workloads.replica_sets(rig.admin, rig.namespace, "iris")) == 2
+    assert notify_rig.record("iris") == "ready"
+    assert len(workloads.replica_sets(notify_rig.admin, notify_rig.namespace, "iris")) == 2
 
     # A finalizer of the test's holds the deleted model, as KServe's own does for a
     # moment (too short for a test to count on): "deleted" is then recorded once, by
     # compare-and-swap. (A model already gone is reported from its delete event:
     # test_events_about_a_gone_model_send_deleted_only_for_its_delete.)
-    _hold(rig, "iris")
-    stored = read_inference_service(rig.admin, rig.namespace, "iris")
-    _custom(rig.admin).delete_namespaced_custom_object(
-        *_ISVC, rig.namespace, INFERENCE_SERVICE.plural, "iris"
+    _hold(notify_rig, "iris")
+    stored = read_inference_service(notify_rig.admin, notify_rig.namespace, "iris")
+    _custom(notify_rig.admin).delete_namespaced_custom_object(
+        *_ISVC, notify_rig.namespace, INFERENCE_SERVICE.plural, "iris"
     )
 
-    await rig.wait_for_types([READY, UNREADY, READY, DELETED])
-    await rig.broker.settle()
-    assert rig.record("iris") == "deleted"
-    _release(rig, "iris")
-    await rig.broker.settle()
-    assert rig.types() == [READY, UNREADY, READY, DELETED]
-    deleted = rig.sink.events()[-1]
-    _assert_status_event(deleted, rig, "iris")
+    await notify_rig.wait_for_types([READY, UNREADY, READY, DELETED])
+    await notify_rig.broker.settle()
+    assert notify_rig.record("iris") == "deleted"
+    _release(notify_rig, "iris")
+    await notify_rig.broker.settle()
+    assert notify_rig.types() == [READY, UNREADY, READY, DELETED]
+    deleted = notify_rig.sink.events()[-1]
+    _assert_status_event(deleted, notify_rig, "iris")
     assert (deleted.data["state"], deleted.data["reason"]) == ("deleting", "Deleting")
     assert deleted.id == f"{stored['metadata']['uid']}/deleted"
-    ids = [event.id for event in rig.sink.events()]
+    ids = [event.id for event in notify_rig.sink.events()]
     assert len(set(ids)) == len(ids)
-    _assert_delivered_cleanly(rig)
+    _assert_delivered_cleanly(notify_rig)
 
 
 async def test_a_crash_looping_model_is_reported_failed_once_with_the_message(
-    rig: Rig,
+    notify_rig: NotifyRig,
 ) -> None:
-    rig.create(
+    notify_rig.create(
         _model(
-            rig.namespace,
+            notify_rig.namespace,
             "broken",
             **workloads.crash_looping(CRASH_MESSAGE, exit_code=3),
         )
     )
 
-    await rig.wait_for_types([FAILED])
+    await notify_rig.wait_for_types([FAILED])
     # The crash loop goes on (kwok restarts the container, KServe rewrites its
     # status): later events must find the failure already reported.
-    seen = len(rig.broker.answers)
+    seen = len(notify_rig.broker.answers)
     deadline = time.monotonic() + 15
-    while len(rig.broker.answers) < seen + 8 and time.monotonic() < deadline:
+    while len(notify_rig.broker.answers) < seen + 8 and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
-    await rig.broker.settle(timeout=60)
+    await notify_rig.broker.settle(timeout=60)
 
-    [failed] = rig.sink.events()
-    _assert_status_event(failed, rig, "broken")
+    [failed] = notify_rig.sink.events()
+    _assert_status_event(failed, notify_rig, "broken")
     assert (failed.data["ready"], failed.data["state"]) == (False, "failed")
     # KServe's ModelLoadFailed, or the pod's CrashLoopBackOff if that was read first:
     # either way the container's termination message and exit code.
     assert failed.data["reason"] in {"ModelLoadFailed", "CrashLoopBackOff"}
     assert CRASH_MESSAGE in failed.data["message"]
     assert "exit code 3" in failed.data["message"]
-    assert rig.record("broken") == "failed"
-    _assert_delivered_cleanly(rig)
+    assert notify_rig.record("broken") == "failed"
+    _assert_delivered_cleanly(notify_rig)
 
 
-async def test_an_event_the_sink_refuses_is_put_back_and_sent_on_redelivery(rig: Rig) -> None:
-    rig.sink.refuse_next(1)
-    rig.create(_model(rig.namespace, "retried"))
+async def test_an_event_the_sink_refuses_is_put_back_and_sent_on_redelivery(
+    notify_rig: NotifyRig,
+) -> None:
+    notify_rig.sink.refuse_next(1)
+    notify_rig.create(_model(notify_rig.namespace, "retried"))
 
-    await rig.wait_for_types([READY])
-    await rig.broker.settle()
+    await notify_rig.wait_for_types([READY])
+    await notify_rig.broker.settle()
 
-    assert rig.sink.refused == 1
-    assert rig.types() == [READY]
+    assert notify_rig.sink.refused == 1
+    assert notify_rig.types() == [READY]
     # The replica whose send failed answered 503 (the Broker redelivered), having put
     # the record back so that the redelivery could decide again.
-    refusals = [(status, body) for _, status, body, final in rig.broker.answers if status == 503]
+    refusals = [
+        (status, body) for _, status, body, final in notify_rig.broker.answers if status == 503
+    ]
     assert len(refusals) == 1
     assert b"event sink" in refusals[0][1]
-    assert rig.record("retried") == "ready"
-    _assert_delivered_cleanly(rig)
+    assert notify_rig.record("retried") == "ready"
+    _assert_delivered_cleanly(notify_rig)
 
 
 # -- single events, as the Broker would deliver them ------------------------------------

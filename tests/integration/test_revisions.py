@@ -8,14 +8,18 @@ garbage collector removes the history with the model).
 from __future__ import annotations
 
 import asyncio
+import datetime
 from typing import Any
 
 import httpx
 import pytest
 from cloudevents.core.bindings.http import to_structured_event
 from cloudevents.core.v1.event import CloudEvent
+from kserve_functions.kube import requests
+from kserve_functions.objects import audit, history
 from kubernetes import client
 from support import workloads
+from support.apiserver import send
 from support.functions import new_function
 from support.objects import read_inference_service
 from support.problems import assert_problem
@@ -272,17 +276,102 @@ async def test_concurrent_deploys_get_distinct_revision_numbers(
     assert numbers == [1, 2, 3, 4, 5, 6]
 
 
-async def test_only_the_newest_revisions_are_kept(
+async def test_the_newest_revisions_are_shown_and_the_oldest_pruned_at_once(
     function_env: dict[str, str], namespace: str, admin_api: client.ApiClient
 ) -> None:
     function = new_function("deploy")
     function.start({**function_env, "REVISION_HISTORY_LIMIT": "2"})
-    transport = httpx.ASGITransport(app=function.handle)
-    async with httpx.AsyncClient(transport=transport, base_url="http://function") as deploy:
+    models = new_function("models")
+    models.start({**function_env, "REVISION_HISTORY_LIMIT": "2"})
+    async with (
+        _client(function) as deploy,
+        _client(models) as reader,
+    ):
         for n in range(1, 5):
+            answer = await deploy.post("/deploy", json=version(namespace, n))
+            assert answer.json()["revision"] == n, answer.text
+        # Four of at most twice the limit: none pruned yet, the newest two shown.
+        assert _numbers(admin_api, namespace) == [1, 2, 3, 4]
+        listed = (await reader.get(f"/models/{namespace}/iris/revisions")).json()
+        assert [r["revision"] for r in listed["revisions"]] == [4, 3]
+        hidden = await deploy.post(f"/models/{namespace}/iris/rollback", json={"revision": 2})
+        assert "revision 2" in assert_problem(hidden, 404)["detail"]
+
+        # The fifth is one too many: all but the newest two go, in one request.
+        assert (await deploy.post("/deploy", json=version(namespace, 5))).json()["revision"] == 5
+        assert _numbers(admin_api, namespace) == [4, 5]
+        assert (await deploy.post("/deploy", json=version(namespace, 6))).json()["revision"] == 6
+        assert _numbers(admin_api, namespace) == [4, 5, 6]
+        listed = (await reader.get(f"/models/{namespace}/iris/revisions")).json()
+        assert [r["revision"] for r in listed["revisions"]] == [6, 5]
+    await function.aclose()
+    await models.aclose()
+
+
+async def test_revisions_written_before_the_number_label_are_pruned_by_name(
+    api: Any, function_env: dict[str, str], namespace: str, admin_api: client.ApiClient
+) -> None:
+    assert (await api("deploy").post("/deploy", json=version(namespace, 1))).status_code == 201
+    # Revision 1 as an earlier version wrote it: without its number label (a
+    # ControllerRevision's data cannot be updated, so it is written again).
+    legacy = history.revision(
+        read_inference_service(admin_api, namespace, "iris"),
+        revision_number=1,
+        recorded={"action": "deploy", "request": version(namespace, 1)},
+        actor=audit.Actor(by=ANONYMOUS, how="POST /deploy"),
+        at=datetime.datetime.now(datetime.UTC),
+    )
+    del legacy["metadata"]["labels"]["kserve-functions.dev/revision"]
+    client.AppsV1Api(admin_api).delete_namespaced_controller_revision("iris-rev-1", namespace)
+    made = send(admin_api, requests.create_revision(legacy))
+    assert made.status == 201, made.body.get("message")
+    # An instance that did not write it reads it, without its number label.
+    function = new_function("deploy")
+    function.start({**function_env, "REVISION_HISTORY_LIMIT": "1"})
+    async with _client(function) as deploy:
+        for n in (2, 3):
             answer = await deploy.post("/deploy", json=version(namespace, n))
             assert answer.json()["revision"] == n, answer.text
     await function.aclose()
 
-    numbers = sorted(r.revision for r in stored_revisions(admin_api, namespace, "iris"))
-    assert numbers == [3, 4]
+    assert _numbers(admin_api, namespace) == [3]
+
+
+async def test_replicas_number_their_changes_of_one_model_in_turn(
+    function_env: dict[str, str], namespace: str, admin_api: client.ApiClient
+) -> None:
+    # Each replica remembers the history as it wrote it; the other's revisions
+    # make that memory stale, and its next number collides and is taken again.
+    replicas = [new_function("deploy"), new_function("deploy")]
+    for replica in replicas:
+        replica.start(function_env)
+    async with _client(replicas[0]) as first, _client(replicas[1]) as second:
+        key_a, key_b = {"Idempotency-Key": "key-a"}, {"Idempotency-Key": "key-b"}
+        turns = [
+            (first, 1, key_a, 1),
+            (second, 2, {}, 2),
+            # The first remembers revision 1 as the newest, of this very key and
+            # request; the second's revision 2 since makes this a change of its own.
+            (first, 1, key_a, 3),
+            # The second remembers 2 as the newest: its number 3 collides.
+            (second, 4, key_b, 4),
+            # A retry of the newest change, through the replica that did not make it.
+            (first, 4, key_b, 4),
+        ]
+        for deploy, n, headers, expected in turns:
+            answer = await deploy.post("/deploy", json=version(namespace, n), headers=headers)
+            assert answer.json()["revision"] == expected, answer.text
+    for replica in replicas:
+        await replica.aclose()
+
+    assert _numbers(admin_api, namespace) == [1, 2, 3, 4]
+
+
+def _client(function: Any) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=function.handle)
+    return httpx.AsyncClient(transport=transport, base_url="http://function")
+
+
+def _numbers(admin_api: client.ApiClient, namespace: str) -> list[int]:
+    """The numbers of model iris's revisions in the store."""
+    return sorted(r.revision for r in stored_revisions(admin_api, namespace, "iris"))

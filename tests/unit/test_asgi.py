@@ -12,6 +12,8 @@ from kserve_functions.core import errors
 from kserve_functions.core.models import DeleteResponse
 from kserve_functions.http import asgi
 from kserve_functions.http.asgi import Message, Receive, Request, Response
+from kserve_functions.kube import Caller
+from kserve_functions.objects import audit
 
 LIMIT = 10
 
@@ -189,6 +191,25 @@ async def test_header_names_are_lowercased() -> None:
 def test_header_lookup_ignores_case(name: str) -> None:
     request = Request(method="GET", path="/", query={}, headers={"idempotency-key": "k"})
     assert request.header(name) == "k"
+
+
+# -- Request.caller and Request.actor --------------------------------------------
+
+
+def test_the_actor_is_the_callers_user_with_the_method_and_path() -> None:
+    request = Request("POST", "/models/ml/iris/stop", {}, {}, caller=Caller(user="alice"))
+    assert request.actor == audit.Actor(by="alice", how="POST /models/ml/iris/stop")
+
+
+def test_without_a_caller_the_actor_is_anonymous() -> None:
+    request = Request("DELETE", "/models/ml/iris", {}, {})
+    assert request.caller is None
+    assert request.actor == audit.Actor(by=audit.ANONYMOUS, how="DELETE /models/ml/iris")
+
+
+def test_the_actor_is_computed_once_per_request() -> None:
+    request = Request("POST", "/deploy", {}, {}, caller=Caller(user="alice"))
+    assert request.actor is request.actor
 
 
 # -- Request.json_body -------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
@@ -12,6 +13,7 @@ from kserve_functions.config import AuthMode, ConfigError, EventAuth, Settings
 from kserve_functions.core import errors
 from kserve_functions.http.asgi import Request
 from kserve_functions.kube import Caller, Kube
+from kserve_functions.objects import audit
 
 TTL = 10.0
 
@@ -111,6 +113,43 @@ async def test_a_refused_token_stays_refused_for_the_ttl() -> None:
     clock.now += TTL
     reviews.callers["bad"] = Caller(user="now-valid")
     assert await authorizer.authenticate(_request("bad")) == Caller(user="now-valid")
+
+
+@pytest.mark.asyncio
+async def test_an_authenticated_request_carries_its_caller_and_is_the_same_otherwise() -> None:
+    reviews = Reviews({"t": Caller(user="alice")})
+    request = _request("t")
+
+    authenticated = await _authorizer(reviews, Clock()).authenticated(request)
+
+    assert authenticated.caller == Caller(user="alice")
+    assert authenticated.actor == audit.Actor(by="alice", how="GET /models")
+    assert dataclasses.replace(authenticated, caller=None) == request
+    assert request.caller is None
+
+
+@pytest.mark.asyncio
+async def test_an_unauthenticated_request_is_refused_with_the_challenge() -> None:
+    reviews = Reviews({})
+    bare = Request(method="GET", path="/models", query={}, headers={})
+
+    with pytest.raises(errors.Unauthorized) as caught:
+        await _authorizer(reviews, Clock()).authenticated(bare)
+    assert caught.value.headers == authorizer.CHALLENGE
+    assert reviews.token_reviews == []
+
+
+@pytest.mark.asyncio
+async def test_without_authentication_a_request_has_no_caller_and_an_anonymous_actor() -> None:
+    reviews = Reviews({"t": Caller(user="alice")})
+    settings = Settings(auth_mode=AuthMode.NONE)
+    off = authorizer.Authorizer(settings, cast(Kube, reviews), audience="deploy")
+    request = _request("t")
+
+    assert await off.authenticated(request) is request
+    assert request.caller is None
+    assert request.actor == audit.Actor(by=audit.ANONYMOUS, how="GET /models")
+    assert reviews.token_reviews == []
 
 
 @pytest.mark.asyncio

@@ -49,7 +49,9 @@ def test_a_revision_is_owned_by_the_model_labelled_and_annotated() -> None:
     assert metadata["labels"] == {
         "serving.kserve.io/inferenceservice": "iris",
         "kserve-functions.dev/revision-of": "iris",
+        "kserve-functions.dev/revision": "3",
     }
+    assert history.numbered(body)
     assert metadata["ownerReferences"] == [
         {
             "apiVersion": "serving.kserve.io/v1beta1",
@@ -85,13 +87,64 @@ def test_numbers_grow_from_the_highest_and_start_at_one() -> None:
     assert history.next_number([stored(2, {}), stored(7, {}), stored(3, {})]) == 8
 
 
-def test_the_oldest_beyond_the_limit_are_pruned_oldest_first() -> None:
+def names(revisions: Any) -> list[str]:
+    return [history.name_of(r) for r in revisions]
+
+
+def test_the_oldest_beyond_the_limit_are_pruned_at_once_past_twice_the_limit() -> None:
+    revisions = [stored(n, {}) for n in (4, 1, 3, 2, 5, 7, 6)]
+
+    assert history.stored_limit(3) == 6
+    # Seven of at most six: all but the newest three go, oldest first.
+    assert names(history.to_prune(revisions, 3)) == [f"iris-rev-{n}" for n in (1, 2, 3, 4)]
+    # Six of at most six (limit 3 without the seventh): none yet.
+    assert history.to_prune(revisions[:-1], 3) == []
+    assert history.to_prune(revisions, 10) == []
+    # At least the newest is always kept (the limit counts as 1).
+    assert history.stored_limit(0) == 2
+    assert names(history.to_prune(revisions, 0)) == [f"iris-rev-{n}" for n in range(1, 7)]
+
+
+def test_the_api_shows_the_newest_within_the_limit() -> None:
     revisions = [stored(n, {}) for n in (4, 1, 3, 2, 5)]
 
-    assert history.to_prune(revisions, 3) == ["iris-rev-1", "iris-rev-2"]
-    assert history.to_prune(revisions, 10) == []
-    # At least the newest is always kept.
-    assert history.to_prune(revisions, 0) == [f"iris-rev-{n}" for n in (1, 2, 3, 4)]
+    assert [history.number(r) for r in history.shown(revisions, 3)] == [5, 4, 3]
+    assert [history.number(r) for r in history.shown(revisions, 10)] == [5, 4, 3, 2, 1]
+    assert [history.number(r) for r in history.shown(revisions, 0)] == [5]
+
+
+def test_a_revision_written_before_the_number_label_is_not_numbered() -> None:
+    older = stored(2, {})
+    del older["metadata"]["labels"]["kserve-functions.dev/revision"]
+
+    assert not history.numbered(older)
+    assert history.numbered(stored(2, {}))
+
+
+def test_a_remembered_history_keeps_whole_what_numbering_repeats_and_data_read() -> None:
+    newest = stored(4, {"action": "stop"}, token="t")
+    newest["metadata"]["managedFields"] = [{"manager": "kserve-functions"}]
+    revisions = [stored(1, deploy("r/m:1")), stored(3, deploy("r/m:3")), stored(2, {}), newest]
+
+    kept = history.remembered(revisions)
+
+    assert [history.number(r) for r in kept] == [4, 3, 2, 1]
+    # The newest and the newest holding a request, whole (less managedFields).
+    assert "managedFields" not in kept[0]["metadata"]
+    assert kept[0]["data"] == {"action": "stop"}
+    assert kept[1] == revisions[1]
+    # The others: number, name and labels only.
+    assert kept[2] == {
+        "revision": 2,
+        "metadata": {"name": "iris-rev-2", "labels": revisions[2]["metadata"]["labels"]},
+    }
+    assert history.next_number(kept) == history.next_number(revisions)
+    assert history.latest_request(kept) == history.latest_request(revisions)
+    retry = history.Change(action="stop", restart_token="t")
+    assert history.repeats(kept, retry) == history.repeats(revisions, retry) == 4
+    assert names(history.to_prune(kept, 1)) == names(history.to_prune(revisions, 1))
+    assert all(history.numbered(r) for r in kept)
+    assert history.remembered([]) == []
 
 
 def test_a_retry_with_the_same_token_and_request_is_the_newest_revision() -> None:

@@ -400,6 +400,19 @@ def test_a_revision_is_created_with_a_plain_post_in_its_namespace() -> None:
     assert request.what == "ControllerRevision ml/iris-rev-3"
 
 
+def test_the_oldest_revisions_are_pruned_at_once_by_model_and_number() -> None:
+    request = requests.delete_revisions("ml", "iris", [12, 3, 4])
+
+    assert (request.method, request.path, request.body) == ("DELETE", REVISIONS, None)
+    assert request.query == (
+        (
+            "labelSelector",
+            "kserve-functions.dev/revision-of=iris,kserve-functions.dev/revision in (3,4,12)",
+        ),
+    )
+    assert request.what == "the revisions 3,4,12 of model ml/iris"
+
+
 def test_a_models_revisions_are_listed_by_the_projects_label() -> None:
     request = requests.list_revisions("ml", "iris", limit=50, continue_token="c1")
 

@@ -29,6 +29,7 @@ CLOUDEVENTS = "CloudEvents: envelope, registry payloads and sink are independent
 KUBE_ONLY = "Only the kube package talks to the Kubernetes API"
 KUBE_LAYERS = "Inside kube: named operations, then the sender, then pure requests and answers"
 PURE_REQUESTS = "Requests, answers and paging are pure: no client, no HTTP"
+FACADE = "Above kube, only its facade: kserve_functions.kube, not its modules"
 PLAIN_SINK = "The event sink is plain HTTP: no Kubernetes client"
 NO_EVENTS_IN_APP = "The function object loads no event parsing, directly or not"
 CONTRACTS = (
@@ -44,6 +45,7 @@ CONTRACTS = (
     KUBE_ONLY,
     KUBE_LAYERS,
     PURE_REQUESTS,
+    FACADE,
     PLAIN_SINK,
     NO_EVENTS_IN_APP,
 )
@@ -92,7 +94,10 @@ def test_the_library_keeps_its_contracts() -> None:
         ("operations/brand_new", "import kubernetes  # noqa", KUBE_ONLY),
         ("kube/requests", "from kserve_functions.kube import client  # noqa", KUBE_LAYERS),
         ("kube/requests", "import kubernetes  # noqa", PURE_REQUESTS),
+        ("operations/diagnostics", "from kserve_functions.kube import requests  # noqa", FACADE),
+        ("context", "from kserve_functions.kube.client import Kube  # noqa", FACADE),
         ("intake/notify", "import aiohttp  # noqa", KUBE_ONLY),
+        ("operations/listing", "import orjson  # noqa", KUBE_ONLY),
         ("cloudevents/sink", "import kubernetes  # noqa", PLAIN_SINK),
         (
             "cloudevents/sink",
@@ -123,7 +128,10 @@ def test_the_library_keeps_its_contracts() -> None:
         "a-new-module-imports-kubernetes",
         "requests-import-the-client",
         "requests-import-kubernetes",
+        "diagnostics-imports-the-requests",
+        "context-imports-the-client",
         "notify-imports-aiohttp",
+        "listing-imports-orjson",
         "sink-imports-kubernetes",
         "sink-imports-the-envelope",
         "transitions-import-notify",

@@ -579,6 +579,12 @@ def test_a_canary_identical_to_stable_is_refused(canary: dict[str, Any]) -> None
     assert message.startswith("no change from the stable predictor")
 
 
+@pytest.mark.parametrize("image", ["registry.example.com/MyModel:v2", "nginx\n", "a" * 256])
+def test_a_canary_image_is_checked_like_the_deploys(image: str) -> None:
+    found = refused(deploy(canary={"trafficPercent": 20, "image": image}))
+    assert found == [("canary.image", IMAGE_RULE)]
+
+
 def test_a_canary_of_a_model_format_predictor_changes_no_image() -> None:
     body = {"name": "iris", "modelFormat": {"name": "sklearn"}, "storageUri": "gs://v1"}
     [(field, _)] = refused({**body, "canary": {"trafficPercent": 5, "image": "r/m:2"}})

@@ -8,6 +8,7 @@ import pytest
 from kserve_functions.api.routing import Route, Router
 from kserve_functions.context import Context
 from kserve_functions.core import errors
+from kserve_functions.functions import delete, deploy, health, models
 from kserve_functions.http.asgi import Request, Response
 
 
@@ -134,3 +135,23 @@ def test_the_first_matching_route_wins() -> None:
 
 def test_a_route_keeps_its_template_segments() -> None:
     assert GET.segments == ("models", "{namespace}", "{name}")
+
+
+def test_a_route_authenticates_its_caller_unless_it_is_declared_open() -> None:
+    assert GET.authenticated
+    assert not Route("GET", "/health", answer, authenticated=False).authenticated
+
+
+@pytest.mark.parametrize(
+    ("routes", "open_paths"),
+    [
+        (deploy.routes(), set()),
+        (models.routes(), set()),
+        (delete.routes(), set()),
+        (health.health_routes((), at_root=True), {"/health", "/"}),
+        (health.health_routes((), at_root=False), {"/health"}),
+    ],
+)
+def test_only_the_health_routes_are_open(routes: list[Route], open_paths: set[str]) -> None:
+    # Every route of the API authenticates its caller; /health says nothing about models.
+    assert {route.path for route in routes if not route.authenticated} == open_paths

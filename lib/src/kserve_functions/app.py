@@ -78,7 +78,8 @@ class ModelFunction:
         describe = openapi.describer(
             tuple(served), title=f"KServe Model Functions: {name}", version=VERSION
         )
-        served.append(Route("GET", "/openapi.json", describe))
+        # Open, as /health: the document says what the API takes, nothing about models.
+        served.append(Route("GET", "/openapi.json", describe, authenticated=False))
         self._router = Router(served)
         self._context: Context | None = None
         self._not_ready = "not started"
@@ -199,6 +200,11 @@ class ModelFunction:
                 if answered is not None:
                     return answered
             route, params = self._router.resolve(request.method, request.path)
+            if route.authenticated:
+                # Once, here, before the handler reads anything of the request: an
+                # unknown path or method stays 404/405, a bad token is 401 before
+                # any 422 of the handler's parameters.
+                request = await context.auth.authenticated(request)
             return await route.handler(context, request, params)
         except errors.ApiError as e:
             return problem_response(e)

@@ -9,10 +9,11 @@ a message naming the variable.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from kserve_functions.core import grammar
@@ -114,11 +115,11 @@ class Settings:
                 environ, "MODEL_URL_TEMPLATE_KNATIVE", defaults.model_urls.knative_template
             ),
         )
-        wait_default = _positive_float(
-            environ, "WAIT_TIMEOUT_DEFAULT_SECONDS", defaults.wait_timeout_default_seconds
+        wait_default = _positive(
+            environ, "WAIT_TIMEOUT_DEFAULT_SECONDS", defaults.wait_timeout_default_seconds, float
         )
-        wait_max = _positive_float(
-            environ, "WAIT_TIMEOUT_MAX_SECONDS", defaults.wait_timeout_max_seconds
+        wait_max = _positive(
+            environ, "WAIT_TIMEOUT_MAX_SECONDS", defaults.wait_timeout_max_seconds, float
         )
         if wait_default > wait_max:
             raise ConfigError(
@@ -139,18 +140,18 @@ class Settings:
         return cls(
             kubeconfig=environ.get("KUBECONFIG") or None,
             model_urls=model_urls,
-            max_body_bytes=_positive_int(environ, "MAX_BODY_BYTES", defaults.max_body_bytes),
-            kube_timeout_seconds=_positive_float(
-                environ, "KUBE_TIMEOUT_SECONDS", defaults.kube_timeout_seconds
+            max_body_bytes=_positive(environ, "MAX_BODY_BYTES", defaults.max_body_bytes, int),
+            kube_timeout_seconds=_positive(
+                environ, "KUBE_TIMEOUT_SECONDS", defaults.kube_timeout_seconds, float
             ),
             wait_timeout_default_seconds=wait_default,
             wait_timeout_max_seconds=wait_max,
-            list_page_size=_positive_int(environ, "LIST_PAGE_SIZE", defaults.list_page_size),
+            list_page_size=_positive(environ, "LIST_PAGE_SIZE", defaults.list_page_size, int),
             auth_mode=AuthMode(auth),
-            auth_cache_ttl_seconds=_positive_float(
-                environ, "AUTH_CACHE_TTL_SECONDS", defaults.auth_cache_ttl_seconds
+            auth_cache_ttl_seconds=_positive(
+                environ, "AUTH_CACHE_TTL_SECONDS", defaults.auth_cache_ttl_seconds, float
             ),
-            auth_cache_size=_positive_int(environ, "AUTH_CACHE_SIZE", defaults.auth_cache_size),
+            auth_cache_size=_positive(environ, "AUTH_CACHE_SIZE", defaults.auth_cache_size, int),
             event_auth=EventAuth(event_auth),
             event_audience=environ.get("EVENT_AUDIENCE") or None,
             registry_secret_header=header,
@@ -160,18 +161,18 @@ class Settings:
             health_probe_namespace=_namespace(
                 environ, "HEALTH_PROBE_NAMESPACE", defaults.health_probe_namespace
             ),
-            max_streams=_positive_int(environ, "MAX_STREAMS", defaults.max_streams),
-            stream_max_seconds=_positive_float(
-                environ, "STREAM_MAX_SECONDS", defaults.stream_max_seconds
+            max_streams=_positive(environ, "MAX_STREAMS", defaults.max_streams, int),
+            stream_max_seconds=_positive(
+                environ, "STREAM_MAX_SECONDS", defaults.stream_max_seconds, float
             ),
-            stream_heartbeat_seconds=_positive_float(
-                environ, "STREAM_HEARTBEAT_SECONDS", defaults.stream_heartbeat_seconds
+            stream_heartbeat_seconds=_positive(
+                environ, "STREAM_HEARTBEAT_SECONDS", defaults.stream_heartbeat_seconds, float
             ),
             event_sink=_sink_url(environ),
             event_sink_ca_certs=environ.get("K_CA_CERTS") or None,
             event_sink_token_file=environ.get("K_SINK_TOKEN_FILE", defaults.event_sink_token_file),
-            revision_history_limit=_positive_int(
-                environ, "REVISION_HISTORY_LIMIT", defaults.revision_history_limit
+            revision_history_limit=_positive(
+                environ, "REVISION_HISTORY_LIMIT", defaults.revision_history_limit, int
             ),
         )
 
@@ -249,27 +250,26 @@ def _registry_secret(environ: Mapping[str, str]) -> str | None:
     return environ.get("REGISTRY_SECRET") or None
 
 
-def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+# The kinds of number a setting may be (``_positive``).
+_Number = TypeVar("_Number", int, float)
+
+
+def _positive(
+    environ: Mapping[str, str], name: str, default: _Number, parse: Callable[[str], _Number]
+) -> _Number:
+    """``environ[name]`` read by ``parse`` (``int`` or ``float``), or ``default`` when unset.
+
+    Raises:
+        ConfigError: it is not a number of that kind, or not greater than 0 (NaN included).
+    """
     raw = environ.get(name)
     if raw is None:
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError as e:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from e
-    if value <= 0:
-        raise ConfigError(f"{name}={raw!r} must be greater than 0")
-    return value
-
-
-def _positive_float(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as e:
-        raise ConfigError(f"{name}={raw!r} is not a number of seconds") from e
+        kind = "a whole number" if parse is int else "a number of seconds"
+        raise ConfigError(f"{name}={raw!r} is not {kind}") from e
     if not value > 0:
         raise ConfigError(f"{name}={raw!r} must be greater than 0")
     return value

@@ -6,7 +6,8 @@ a template segment matches one non-empty path segment of the
 matches no template segment, so an empty path parameter is an unknown path
 rather than another route's. A path that exists
 with another method answers 405 with ``Allow``; an unknown path 404. Routes
-also carry what the OpenAPI document says about them (``Operation``).
+also carry what the OpenAPI document says about them (``Operation``), and
+whether their caller is authenticated before their handler runs.
 """
 
 from __future__ import annotations
@@ -85,12 +86,20 @@ class Operation:
 
 @dataclass(frozen=True)
 class Route:
-    """One method on one path template, and the coroutine that answers it."""
+    """One method on one path template, and the coroutine that answers it.
+
+    ``authenticated`` (the default): the function object authenticates the
+    caller before calling ``handler`` (``Authorizer.authenticate``: 401 without
+    a token the cluster accepts, after the route was found, before anything of
+    the request is read) and hands it over as ``Request.caller``. False for a
+    route open to anyone, such as ``/health``.
+    """
 
     method: str
     path: str
     handler: Handler
     operation: Operation | None = None
+    authenticated: bool = True
     segments: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -1,9 +1,11 @@
 """Who may call the API, and what they may do (DESIGN §6).
 
 With ``AUTH_MODE=kubernetes`` every operation needs ``Authorization: Bearer
-<token>``: the token is verified with a TokenReview and the exact operation is
-authorized with a SubjectAccessReview for that caller on
-``inferenceservices.serving.kserve.io`` in the target namespace. Both answers
+<token>``: the token is verified with a TokenReview (once per request, by the
+function object before the route's handler: ``authenticated``, the open routes
+such as ``/health`` excepted), and the exact operation is authorized with a
+SubjectAccessReview for that caller on ``inferenceservices.serving.kserve.io``
+in the target namespace. Both answers
 are cached briefly (``AUTH_CACHE_TTL_SECONDS``, at most ``AUTH_CACHE_SIZE``
 entries each), so steady traffic adds no apiserver round trips and a revoked
 permission stops working within the TTL. Tokens are cached only by their
@@ -22,6 +24,7 @@ operations.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -131,6 +134,16 @@ class Authorizer:
                 "the bearer token was not accepted by the cluster", headers=CHALLENGE
             )
         return caller
+
+    async def authenticated(self, request: Request) -> Request:
+        """``request`` with its caller (``Request.caller``, from ``authenticate``);
+        ``request`` itself when authentication is off.
+
+        Raises:
+            errors.Unauthorized: no bearer token, or one the cluster does not accept.
+        """
+        caller = await self.authenticate(request)
+        return request if caller is None else dataclasses.replace(request, caller=caller)
 
     async def authenticate_event(self, request: Request) -> Caller | None:
         """The sender of an event: None when authentication is off or the broker is trusted.

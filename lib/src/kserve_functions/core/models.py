@@ -29,7 +29,6 @@ from pydantic import (
     GetJsonSchemaHandler,
     SerializerFunctionWrapHandler,
     StringConstraints,
-    field_validator,
     model_serializer,
     model_validator,
 )
@@ -220,9 +219,25 @@ def _not_reserved(key: str) -> str:
 
 
 ResourceName = Literal["cpu", "memory", "nvidia.com/gpu", "ephemeral-storage"]
-# An image reference (``grammar.IMAGE_REFERENCE``), checked by the models' validators.
+
+
+def _image_reference(image: str) -> str:
+    # is_image_reference bounds the regex's work by checking the length first.
+    if not grammar.is_image_reference(image):
+        raise PydanticCustomError(
+            "image_reference",
+            "must be an OCI image reference such as registry.example.com/team/model:v1 "
+            "(lowercase repository, optional :tag and @sha256:digest)",
+        )
+    return image
+
+
+# An image reference (``grammar.IMAGE_REFERENCE``): the document states the grammar
+# (``_Described``), the validator checks it.
 Image = Annotated[
-    str, _Described(grammar.IMAGE_REFERENCE.pattern, max_length=grammar.IMAGE_REFERENCE_MAX)
+    str,
+    _Described(grammar.IMAGE_REFERENCE.pattern, max_length=grammar.IMAGE_REFERENCE_MAX),
+    AfterValidator(_image_reference),
 ]
 Quantity = Annotated[
     str,
@@ -429,16 +444,6 @@ class CanaryRequest(_Model):
     )
     auto_promote: AutoPromote | None = Field(default=None, alias="autoPromote")
 
-    @field_validator("image")
-    @classmethod
-    def _image_is_a_reference(cls, image: str | None) -> str | None:
-        if image is not None and not grammar.is_image_reference(image):
-            raise PydanticCustomError(
-                "image_reference",
-                "must be an OCI image reference such as registry.example.com/team/model:v2",
-            )
-        return image
-
 
 class DeployRequest(_Model):
     """The body of ``POST /deploy``.
@@ -502,17 +507,6 @@ class DeployRequest(_Model):
     deployment_mode: DeploymentMode | None = Field(default=None, alias="deploymentMode")
     auto_update: bool = Field(default=False, alias="autoUpdate")
     canary: CanaryRequest | None = None
-
-    @field_validator("image")
-    @classmethod
-    def _image_is_a_reference(cls, image: str | None) -> str | None:
-        if image is not None and not grammar.is_image_reference(image):
-            raise PydanticCustomError(
-                "image_reference",
-                "must be an OCI image reference such as registry.example.com/team/model:v1 "
-                "(lowercase repository, optional :tag and @sha256:digest)",
-            )
-        return image
 
     @model_validator(mode="after")
     def _consistent(self) -> "DeployRequest":

@@ -91,6 +91,9 @@ CONTROLLER_REVISION = ApiResource(
 REVISION_OF_LABEL = "kserve-functions.dev/revision-of"
 """On a model's ControllerRevisions: the model's name (how its history is listed)."""
 
+REVISION_NUMBER_LABEL = "kserve-functions.dev/revision"
+"""On a model's ControllerRevisions: the revision's number (how the oldest are pruned at once)."""
+
 STOP_ANNOTATION = "serving.kserve.io/stop"
 """KServe's stop switch: ``"true"`` deletes the predictor's workloads and sets ``Stopped``."""
 

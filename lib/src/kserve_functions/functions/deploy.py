@@ -8,7 +8,7 @@ from kserve_functions.api.routing import Route
 from kserve_functions.app import ModelFunction
 from kserve_functions.functions.health import DEPLOY_RIGHTS, health_routes
 from kserve_functions.intake import commands, dispatch
-from kserve_functions.operations import canary, deploy, revisions
+from kserve_functions.operations import canary, deploy, lifecycle, revisions
 
 
 def routes() -> list[Route]:
@@ -19,8 +19,8 @@ def routes() -> list[Route]:
         Route("POST", "/models/{namespace}/{name}/promote", canary.promote, PROMOTE),
         Route("POST", "/models/{namespace}/{name}/abort", canary.abort, ABORT),
         Route("POST", "/models/{namespace}/{name}/rollback", revisions.rollback, ROLLBACK),
-        Route("POST", "/models/{namespace}/{name}/stop", revisions.lifecycle(stop=True), STOP),
-        Route("POST", "/models/{namespace}/{name}/resume", revisions.lifecycle(stop=False), RESUME),
+        Route("POST", "/models/{namespace}/{name}/stop", lifecycle.lifecycle(stop=True), STOP),
+        Route("POST", "/models/{namespace}/{name}/resume", lifecycle.lifecycle(stop=False), RESUME),
     ]
 
 

@@ -31,6 +31,7 @@ DEPLOY_RIGHTS = (
     Right("create", CONTROLLER_REVISION),
     Right("list", CONTROLLER_REVISION),
     Right("delete", CONTROLLER_REVISION),
+    Right("deletecollection", CONTROLLER_REVISION),
     Right("create", EVENT),
 )
 MODELS_RIGHTS = (
@@ -57,11 +58,15 @@ NOTIFY_RIGHTS = (
 
 
 def health_routes(required: Sequence[Right], *, at_root: bool) -> list[Route]:
-    """``GET /health`` checking the rights ``required`` (and ``GET /`` when ``at_root``)."""
+    """``GET /health`` checking the rights ``required`` (and ``GET /`` when ``at_root``).
+
+    Open in every auth mode (``HEALTH``): it reports the function's own
+    reachability and rights, nothing about models.
+    """
     check = health.health_check(required)
-    routes = [Route("GET", "/health", check, HEALTH)]
+    routes = [Route("GET", "/health", check, HEALTH, authenticated=False)]
     if at_root:
-        routes.append(Route("GET", "/", check))
+        routes.append(Route("GET", "/", check, authenticated=False))
     return routes
 
 

@@ -20,12 +20,17 @@ from collections.abc import (
     MutableMapping,
 )
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from pydantic import BaseModel
 
 from kserve_functions.core import errors
+from kserve_functions.objects import audit
+
+if TYPE_CHECKING:
+    from kserve_functions.kube import Caller
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -37,13 +42,26 @@ JSON = "application/json"
 
 @dataclass(frozen=True)
 class Request:
-    """An HTTP request with its whole (size-limited) body."""
+    """An HTTP request with its whole (size-limited) body, and who sent it.
+
+    ``caller`` is set by the function object (``app``) before it calls the
+    handler of a route that authenticates (``Route.authenticated``): the
+    identity the cluster vouched for. None on an open route, and with
+    ``AUTH_MODE=none``.
+    """
 
     method: str
     path: str
     query: Mapping[str, list[str]]
     headers: Mapping[str, str]
     body: bytes = b""
+    caller: Caller | None = None
+
+    @cached_property
+    def actor(self) -> audit.Actor:
+        """Who asks, and how, for the change this request makes (``audit.http_actor``):
+        the caller's user (anonymous without one), the method and the path."""
+        return audit.http_actor(self.caller.user if self.caller else None, self.method, self.path)
 
     def query_value(self, name: str) -> str | None:
         """The last value of query parameter ``name``, or None."""

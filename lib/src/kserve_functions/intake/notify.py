@@ -56,14 +56,9 @@ from kserve_functions.core.resources import (
 from kserve_functions.http.asgi import Response
 from kserve_functions.kube import Caller
 from kserve_functions.objects import status, transitions
-from kserve_functions.operations import canary, summaries
+from kserve_functions.operations import canary, retries, summaries
 
 log = logging.getLogger("kserve_functions")
-
-# Reads and compare-and-swaps per event: another writer (KServe writing status
-# while a model starts, a second replica) may change the model between a read
-# and the write; past these, the event is answered 503 and redelivered.
-ATTEMPTS = 5
 
 
 def watched_model(event: envelope.Event) -> tuple[str, str]:
@@ -145,7 +140,8 @@ async def report(
         errors.Unavailable: the apiserver or the sink failed, or the model kept
             changing under every attempt: nothing was sent, redeliver.
     """
-    for _ in range(ATTEMPTS):
+
+    async def attempt(stale: bool) -> transitions.Transition | None:
         try:
             isvc = await context.kube.get(namespace, name)
         except errors.NotFound:
@@ -157,19 +153,17 @@ async def report(
             return None
         if due != "deleted":
             await _refuse_where_kserve_copies_the_record(context, isvc)
-        try:
-            written = await context.kube.annotate_if_unchanged(isvc, REPORTED_STATE_ANNOTATION, due)
-        except (errors.Conflict, errors.NotFound):
-            continue  # changed or gone since the read: read and decide again
+        # A Conflict or NotFound: changed or gone since the read; read and decide again.
+        written = await context.kube.annotate_if_unchanged(isvc, REPORTED_STATE_ANNOTATION, due)
         try:
             await _send(sink, written, due, summary, source)
         except errors.Unavailable:
             await _put_back(context, written, due, previous)
             raise
         return due
-    raise errors.Unavailable(
-        f"model {namespace}/{name} changed under each of {ATTEMPTS} attempts to record its "
-        "status; redeliver the event"
+
+    return await retries.compare_and_swap_or_redeliver(
+        attempt, model=f"{namespace}/{name}", purpose="record its status"
     )
 
 
@@ -241,28 +235,24 @@ async def _put_back(
     current: Mapping[str, Any] = written
     metadata = written.get("metadata") or {}
     namespace, name = str(metadata.get("namespace")), str(metadata.get("name"))
-    failure = f"it changed under each of {ATTEMPTS} attempts"
-    for _ in range(ATTEMPTS):
-        if _record(current) != due:
-            return
-        try:
-            await context.kube.annotate_if_unchanged(current, REPORTED_STATE_ANNOTATION, previous)
-        except errors.NotFound:
-            return
-        except errors.Conflict:
-            pass  # changed since: read again, and put back only if still ours
-        except errors.ApiError as e:
-            failure = e.detail
-            break
-        else:
-            return
-        try:
+
+    async def attempt(stale: bool) -> None:
+        nonlocal current
+        if stale:  # changed since: read again, and put back only if still ours
             current = await context.kube.get(namespace, name)
-        except errors.NotFound:
-            return
-        except errors.ApiError as e:
-            failure = e.detail
-            break
+        if _record(current) == due:
+            await context.kube.annotate_if_unchanged(current, REPORTED_STATE_ANNOTATION, previous)
+
+    try:
+        await retries.compare_and_swap(attempt)
+    except errors.NotFound:
+        return  # gone: nothing recorded to put back
+    except retries.Contended as e:
+        failure = f"it changed under each of {e.attempts} attempts"
+    except errors.ApiError as e:
+        failure = e.detail
+    else:
+        return
     log.error(
         "%s/%s: %s was not sent but stays recorded (%s); it is lost until the next transition",
         namespace,

@@ -8,15 +8,23 @@
 """
 
 from kserve_functions.kube.answers import DEFAULT_RETRY_AFTER_SECONDS, map_status
-from kserve_functions.kube.client import Caller, Change, Kube
+from kserve_functions.kube.client import BOOKMARK, SYNC, SYNCED, Caller, Change, Kube
 from kserve_functions.kube.paging import Page, pages
-from kserve_functions.kube.requests import ADMISSION_PROBE_NAME, FIELD_MANAGER, KubeRequest
+from kserve_functions.kube.requests import (
+    ADMISSION_PROBE_NAME,
+    FIELD_MANAGER,
+    KubeRequest,
+    predictor_deployment_name,
+)
 from kserve_functions.kube.transport import KubeConfigError, check_configuration
 
 __all__ = [
     "ADMISSION_PROBE_NAME",
+    "BOOKMARK",
     "DEFAULT_RETRY_AFTER_SECONDS",
     "FIELD_MANAGER",
+    "SYNC",
+    "SYNCED",
     "Caller",
     "Change",
     "Kube",
@@ -26,4 +34,5 @@ __all__ = [
     "check_configuration",
     "map_status",
     "pages",
+    "predictor_deployment_name",
 ]

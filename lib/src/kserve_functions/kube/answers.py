@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kserve_functions.core import errors
+from kserve_functions.core import errors, fields
 from kserve_functions.core.models import ValidationIssue
 
 # Kubernetes answers with a Status object whose message is for people; cap what
@@ -64,8 +64,7 @@ def map_status(status: int, body: Mapping[str, Any], *, what: str) -> errors.Api
     gave one.
     """
     message = status_message(body)
-    found = body.get("details")
-    details: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    details = fields.mapping(body, "details")
     if status == 403 and ADMISSION_DENIAL in message:  # noqa: PLR2004 - Forbidden
         if UPDATE_REFUSAL in message:
             # A valid request that the model's current state refuses (KServe keeps a
@@ -83,13 +82,12 @@ def map_status(status: int, body: Mapping[str, Any], *, what: str) -> errors.Api
         hint = details.get("retryAfterSeconds")
         retry_after = hint if isinstance(hint, int) and hint > 0 else DEFAULT_RETRY_AFTER_SECONDS
         return errors.Unavailable(detail, retry_after_seconds=retry_after)
-    causes = details.get("causes") if issubclass(error_class, errors.Invalid) else None
+    causes = fields.items(details, "causes") if issubclass(error_class, errors.Invalid) else []
     issues = [
         ValidationIssue(
             field=str(cause.get("field") or ""),
             message=str(cause.get("message") or "")[:MESSAGE_LIMIT],
         )
-        for cause in causes or ()
-        if isinstance(cause, Mapping)
+        for cause in causes
     ]
     return error_class(detail, errors=issues)

@@ -14,9 +14,9 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
-from kserve_functions.core import errors
+from kserve_functions.core import errors, fields
 from kserve_functions.core.resources import INFERENCE_SERVICE, REVISION_OF_LABEL, ApiResource, Right
 from kserve_functions.kube import requests
 from kserve_functions.kube.answers import (
@@ -56,7 +56,7 @@ class Change:
     @property
     def resource_version(self) -> str:
         """The object's resourceVersion ("" when it has none, as for ``SYNCED``)."""
-        return str((self.object.get("metadata") or {}).get("resourceVersion") or "")
+        return fields.resource_version(self.object)
 
 
 class _KeyedLocks:
@@ -220,7 +220,7 @@ class Kube:
                     async for event in events:
                         started = True
                         if event.type == BOOKMARK and _ends_initial_events(event.object):
-                            yield Page(batch, "", _resource_version(event.object))
+                            yield Page(batch, "", fields.resource_version(event.object))
                             return
                         if event.type == "ADDED":
                             batch.append(event.object)
@@ -434,15 +434,14 @@ class Kube:
             errors.Conflict: the model changed since (or another writer won).
             errors.NotFound: the model is gone.
         """
-        metadata = model.get("metadata") or {}
-        annotations = metadata.get("annotations")
+        namespace, name = fields.namespaced_name(model)
         request = requests.annotate_model_if_unchanged(
-            str(metadata.get("namespace") or ""),
-            str(metadata.get("name") or ""),
-            resource_version=str(metadata.get("resourceVersion") or ""),
+            namespace,
+            name,
+            resource_version=fields.resource_version(model),
             key=key,
             value=value,
-            annotations_present=isinstance(annotations, Mapping) and bool(annotations),
+            annotations_present=bool(fields.mapping(model, "metadata", "annotations")),
         )
         try:
             return (await self._server.send(request)).body
@@ -489,10 +488,8 @@ class Kube:
             errors.Invalid: the patched model is refused (KServe's webhook, the schema).
             errors.NotFound: the model is gone.
         """
-        metadata = model.get("metadata") or {}
-        namespace = str(metadata.get("namespace") or "")
-        name = str(metadata.get("name") or "")
-        generation = metadata.get("generation")
+        namespace, name = fields.namespaced_name(model)
+        generation = fields.get(model, "metadata", "generation")
         request = requests.patch_model_if_unchanged(
             namespace,
             name,
@@ -506,7 +503,7 @@ class Kube:
             # A failed `test` and a refused object are both 422; a spec that moved
             # on since it was read tells them apart.
             current = await self.get(namespace, name)
-            if current.get("metadata", {}).get("generation") != generation:
+            if fields.get(current, "metadata", "generation") != generation:
                 raise errors.Conflict(
                     f"{request.what} changed since it was read; read it again and retry"
                 ) from e
@@ -564,15 +561,25 @@ class Kube:
             yield page
 
     async def pod_log(
-        self, request: requests.KubeRequest, *, seconds: float
+        self,
+        namespace: str,
+        pod: str,
+        *,
+        container: str,
+        seconds: float,
+        **options: Unpack[requests.LogOptions],
     ) -> AsyncGenerator[bytes, None]:
-        """The log ``request`` (``requests.pod_log``) asks for, as chunks (``open_stream``).
+        """The log of ``container`` of ``pod`` (``requests.pod_log``), as chunks.
+
+        The answer is read for at most ``seconds`` beyond the request timeout (a
+        followed log's bound; 0 for a log read whole: ``open_stream``).
 
         Raises:
             errors.NotFound: the pod or container is gone.
             errors.BadRequest: the container has no log yet (still being created).
             errors.Forbidden: this function may not read pods' logs there.
         """
+        request = requests.pod_log(namespace, pod, container=container, **options)
         return await self._server.open_stream(request, seconds=seconds)
 
     # -- the cluster and this function's identity ----------------------------
@@ -585,7 +592,7 @@ class Kube:
         """One page of namespace names, and the token for the next page ("" = last)."""
         request = requests.list_namespaces(limit=limit, continue_token=continue_token)
         listed = _page((await self._server.send(request)).body)
-        names = [str((item.get("metadata") or {}).get("name") or "") for item in listed.items]
+        names = [fields.text(item, "metadata", "name") or "" for item in listed.items]
         return Page(items=[n for n in names if n], continue_token=listed.continue_token)
 
     def namespace_pages(self, *, page_size: int) -> AsyncIterator[Page[str]]:
@@ -602,12 +609,9 @@ class Kube:
             crd = (await self._server.send(requests.get_model_crd())).body
         except errors.NotFound:
             return False
-        versions = (crd.get("spec") or {}).get("versions") or []
         return any(
-            isinstance(version, dict)
-            and version.get("name") == INFERENCE_SERVICE.version
-            and version.get("served") is True
-            for version in versions
+            version.get("name") == INFERENCE_SERVICE.version and version.get("served") is True
+            for version in fields.items(crd, "spec", "versions")
         )
 
     async def probe_admission(self, namespace: str) -> None:
@@ -667,11 +671,10 @@ class Kube:
         ``audiences`` None means the apiserver's own audiences.
         """
         answer = await self._server.send(requests.token_review(token, audiences))
-        status = answer.body.get("status") or {}
-        user = status.get("user") if isinstance(status, dict) else None
-        if not status.get("authenticated") or not isinstance(user, dict):
+        user = fields.get(answer.body, "status", "user")
+        if not fields.get(answer.body, "status", "authenticated") or not isinstance(user, dict):
             return None
-        extra = user.get("extra") or {}
+        extra = fields.mapping(user, "extra")
         return Caller(
             user=str(user.get("username") or ""),
             uid=str(user.get("uid") or ""),
@@ -760,10 +763,12 @@ class Kube:
 
         async for page in pages(fetch):
             for revision in page.items:
-                metadata = revision.get("metadata") or {}
-                kept = wanted.get(str((metadata.get("labels") or {}).get(REVISION_OF_LABEL)))
+                kept = wanted.get(
+                    fields.text(revision, "metadata", "labels", REVISION_OF_LABEL) or ""
+                )
                 if kept is not None:
-                    metadata.pop("managedFields", None)
+                    if isinstance(metadata := revision.get("metadata"), dict):
+                        metadata.pop("managedFields", None)
                     kept.append(revision)
         return wanted
 
@@ -773,6 +778,16 @@ class Kube:
             await self._server.send(requests.delete_revision(namespace, name))
         except errors.NotFound:
             return
+
+    async def delete_revisions(self, namespace: str, model: str, numbers: Collection[int]) -> None:
+        """Delete ``model``'s ControllerRevisions ``numbers`` with one request (by their
+        labels: ``requests.delete_revisions``); those already gone are no error.
+
+        Raises:
+            errors.Forbidden: this function may not deletecollection ControllerRevisions there.
+        """
+        if numbers:
+            await self._server.send(requests.delete_revisions(namespace, model, numbers))
 
     async def set_stopped(
         self, namespace: str, name: str, *, stopped: bool, annotations: Mapping[str, str]
@@ -806,23 +821,17 @@ async def _first_change(followed: AsyncGenerator[Change, None]) -> Change | None
 
 def _ends_initial_events(bookmark: Mapping[str, Any]) -> bool:
     """Whether a streamed list's bookmark marks the end of its objects."""
-    annotations = (bookmark.get("metadata") or {}).get("annotations") or {}
-    return str(annotations.get(INITIAL_EVENTS_END, "")).lower() == "true"
-
-
-def _resource_version(obj: Mapping[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+    marker = fields.get(bookmark, "metadata", "annotations", INITIAL_EVENTS_END)
+    return str(marker or "").lower() == "true"
 
 
 def _page(listing: Mapping[str, Any]) -> Page[dict[str, Any]]:
-    metadata = listing.get("metadata") or {}
     return Page(
         items=[item for item in listing.get("items") or () if isinstance(item, dict)],
-        continue_token=str(metadata.get("continue") or ""),
-        resource_version=str(metadata.get("resourceVersion") or ""),
+        continue_token=fields.text(listing, "metadata", "continue") or "",
+        resource_version=fields.resource_version(listing),
     )
 
 
 def _allowed(review: Mapping[str, Any]) -> bool:
-    status = review.get("status")
-    return isinstance(status, dict) and status.get("allowed") is True
+    return fields.get(review, "status", "allowed") is True

@@ -11,12 +11,12 @@ resource's coordinates, never from positional client arguments.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from urllib.parse import quote
 
-from kserve_functions.core import merging
+from kserve_functions.core import fields, merging
 from kserve_functions.core.resources import (
     CONTROLLER_REVISION,
     CUSTOM_RESOURCE_DEFINITION,
@@ -27,6 +27,7 @@ from kserve_functions.core.resources import (
     MODEL_LABEL,
     NAMESPACE,
     POD,
+    REVISION_NUMBER_LABEL,
     REVISION_OF_LABEL,
     STOP_ANNOTATION,
     ApiResource,
@@ -364,8 +365,7 @@ def adopt_updated_fields(model: Mapping[str, Any]) -> KubeRequest | None:
     guarded by ``model``'s resourceVersion (a managedFields rewrite must not
     overwrite another writer's).
     """
-    metadata = model.get("metadata") or {}
-    entries = [dict(entry) for entry in metadata.get("managedFields") or []]
+    entries = [dict(entry) for entry in fields.items(model, "metadata", "managedFields")]
     ours = [
         index
         for index, entry in enumerate(entries)
@@ -379,7 +379,7 @@ def adopt_updated_fields(model: Mapping[str, Any]) -> KubeRequest | None:
         entries[apply].get("fieldsV1") or {}, entries[update].get("fieldsV1") or {}
     )
     del entries[update]
-    namespace, name = str(metadata.get("namespace")), str(metadata.get("name"))
+    namespace, name = fields.namespaced_name(model)
     return KubeRequest(
         "PATCH",
         resource_path(INFERENCE_SERVICE, namespace, name),
@@ -388,7 +388,7 @@ def adopt_updated_fields(model: Mapping[str, Any]) -> KubeRequest | None:
             {
                 "op": "test",
                 "path": "/metadata/resourceVersion",
-                "value": metadata.get("resourceVersion"),
+                "value": fields.get(model, "metadata", "resourceVersion"),
             },
             {"op": "replace", "path": "/metadata/managedFields", "value": entries},
         ],
@@ -556,31 +556,35 @@ def list_events(namespace: str, *, limit: int, continue_token: str | None) -> Ku
     )
 
 
-def pod_log(
-    namespace: str,
-    pod: str,
-    *,
-    container: str,
-    tail_lines: int | None = None,
-    since_seconds: int | None = None,
-    follow: bool = False,
-    previous: bool = False,
-    limit_bytes: int | None = None,
-) -> KubeRequest:
-    """A container's log (``pods/log``): the kubelet's answer, passed through as text.
+class LogOptions(TypedDict, total=False):
+    """Which of a container's log to read (``pods/log``'s query); each may be left out."""
 
-    ``follow`` keeps the answer open, adding lines as the container writes them.
-    """
+    # The last this many lines.
+    tail_lines: int | None
+    # The lines of the last this many seconds.
+    since_seconds: int | None
+    # Keep the answer open, adding lines as the container writes them.
+    follow: bool
+    # The log of the container's previous run (before its last restart).
+    previous: bool
+    # At most this many bytes (the kubelet cuts the log there).
+    limit_bytes: int | None
+
+
+def pod_log(
+    namespace: str, pod: str, *, container: str, **options: Unpack[LogOptions]
+) -> KubeRequest:
+    """A container's log (``pods/log``): the kubelet's answer, passed through as text."""
     query: Query = (("container", container),)
-    if tail_lines is not None:
+    if (tail_lines := options.get("tail_lines")) is not None:
         query += (("tailLines", str(tail_lines)),)
-    if since_seconds is not None:
+    if (since_seconds := options.get("since_seconds")) is not None:
         query += (("sinceSeconds", str(since_seconds)),)
-    if follow:
+    if options.get("follow"):
         query += (("follow", "true"),)
-    if previous:
+    if options.get("previous"):
         query += (("previous", "true"),)
-    if limit_bytes is not None:
+    if (limit_bytes := options.get("limit_bytes")) is not None:
         query += (("limitBytes", str(limit_bytes)),)
     return KubeRequest(
         "GET",
@@ -772,6 +776,23 @@ def delete_revision(namespace: str, name: str) -> KubeRequest:
         "DELETE",
         resource_path(CONTROLLER_REVISION, namespace, name),
         f"ControllerRevision {namespace}/{name}",
+    )
+
+
+def delete_revisions(namespace: str, model: str, numbers: Collection[int]) -> KubeRequest:
+    """Delete ``model``'s revisions ``numbers`` at once (pruning: a deletecollection).
+
+    Selected by both labels (``REVISION_OF_LABEL`` and ``REVISION_NUMBER_LABEL``
+    with ``in``): exactly those, never a revision written meanwhile.
+    """
+    listed = ",".join(str(n) for n in sorted(numbers))
+    return KubeRequest(
+        "DELETE",
+        resource_path(CONTROLLER_REVISION, namespace),
+        f"the revisions {listed} of {_model(namespace, model)}",
+        query=(
+            ("labelSelector", f"{REVISION_OF_LABEL}={model},{REVISION_NUMBER_LABEL} in ({listed})"),
+        ),
     )
 
 

@@ -17,6 +17,7 @@ never retried here, because a write's outcome after a lost answer is unknown.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import aiohttp
+import orjson
 from kubernetes import client as sync_client
 from kubernetes import config as sync_config
 from kubernetes.aio import client, config
@@ -44,6 +46,8 @@ READ_ATTEMPTS = 3
 # Retry-After alone sets the pause, as client-go does; no added backoff.
 READ_RETRY_BACKOFF = Backoff(steps=READ_ATTEMPTS, duration=0.0, factor=1.0)
 _NO_ANSWER = (aiohttp.ClientError, TimeoutError, OSError)
+# How much of a watch is read at a time: about a hundred events of a model list.
+WATCH_READ_BYTES = 64 * 1024
 
 
 class KubeConfigError(Exception):
@@ -219,14 +223,16 @@ class ApiServer:
                 body = _decode(await response.read())
                 whole = True
                 _raise_failure(response.status, body, request, reason=response.reason)
-            content = response.response.content
-            while line := await content.readline():
-                event = _decode(line)
-                kind, found = str(event.get("type", "")), event.get("object")
-                obj = found if isinstance(found, dict) else {}
-                if kind == "ERROR":
-                    _raise_failure(int(obj.get("code") or 500), obj, request)
-                yield WatchEvent(type=kind, object=obj)
+            # One event per line, split here from what has arrived: aiohttp's readline
+            # costs about 2 µs an event, half of what decoding it takes (measured on a
+            # streamed list of 10,000). WATCH_READ_BYTES at most at a time: all that
+            # is buffered (up to 4 MiB) would be held twice, as read and as lines.
+            partial: list[bytes] = []
+            async for chunk in response.response.content.iter_chunked(WATCH_READ_BYTES):
+                for line in complete_lines(chunk, partial):
+                    yield _event(line, request)
+            if partial:
+                yield _event(b"".join(partial), request)
             whole = True
         except _NO_ANSWER as e:
             raise _no_answer(e, request) from e
@@ -354,12 +360,65 @@ def yaml_safe_json(value: object) -> bytes:
     return escaped.encode()
 
 
+def complete_lines(chunk: bytes, partial: list[bytes]) -> list[bytes]:
+    """The lines that ``chunk`` completes, without their newlines, in order.
+
+    ``partial`` holds the pieces of a line begun in earlier chunks: it is
+    joined to the first line ``chunk`` ends, and left holding what follows the
+    last newline of ``chunk`` (empty when ``chunk`` ends with one).
+    """
+    *lines, tail = chunk.split(b"\n")
+    if lines and partial:
+        lines[0] = b"".join([*partial, lines[0]])
+        partial.clear()
+    if tail:
+        partial.append(tail)
+    return lines
+
+
+def _event(line: bytes, request: KubeRequest) -> WatchEvent:
+    """One line of a watch as its event; an ERROR event raised as its error."""
+    event = _decode(line)
+    kind, found = str(event.get("type", "")), event.get("object")
+    obj = found if isinstance(found, dict) else {}
+    if kind == "ERROR":
+        _raise_failure(int(obj.get("code") or 500), obj, request)
+    return WatchEvent(type=kind, object=obj)
+
+
+# orjson reads an integer beyond 64 bits as a float, where json keeps it exact, and
+# the apiserver writes such integers: a number it keeps as a float64 (one beyond
+# int64 given to a field without a schema, such as under status) it writes without
+# an exponent below 1e21 (-9223372036854776000). Such an integer has 19 digits or
+# more; a body with a run of 19 digits anywhere (in a string too) goes to json.
+_ALL_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
+
+
 def _decode(raw: bytes) -> dict[str, Any]:
+    """A JSON object answer as a dict; {} for anything else."""
     try:
-        decoded = json.loads(raw or b"{}")
+        decoded = loads(raw or b"{}")
     except ValueError:
         return {}
     return decoded if isinstance(decoded, dict) else {}
+
+
+def loads(raw: bytes) -> Any:  # noqa: ANN401 - any JSON value
+    """``json.loads(raw)``, the same values for any input, mostly by orjson.
+
+    orjson decodes the apiserver's JSON in about a third of ``json``'s time (a
+    streamed list decodes one event per model); ``json`` decodes what orjson
+    reads otherwise (long integers, above) or refuses where ``json`` does not
+    (NaN, lone surrogate escapes, a byte order mark).
+
+    Raises:
+        ValueError: ``raw`` is not JSON.
+    """
+    if _LONG_NUMBER not in raw.translate(_ALL_DIGITS_AS_ZERO):
+        with contextlib.suppress(orjson.JSONDecodeError):
+            return orjson.loads(raw)
+    return json.loads(raw)
 
 
 def _raise_failure(

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kserve_functions.core import fields
 from kserve_functions.core.models import RESERVED_PREFIX
 from kserve_functions.core.resources import INFERENCE_SERVICE
 
@@ -95,8 +96,7 @@ def event(
     who asked and how. Named as client-go's recorder names Events: the object's
     name and the time in hexadecimal nanoseconds.
     """
-    metadata = isvc.get("metadata") or {}
-    namespace, name = str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
+    namespace, name = fields.namespaced_name(isvc)
     regarding = {
         "apiVersion": INFERENCE_SERVICE.api_version,
         "kind": INFERENCE_SERVICE.kind,
@@ -104,8 +104,8 @@ def event(
         "name": name,
     }
     for key in ("uid", "resourceVersion"):
-        if metadata.get(key):
-            regarding[key] = str(metadata[key])
+        if value := fields.get(isvc, "metadata", key):
+            regarding[key] = str(value)
     text = f"{note} by {actor.by} ({actor.how})"
     return {
         "apiVersion": "events.k8s.io/v1",

@@ -9,8 +9,9 @@ model's namespace,
   ``blockOwnerDeletion: false``, which needs no rights on the model's
   finalizers), so the garbage collector deletes the history with the model;
 - labelled ``serving.kserve.io/inferenceservice=<model>`` (KServe's own label
-  for what belongs to a model) and ``kserve-functions.dev/revision-of=<model>``
-  (the project's, which lists it);
+  for what belongs to a model), ``kserve-functions.dev/revision-of=<model>``
+  (the project's, which lists it) and ``kserve-functions.dev/revision=<N>`` (which
+  prunes it);
 - named ``<model>-rev-<N>`` with ``revision`` = N, a per-model increasing
   number: the name makes the number unique (two writers picking the same N meet
   as AlreadyExists, and the second takes N+1);
@@ -22,10 +23,13 @@ model's namespace,
 - annotations: who asked, when and how (``audit``'s keys and format), the
   model's ``metadata.generation`` after the change, and the restart token.
 
-A bounded number is kept per model (``REVISION_HISTORY_LIMIT``): after a new
-one is written, the oldest beyond the limit are deleted (``to_prune``).
+A bounded number is kept per model (``REVISION_HISTORY_LIMIT``, the *limit*):
+the API shows the newest *limit* (``shown``), and the store holds at most twice
+as many — once a new one makes more, every one beyond the newest *limit* is
+deleted in one request (``to_prune``, by their number label), so pruning costs
+one request per *limit* + 1 changes, not one per change.
 
-Pure: the caller lists, creates and deletes (``context.Context.record_revision``).
+Pure: the caller lists, creates and deletes (``operations.changes``).
 """
 
 from __future__ import annotations
@@ -35,13 +39,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from kserve_functions.core import errors
+from kserve_functions.core import errors, fields
 from kserve_functions.core.models import RESERVED_PREFIX, ModelRevision
 from kserve_functions.core.resources import (
     CONTROLLER_REVISION,
     INFERENCE_SERVICE,
     MODEL_LABEL,
     RESTART_TOKEN_ANNOTATION,
+    REVISION_NUMBER_LABEL,
     REVISION_OF_LABEL,
 )
 from kserve_functions.objects import audit
@@ -78,8 +83,7 @@ def revision_name(model: str, number: int) -> str:
 
 def number(revision: Mapping[str, Any]) -> int:
     """A stored revision's number (0 when it has none, which the apiserver does not allow)."""
-    value = revision.get("revision")
-    return value if isinstance(value, int) else 0
+    return fields.integer(revision, "revision") or 0
 
 
 def newest_first(revisions: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -102,10 +106,10 @@ def repeats(revisions: Sequence[Mapping[str, Any]], change: Change) -> int | Non
     if not revisions or change.restart_token is None:
         return None
     newest = newest_first(revisions)[0]
-    annotations = (newest.get("metadata") or {}).get("annotations") or {}
     recorded = _data(newest)
     same = (
-        annotations.get(RESTART_TOKEN_ANNOTATION) == change.restart_token
+        fields.text(newest, "metadata", "annotations", RESTART_TOKEN_ANNOTATION)
+        == change.restart_token
         and recorded.get("action") == change.action
         and recorded.get("request") == (dict(change.request) if change.request else None)
     )
@@ -152,13 +156,13 @@ def revision(
     Raises:
         ValueError: ``isvc`` has no uid (not a stored object: a dry run's answer).
     """
-    metadata = isvc.get("metadata") or {}
-    namespace, name, uid = (str(metadata.get(k) or "") for k in ("namespace", "name", "uid"))
+    namespace, name = fields.namespaced_name(isvc)
+    uid = fields.text(isvc, "metadata", "uid")
     if not uid:
         raise ValueError(f"model {namespace}/{name} has no uid: only a stored model has history")
     annotations = audit.change_annotations(actor, at)
-    generation = metadata.get("generation")
-    if isinstance(generation, int):
+    generation = fields.integer(isvc, "metadata", "generation")
+    if generation is not None:
         annotations[GENERATION_ANNOTATION] = str(generation)
     if restart_token:
         annotations[RESTART_TOKEN_ANNOTATION] = restart_token
@@ -168,7 +172,11 @@ def revision(
         "metadata": {
             "name": revision_name(name, revision_number),
             "namespace": namespace,
-            "labels": {MODEL_LABEL: name, REVISION_OF_LABEL: name},
+            "labels": {
+                MODEL_LABEL: name,
+                REVISION_OF_LABEL: name,
+                REVISION_NUMBER_LABEL: str(revision_number),
+            },
             "annotations": annotations,
             "ownerReferences": [
                 {
@@ -203,10 +211,67 @@ def finished_canary(request: Mapping[str, Any], *, promoted: bool) -> dict[str, 
     return finished
 
 
-def to_prune(revisions: Sequence[Mapping[str, Any]], limit: int) -> list[str]:
-    """The names of the revisions beyond the newest ``limit`` (oldest first)."""
-    surplus = newest_first(revisions)[max(limit, 1) :]
-    return [str((r.get("metadata") or {}).get("name") or "") for r in reversed(surplus)]
+def stored_limit(limit: int) -> int:
+    """How many revisions of a model the store may hold: twice the ``limit`` shown.
+
+    The slack lets one request prune ``limit`` + 1 revisions at once.
+    """
+    return 2 * max(limit, 1)
+
+
+def shown(revisions: Sequence[Mapping[str, Any]], limit: int) -> list[Mapping[str, Any]]:
+    """The revisions the API shows: the newest ``limit`` (at least one), newest first.
+
+    The store may hold older ones still (``stored_limit``); to a caller they are
+    pruned already, so listing, rollback and the store's slack agree.
+    """
+    return newest_first(revisions)[: max(limit, 1)]
+
+
+def to_prune(revisions: Sequence[Mapping[str, Any]], limit: int) -> list[Mapping[str, Any]]:
+    """The revisions to delete now, oldest first: none while the model has at most
+    ``stored_limit(limit)``, else every one beyond the newest ``limit``."""
+    if len(revisions) <= stored_limit(limit):
+        return []
+    return list(reversed(newest_first(revisions)[max(limit, 1) :]))
+
+
+def numbered(revision: Mapping[str, Any]) -> bool:
+    """Whether ``revision`` carries its number as a label (written since the label was
+    added: pruned by it; older ones are deleted by name)."""
+    label = fields.text(revision, "metadata", "labels", REVISION_NUMBER_LABEL)
+    return label == str(number(revision))
+
+
+def name_of(revision: Mapping[str, Any]) -> str:
+    """A stored revision's name."""
+    return fields.text(revision, "metadata", "name") or ""
+
+
+def remembered(revisions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``revisions`` as a function instance keeps them between changes of the model.
+
+    The newest and the newest holding a request stay whole (``repeats`` and
+    ``data`` read them); the others keep only their number, name and labels
+    (``next_number`` and ``to_prune`` read those), so an instance that knows many
+    models' histories holds little of each.
+    """
+    ordered = newest_first(revisions)
+    newest_request = next((number(r) for r in ordered if request_of(r) is not None), None)
+    whole = {number(r) for r in ordered[:1]} | {newest_request}
+    return [_whole(r) if number(r) in whole else _skeleton(r) for r in ordered]
+
+
+def _whole(revision: Mapping[str, Any]) -> dict[str, Any]:
+    """``revision`` without its managedFields (written by the apiserver, read by no one here)."""
+    metadata = {k: v for k, v in fields.mapping(revision, "metadata").items() if k != "managedFields"}
+    return {**revision, "metadata": metadata}
+
+
+def _skeleton(revision: Mapping[str, Any]) -> dict[str, Any]:
+    """``revision``'s number, name and labels: what numbering and pruning read."""
+    labels = fields.mapping(revision, "metadata", "labels")
+    return {"revision": number(revision), "metadata": {"name": name_of(revision), "labels": labels}}
 
 
 def latest_request(revisions: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
@@ -258,13 +323,13 @@ def owned_by(
 ) -> list[Mapping[str, Any]]:
     """The revisions of the model ``isvc`` itself (its uid): not those of an earlier
     model of the same name, which the garbage collector is about to delete."""
-    uid = (isvc.get("metadata") or {}).get("uid")
+    uid = fields.text(isvc, "metadata", "uid")
     return [
         r
         for r in revisions
         if any(
-            isinstance(owner, Mapping) and owner.get("uid") == uid
-            for owner in (r.get("metadata") or {}).get("ownerReferences") or ()
+            fields.text(owner, "uid") == uid
+            for owner in fields.items(r, "metadata", "ownerReferences")
         )
     ]
 
@@ -277,7 +342,7 @@ def request_of(stored: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def read(stored: Mapping[str, Any]) -> ModelRevision:
     """A stored revision as ``GET …/revisions`` reports it."""
-    annotations = (stored.get("metadata") or {}).get("annotations") or {}
+    annotations = fields.mapping(stored, "metadata", "annotations")
     recorded = _data(stored)
     generation = annotations.get(GENERATION_ANNOTATION)
     request, change = recorded.get("request"), recorded.get("change")
@@ -298,5 +363,4 @@ def read(stored: Mapping[str, Any]) -> ModelRevision:
 
 
 def _data(stored: Mapping[str, Any]) -> Mapping[str, Any]:
-    value = stored.get("data")
-    return value if isinstance(value, Mapping) else {}
+    return fields.mapping(stored, "data")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from kserve_functions.core import merging, resources
+from kserve_functions.core import fields, merging, resources
 from kserve_functions.core.models import (
     RESERVED_PREFIX,
     DeployRequest,
@@ -221,19 +221,19 @@ def _env(envs: Mapping[str, str]) -> list[dict[str, str]]:
 
 def _process(request: DeployRequest, *, env: list[dict[str, str]]) -> dict[str, Any]:
     """The container fields a custom container and a model predictor share."""
-    fields: dict[str, Any] = {}
+    process: dict[str, Any] = {}
     if env:
-        fields["env"] = env
+        process["env"] = env
     # An empty args list means the image's own CMD, the same as no args.
     if request.args:
-        fields["args"] = list(request.args)
+        process["args"] = list(request.args)
     if request.port is not None:
-        fields["ports"] = [{"containerPort": request.port, "protocol": "TCP"}]
+        process["ports"] = [{"containerPort": request.port, "protocol": "TCP"}]
     if request.resources is not None:
         resource_fields = _resources(request.resources)
         if resource_fields:
-            fields["resources"] = resource_fields
-    return fields
+            process["resources"] = resource_fields
+    return process
 
 
 def _resources(requirements: ResourceRequirements) -> dict[str, dict[str, str]]:
@@ -258,11 +258,10 @@ def running_canary(isvc: Mapping[str, Any]) -> CanaryForm | None:
     and 100 everything to the latest (a promoted one): neither is a canary
     left to finish.
     """
-    spec = isvc.get("spec") or {}
-    if spec.get("canary"):
+    if fields.get(isvc, "spec", "canary"):
         return "Standard"
-    percent = (spec.get("predictor") or {}).get("canaryTrafficPercent")
-    if isinstance(percent, int) and 0 < percent < 100:  # noqa: PLR2004 - percent bounds
+    percent = fields.integer(isvc, "spec", "predictor", "canaryTrafficPercent")
+    if percent is not None and 0 < percent < 100:  # noqa: PLR2004 - percent bounds
         return "Knative"
     return None
 
@@ -286,18 +285,19 @@ def promote_operations(
         ValueError: ``isvc`` runs no canary (``running_canary``).
     """
     form = running_canary(isvc)
-    spec = isvc.get("spec") or {}
     if form == "Knative":
         operations: list[dict[str, Any]] = [
             {"op": "remove", "path": "/spec/predictor/canaryTrafficPercent"}
         ]
     elif form == "Standard":
-        canary = dict(spec["canary"][0].get("predictor") or {})
+        # A Standard canary's entries are objects (KServe's schema); the first is it.
+        entry = fields.items(isvc, "spec", "canary")[0]
+        canary = dict(fields.mapping(entry, "predictor"))
         canary.pop("name", None)
-        promoted = merging.merged(spec.get("predictor") or {}, canary)
+        promoted = merging.merged(fields.mapping(isvc, "spec", "predictor"), canary)
         # The opt-in belonged to the canary; as the stable predictor's it would be
         # read as a canary's again.
-        kept = dict(promoted.get("annotations") or {})
+        kept = dict(fields.mapping(promoted, "annotations"))
         kept.pop(AUTO_PROMOTE_ANNOTATION, None)
         if kept:
             promoted["annotations"] = kept
@@ -344,7 +344,7 @@ def _annotation_operations(
 ) -> list[dict[str, Any]]:
     if not annotations:
         return []
-    if not (isvc.get("metadata") or {}).get("annotations"):
+    if not fields.get(isvc, "metadata", "annotations"):
         # JSON patch "add" needs the parent map: without one, it is added whole.
         return [{"op": "add", "path": "/metadata/annotations", "value": dict(annotations)}]
     return [

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from kserve_functions.config import ModelUrls
-from kserve_functions.core import merging
+from kserve_functions.core import fields, merging
 from kserve_functions.core.models import (
     Condition,
     ModelDetail,
@@ -148,17 +148,17 @@ def predictor_rollout(
         return None
     if deployment is None:
         return Rollout(complete=False, message="KServe has not created the predictor yet")
-    version = _str(_get(deployment, "metadata", "resourceVersion")) or ""
-    wanted = _str(_get(isvc, "spec", "predictor", "annotations", RESTART_TOKEN_ANNOTATION))
-    template = _get(deployment, "spec", "template", "metadata", "annotations")
-    if wanted is not None and _str(_get(template, RESTART_TOKEN_ANNOTATION)) != wanted:
+    version = fields.text(deployment, "metadata", "resourceVersion") or ""
+    wanted = fields.text(isvc, "spec", "predictor", "annotations", RESTART_TOKEN_ANNOTATION)
+    template = fields.get(deployment, "spec", "template", "metadata", "annotations")
+    if wanted is not None and fields.text(template, RESTART_TOKEN_ANNOTATION) != wanted:
         return Rollout(
             complete=False,
             message="KServe has not applied the current spec yet",
             resource_version=version,
         )
-    generation = _int(_get(deployment, "metadata", "generation"))
-    observed = _int(_get(deployment, "status", "observedGeneration"))
+    generation = fields.integer(deployment, "metadata", "generation")
+    observed = fields.integer(deployment, "status", "observedGeneration")
     progressing = _condition(deployment, "Progressing")
     if (
         generation is None
@@ -195,7 +195,7 @@ def model_url(isvc: Mapping[str, Any], urls: ModelUrls) -> str | None:
     other placeholders raises ``KeyError`` (configuration is validated when the
     function starts, not per object).
     """
-    reported = _str(_get(isvc, "status", "url"))
+    reported = fields.text(isvc, "status", "url")
     if reported:
         return reported
     mode = deployment_mode(isvc)
@@ -262,29 +262,29 @@ def pod_failure(pods: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
     for pod in pods:
         if _being_deleted(pod):
             continue
-        for condition in _mappings(_get(pod, "status", "conditions")):
+        for condition in fields.items(pod, "status", "conditions"):
             if (
                 condition.get("type") == "PodScheduled"
                 and condition.get("status") == "False"
                 and condition.get("reason") == UNSCHEDULABLE_REASON
             ):
-                return UNSCHEDULABLE_REASON, _str(condition.get("message")) or ""
-        statuses = _mappings(_get(pod, "status", "initContainerStatuses")) + _mappings(
-            _get(pod, "status", "containerStatuses")
+                return UNSCHEDULABLE_REASON, fields.text(condition, "message") or ""
+        statuses = fields.items(pod, "status", "initContainerStatuses") + fields.items(
+            pod, "status", "containerStatuses"
         )
         for container in statuses:
-            waiting = _get(container, "state", "waiting")
-            reason = _str(_get(waiting, "reason"))
+            waiting = fields.get(container, "state", "waiting")
+            reason = fields.text(waiting, "reason")
             if reason not in _STUCK_CONTAINER_REASONS:
                 continue
-            terminated = _get(container, "lastState", "terminated")
-            message = _str(_get(terminated, "message")) or _str(_get(waiting, "message")) or ""
-            exit_code = _int(_get(terminated, "exitCode"))
+            terminated = fields.get(container, "lastState", "terminated")
+            message = fields.text(terminated, "message") or fields.text(waiting, "message") or ""
+            exit_code = fields.integer(terminated, "exitCode")
             if exit_code:
                 message = (
                     f"{message} (exit code {exit_code})" if message else f"exit code {exit_code}"
                 )
-            name = _str(container.get("name")) or "?"
+            name = fields.text(container, "name") or "?"
             return reason, f"container {name}: {message}" if message else f"container {name}"
     return None
 
@@ -309,12 +309,12 @@ def read_summary(
         url=model_url(isvc, urls),
         ready=standing.state == "ready",
         state=standing.state,
-        generation=_int(_get(isvc, "metadata", "generation")),
+        generation=fields.integer(isvc, "metadata", "generation"),
         image=_image(isvc),
-        modelFormat=_str(_get(isvc, "spec", "predictor", "model", "modelFormat", "name")),
+        modelFormat=fields.text(isvc, "spec", "predictor", "model", "modelFormat", "name"),
         reason=standing.reason,
         message=standing.message,
-        createdAt=_str(_get(isvc, "metadata", "creationTimestamp")),
+        createdAt=fields.text(isvc, "metadata", "creationTimestamp"),
     )
 
 
@@ -339,8 +339,8 @@ def read_detail(
     ``(from a reference)``; they are never resolved.
     """
     summary = read_summary(isvc, urls=urls, rollout=rollout, pods=pods)
-    predictor = _get(isvc, "spec", "predictor")
-    components = _get(isvc, "status", "components", "predictor")
+    predictor = fields.get(isvc, "spec", "predictor")
+    components = fields.get(isvc, "status", "components", "predictor")
     serving = _serving_spec(isvc)
     stable, canary = canary_views(isvc)
     return ModelDetail(
@@ -355,24 +355,24 @@ def read_detail(
         message=summary.message,
         createdAt=summary.created_at,
         generation=summary.generation,
-        observedGeneration=_int(_get(isvc, "status", "observedGeneration")),
+        observedGeneration=fields.integer(isvc, "status", "observedGeneration"),
         conditions=_conditions(isvc),
-        latestCreatedRevision=_str(_get(components, "latestCreatedRevision")),
-        latestReadyRevision=_str(_get(components, "latestReadyRevision")),
-        traffic=_traffic(_get(components, "traffic")),
+        latestCreatedRevision=fields.text(components, "latestCreatedRevision"),
+        latestReadyRevision=fields.text(components, "latestReadyRevision"),
+        traffic=_traffic(fields.get(components, "traffic")),
         # modelStatus is passed on as KServe wrote it: its states and
         # lastFailureInfo (reason, message, location, exitCode) explain a failed load.
-        modelStatus=_json_object(_get(isvc, "status", "modelStatus")),
-        envs=_envs(_get(serving, "env")),
-        resources=_json_object(_get(serving, "resources")),
+        modelStatus=_json_object(fields.get(isvc, "status", "modelStatus")),
+        envs=_envs(fields.get(serving, "env")),
+        resources=_json_object(fields.get(serving, "resources")),
         storageUri=_storage_uri(isvc),
-        runtime=_str(_get(predictor, "model", "runtime")),
+        runtime=fields.text(predictor, "model", "runtime"),
         deploymentMode=_reported_mode(isvc),
-        minReplicas=_int(_get(predictor, "minReplicas")),
-        maxReplicas=_int(_get(predictor, "maxReplicas")),
-        canaryTrafficPercent=_int(_get(predictor, "canaryTrafficPercent")),
-        labels=_str_dict(_get(isvc, "metadata", "labels")),
-        annotations=_str_dict(_get(isvc, "metadata", "annotations")),
+        minReplicas=fields.integer(predictor, "minReplicas"),
+        maxReplicas=fields.integer(predictor, "maxReplicas"),
+        canaryTrafficPercent=fields.integer(predictor, "canaryTrafficPercent"),
+        labels=_str_dict(fields.get(isvc, "metadata", "labels")),
+        annotations=_str_dict(fields.get(isvc, "metadata", "annotations")),
         stable=stable,
         canary=canary,
     )
@@ -390,10 +390,10 @@ def canary_views(isvc: Mapping[str, Any]) -> tuple[PredictorView | None, Predict
     is the previous revision, whose image the model no longer records (None);
     the split and revisions are ``status.components.predictor.traffic``'s.
     """
-    canaries = _mappings(_get(isvc, "spec", "canary"))
+    canaries = fields.items(isvc, "spec", "canary")
     if canaries:
         return _standard_views(isvc, canaries)
-    percent = _int(_get(isvc, "spec", "predictor", "canaryTrafficPercent"))
+    percent = fields.integer(isvc, "spec", "predictor", "canaryTrafficPercent")
     if percent is not None and 0 < percent < 100:  # noqa: PLR2004 - percent bounds
         return _knative_views(isvc, percent)
     return None, None
@@ -403,9 +403,9 @@ def _standard_views(
     isvc: Mapping[str, Any], canaries: Sequence[Mapping[str, Any]]
 ) -> tuple[PredictorView, PredictorView]:
     entry = canaries[0]
-    entry_predictor = _get(entry, "predictor")
-    name = _str(_get(entry_predictor, "name"))
-    stable_predictor = _get(isvc, "spec", "predictor")
+    entry_predictor = fields.get(entry, "predictor")
+    name = fields.text(entry_predictor, "name")
+    stable_predictor = fields.get(isvc, "spec", "predictor")
     merged = merging.merged(
         stable_predictor if isinstance(stable_predictor, Mapping) else {},
         entry_predictor if isinstance(entry_predictor, Mapping) else {},
@@ -414,22 +414,22 @@ def _standard_views(
     reported = next(
         (
             status
-            for status in _mappings(_get(isvc, "status", "canaryStatuses"))
+            for status in fields.items(isvc, "status", "canaryStatuses")
             if status.get("name") == name
         ),
         None,
     )
     condition = _condition(isvc, "CanaryPredictorReady")
     canary_ready = (
-        _bool(reported.get("ready"))
+        fields.boolean(reported, "ready")
         if reported is not None
         else (None if condition is None else condition.get("status") == "True")
     )
-    shares = sum(_int(item.get("trafficPercent")) or 0 for item in canaries)
+    shares = sum(fields.integer(item, "trafficPercent") or 0 for item in canaries)
     stable_condition = _condition(isvc, "PredictorReady")
     return (
         PredictorView(
-            name=_str(_get(stable_predictor, "name")),
+            name=fields.text(stable_predictor, "name"),
             image=_image(isvc),
             storageUri=_storage_uri(isvc),
             trafficPercent=max(0, 100 - shares),
@@ -439,18 +439,20 @@ def _standard_views(
             name=name,
             image=_image(as_canary),
             storageUri=_storage_uri(as_canary),
-            trafficPercent=_int(entry.get("trafficPercent")),
+            trafficPercent=fields.integer(entry, "trafficPercent"),
             ready=canary_ready,
         ),
     )
 
 
 def _knative_views(isvc: Mapping[str, Any], percent: int) -> tuple[PredictorView, PredictorView]:
-    components = _get(isvc, "status", "components", "predictor")
-    latest = [t for t in _traffic(_get(components, "traffic")) if t.latest_revision]
-    previous = [t for t in _traffic(_get(components, "traffic")) if t.latest_revision is False]
-    created = _str(_get(components, "latestCreatedRevision"))
-    ready_revision = _str(_get(components, "latestReadyRevision"))
+    components = fields.get(isvc, "status", "components", "predictor")
+    latest = [t for t in _traffic(fields.get(components, "traffic")) if t.latest_revision]
+    previous = [
+        t for t in _traffic(fields.get(components, "traffic")) if t.latest_revision is False
+    ]
+    created = fields.text(components, "latestCreatedRevision")
+    ready_revision = fields.text(components, "latestReadyRevision")
     return (
         PredictorView(
             revision=previous[0].revision_name if previous else None,
@@ -516,21 +518,21 @@ def auto_canary(
 def _auto_promote_after(isvc: Mapping[str, Any]) -> int | None:
     """The canary's ``afterSeconds``; None without a canary that opted in, or when
     the model is stopped or being deleted (nothing to finish then)."""
-    entries = _mappings(_get(isvc, "spec", "canary"))
+    entries = fields.items(isvc, "spec", "canary")
     stopped = _condition(isvc, "Stopped")
-    if not entries or _being_deleted(isvc) or (stopped or {}).get("status") == "True":
+    if not entries or _being_deleted(isvc) or fields.get(stopped, "status") == "True":
         return None
-    after = _get(entries[0], "predictor", "annotations", AUTO_PROMOTE_ANNOTATION)
+    after = fields.get(entries[0], "predictor", "annotations", AUTO_PROMOTE_ANNOTATION)
     return int(after) if isinstance(after, str) and after.isdigit() else None
 
 
 def _canary_ready(isvc: Mapping[str, Any], condition: Mapping[str, Any]) -> bool:
     """``CanaryPredictorReady`` True and the first canary's ``canaryStatuses`` entry ready."""
-    entries = _mappings(_get(isvc, "spec", "canary"))
-    name = _get(entries[0], "predictor", "name") if entries else None
+    entries = fields.items(isvc, "spec", "canary")
+    name = fields.get(entries[0], "predictor", "name") if entries else None
     reported = [
         entry
-        for entry in _mappings(_get(isvc, "status", "canaryStatuses"))
+        for entry in fields.items(isvc, "status", "canaryStatuses")
         if entry.get("name") == name
     ]
     return condition.get("status") == "True" and bool(reported) and reported[0].get("ready") is True
@@ -560,7 +562,7 @@ def _not_ready_because(
     if ready is None:
         return PENDING_REASON, PENDING_MESSAGE
     if ready.get("status") != "True":
-        return _failed_load(isvc) or (_str(ready.get("reason")), _str(ready.get("message")))
+        return _failed_load(isvc) or (fields.text(ready, "reason"), fields.text(ready, "message"))
     # Ready, yet not ready: a roll-out KServe reports, or one its Deployment shows.
     incomplete = rollout is not None and not rollout.complete and not _rolling_out(isvc)
     return ROLLOUT_REASON, rollout.message if incomplete and rollout else ROLLOUT_MESSAGE
@@ -579,9 +581,9 @@ def _rolling_out(isvc: Mapping[str, Any]) -> bool:
     (KServe's own test in ``PropagateModelStatus``).
     """
     if deployment_mode(isvc) == KNATIVE_MODE:
-        predictor = _get(isvc, "status", "components", "predictor")
-        created = _str(_get(predictor, "latestCreatedRevision"))
-        return created is not None and created != _str(_get(predictor, "latestReadyRevision"))
+        predictor = fields.get(isvc, "status", "components", "predictor")
+        created = fields.text(predictor, "latestCreatedRevision")
+        return created is not None and created != fields.text(predictor, "latestReadyRevision")
     if deployment_mode(isvc) != STANDARD_MODE:
         return False
     predictor_ready = _condition(isvc, "PredictorReady")
@@ -594,7 +596,7 @@ def _rolling_out(isvc: Mapping[str, Any]) -> bool:
 
 def _being_deleted(isvc: Mapping[str, Any]) -> bool:
     """A delete was accepted; the object stays until KServe's finalizer is removed."""
-    return _get(isvc, "metadata", "deletionTimestamp") is not None
+    return fields.get(isvc, "metadata", "deletionTimestamp") is not None
 
 
 def _failed_load(isvc: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -608,34 +610,34 @@ def _failed_load(isvc: Mapping[str, Any]) -> tuple[str, str] | None:
     after a later successful load, so without those markers the failure is
     history and None is returned.
     """
-    model_status = _get(isvc, "status", "modelStatus")
-    info = _get(model_status, "lastFailureInfo")
+    model_status = fields.get(isvc, "status", "modelStatus")
+    info = fields.get(model_status, "lastFailureInfo")
     if not isinstance(info, Mapping):
         return None
     current = (
-        _str(_get(model_status, "states", "targetModelState")) == "FailedToLoad"
-        or _str(_get(model_status, "transitionStatus")) in _FAILED_TRANSITIONS
+        fields.text(model_status, "states", "targetModelState") == "FailedToLoad"
+        or fields.text(model_status, "transitionStatus") in _FAILED_TRANSITIONS
     )
     if not current:
         return None
-    message = _str(info.get("message")) or ""
-    exit_code = _int(info.get("exitCode"))
+    message = fields.text(info, "message") or ""
+    exit_code = fields.integer(info, "exitCode")
     if exit_code:
         message = f"{message} (exit code {exit_code})" if message else f"exit code {exit_code}"
-    return _str(info.get("reason")) or FAILED_LOAD_REASON, message
+    return fields.text(info, "reason") or FAILED_LOAD_REASON, message
 
 
 def _name(isvc: Mapping[str, Any]) -> str:
-    return _str(_get(isvc, "metadata", "name")) or ""
+    return fields.text(isvc, "metadata", "name") or ""
 
 
 def _namespace(isvc: Mapping[str, Any]) -> str:
-    return _str(_get(isvc, "metadata", "namespace")) or ""
+    return fields.text(isvc, "metadata", "namespace") or ""
 
 
 def _condition(isvc: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
     """The status condition of type ``kind`` (Knative keeps one per type), if any."""
-    for condition in _mappings(_get(isvc, "status", "conditions")):
+    for condition in fields.items(isvc, "status", "conditions"):
         if condition.get("type") == kind:
             return condition
     return None
@@ -650,31 +652,31 @@ def _conditions(isvc: Mapping[str, Any]) -> list[Condition]:
     return [
         Condition(
             type=kind,
-            status=_str(condition.get("status")) or "Unknown",
-            reason=_str(condition.get("reason")),
-            message=_str(condition.get("message")),
-            lastTransitionTime=_str(condition.get("lastTransitionTime")),
+            status=fields.text(condition, "status") or "Unknown",
+            reason=fields.text(condition, "reason"),
+            message=fields.text(condition, "message"),
+            lastTransitionTime=fields.text(condition, "lastTransitionTime"),
         )
-        for condition in _mappings(_get(isvc, "status", "conditions"))
-        if (kind := _str(condition.get("type"))) is not None
+        for condition in fields.items(isvc, "status", "conditions")
+        if (kind := fields.text(condition, "type")) is not None
     ]
 
 
 def _traffic(value: object) -> list[TrafficTarget]:
     return [
         TrafficTarget(
-            revisionName=_str(target.get("revisionName")),
-            percent=_int(target.get("percent")),
-            latestRevision=_bool(target.get("latestRevision")),
-            tag=_str(target.get("tag")),
+            revisionName=fields.text(target, "revisionName"),
+            percent=fields.integer(target, "percent"),
+            latestRevision=fields.boolean(target, "latestRevision"),
+            tag=fields.text(target, "tag"),
         )
-        for target in _mappings(value)
+        for target in fields.items(value)
     ]
 
 
 def _predictor_container(isvc: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The custom predictor container: the one named ``kserve-container``, else the first."""
-    containers = _mappings(_get(isvc, "spec", "predictor", "containers"))
+    containers = fields.items(isvc, "spec", "predictor", "containers")
     for container in containers:
         if container.get("name") == KSERVE_CONTAINER:
             return container
@@ -690,12 +692,12 @@ def _serving_spec(isvc: Mapping[str, Any]) -> Mapping[str, Any] | None:
     container = _predictor_container(isvc)
     if container is not None:
         return container
-    model = _get(isvc, "spec", "predictor", "model")
+    model = fields.get(isvc, "spec", "predictor", "model")
     return model if isinstance(model, Mapping) else None
 
 
 def _image(isvc: Mapping[str, Any]) -> str | None:
-    return _str(_get(_predictor_container(isvc), "image"))
+    return fields.text(_predictor_container(isvc), "image")
 
 
 def _envs(value: object) -> dict[str, str]:
@@ -705,15 +707,15 @@ def _envs(value: object) -> dict[str, str]:
     Kubernetes. A later entry with the same name wins, as in the container.
     """
     envs: dict[str, str] = {}
-    for entry in _mappings(value):
-        name = _str(entry.get("name"))
+    for entry in fields.items(value):
+        name = fields.text(entry, "name")
         if name is None:
             continue
         reference = entry.get("valueFrom")
         if isinstance(reference, Mapping):
             envs[name] = _env_reference(reference)
         else:
-            envs[name] = _str(entry.get("value")) or ""
+            envs[name] = fields.text(entry, "value") or ""
     return envs
 
 
@@ -724,11 +726,11 @@ def _env_reference(reference: Mapping[str, Any]) -> str:
         if not isinstance(source, Mapping):
             continue
         if key == "fieldRef":
-            target = _str(source.get("fieldPath"))
+            target = fields.text(source, "fieldPath")
         elif key == "resourceFieldRef":
-            target = _str(source.get("resource"))
+            target = fields.text(source, "resource")
         else:
-            name, item = _str(source.get("name")), _str(source.get("key"))
+            name, item = fields.text(source, "name"), fields.text(source, "key")
             target = f"{name}/{item}" if name is not None and item is not None else None
         return f"(from {kind} {target})" if target else f"(from {kind})"
     return ENV_REFERENCE_UNKNOWN
@@ -736,13 +738,13 @@ def _env_reference(reference: Mapping[str, Any]) -> str:
 
 def _storage_uri(isvc: Mapping[str, Any]) -> str | None:
     """``spec.predictor.model.storageUri``, else a literal ``STORAGE_URI`` of the container."""
-    declared = _str(_get(isvc, "spec", "predictor", "model", "storageUri"))
+    declared = fields.text(isvc, "spec", "predictor", "model", "storageUri")
     if declared is not None:
         return declared
-    for entry in _mappings(_get(_predictor_container(isvc), "env")):
+    for entry in fields.items(_predictor_container(isvc), "env"):
         # A STORAGE_URI from a Secret is not shown: it may carry credentials.
         if entry.get("name") == STORAGE_URI_ENV and "valueFrom" not in entry:
-            return _str(entry.get("value"))
+            return fields.text(entry, "value")
     return None
 
 
@@ -753,44 +755,13 @@ def _reported_mode(isvc: Mapping[str, Any]) -> str | None:
     cannot change after creation (KServe's validating webhook refuses it). An
     empty ``status.deploymentMode`` is not a report, as in KServe.
     """
-    mode = _str(_get(isvc, "status", "deploymentMode")) or _str(
-        _get(isvc, "metadata", "annotations", DEPLOYMENT_MODE_ANNOTATION)
+    mode = fields.text(isvc, "status", "deploymentMode") or fields.text(
+        isvc, "metadata", "annotations", DEPLOYMENT_MODE_ANNOTATION
     )
     return None if mode is None else _LEGACY_MODES.get(mode, mode)
 
 
-# Safe access to JSON of unknown shape: each returns None or empty instead of raising.
-
-
-def _get(value: object, *path: str) -> object:
-    """``value[path[0]][path[1]]...``, or None when a step is missing or not a mapping."""
-    for key in path:
-        # JSON decodes to dicts: the exact-type test skips the slower ABC check
-        # (this runs dozens of times per model read, for every model of a list).
-        if type(value) is not dict and not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _int(value: object) -> int | None:
-    # bool is an int in Python, but never a generation, replica count or percent.
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _bool(value: object) -> bool | None:
-    return value if isinstance(value, bool) else None
-
-
-def _mappings(value: object) -> list[Mapping[str, Any]]:
-    """The mapping items of a JSON list; anything else in it, or a non-list, is dropped."""
-    if not isinstance(value, list | tuple):
-        return []
-    return [item for item in value if type(item) is dict or isinstance(item, Mapping)]
+# JSON of unknown shape into the answers' types: each returns None or empty.
 
 
 def _json_object(value: object) -> dict[str, Any] | None:

@@ -19,12 +19,12 @@ from typing import Any
 from kserve_functions.cloudevents import envelope
 from kserve_functions.cloudevents.sink import EventSink
 from kserve_functions.context import Context
-from kserve_functions.core import errors
+from kserve_functions.core import errors, fields
 from kserve_functions.core.resources import CANARY_PREDICTOR_NAME
 from kserve_functions.http import queries
 from kserve_functions.http.asgi import Request, Response, json_response
 from kserve_functions.objects import audit, history, manifests, status
-from kserve_functions.operations import summaries
+from kserve_functions.operations import changes, retries, summaries
 
 log = logging.getLogger("kserve_functions")
 
@@ -40,9 +40,6 @@ PROMOTED_TYPE = f"{envelope.PREFIX}.promoted"
 ABORTED_TYPE = f"{envelope.PREFIX}.aborted"
 """The CloudEvent of an automatic abort."""
 AUTO_ACTOR = audit.Actor(by="kserve-functions notify", how="canary.autoPromote")
-# Reads and guarded patches per decision: KServe writes the model's status while
-# its canary starts, so a read can be stale by the time of the write.
-ATTEMPTS = 5
 # A canary has at most its share of the stable replicas; a few pods say it all.
 CANARY_POD_SAMPLE = 20
 
@@ -97,13 +94,12 @@ async def _finish(
     reason: str,
     note: str,
 ) -> Response:
-    caller = await context.auth.authenticate(request)
     namespace, name = queries.path_model(params)
-    await context.auth.authorize(caller, ("patch",), namespace)
+    await context.auth.authorize(request.caller, ("patch",), namespace)
     dry_run = queries.flag(request, "dryRun")
-    actor = audit.http_actor(caller.user if caller else None, request.method, request.path)
+    actor = request.actor
     isvc = await context.kube.get(namespace, name)
-    if isvc.get("metadata", {}).get("deletionTimestamp"):
+    if fields.get(isvc, "metadata", "deletionTimestamp"):
         raise errors.Conflict(f"model {namespace}/{name} is being deleted")
     if manifests.running_canary(isvc) is None:
         summary = status.read_summary(isvc, urls=context.settings.model_urls)
@@ -111,20 +107,42 @@ async def _finish(
             f"model {namespace}/{name} runs no canary (state: {summary.state}); "
             "start one with POST /deploy and a canary"
         )
-    now = datetime.datetime.now(datetime.UTC)
-    patch = operations(isvc, annotations=audit.change_annotations(actor, now))
+    made = await changes.make(
+        context,
+        namespace,
+        name,
+        lambda annotations: _patch(
+            context, isvc, operations, annotations, reason=reason, note=note, dry_run=dry_run
+        ),
+        actor=actor,
+        change=history.Change(action=action),
+        dry_run=dry_run,
+    )
+    log.info("%s %s/%s%s", note, namespace, name, " (dry run)" if dry_run else "")
+    return json_response(200, await summaries.read_detail(context, made.model))
+
+
+async def _patch(
+    context: Context,
+    isvc: dict[str, Any],
+    operations: Operations,
+    annotations: dict[str, str],
+    *,
+    reason: str,
+    note: str,
+    dry_run: bool = False,
+) -> changes.Written:
+    """Finish the canary of ``isvc`` (as read) by ``operations``, guarded by its generation.
+
+    Raises:
+        errors.Conflict: the model changed since the read (nothing was written).
+        errors.NotFound: it is gone.
+    """
+    patch = operations(isvc, annotations=annotations)
     written = await context.kube.patch_if_unchanged(isvc, patch, dry_run=dry_run)
     if not dry_run:
         written = await _adopt(context, written)
-        await context.record_change(
-            written, history.Change(action=action), reason=reason, note=note, actor=actor, at=now
-        )
-    log.info("%s %s/%s%s", note, namespace, name, " (dry run)" if dry_run else "")
-    return json_response(200, await summaries.read_detail(context, written))
-
-
-# Reads and rewrites of the managed fields while KServe keeps writing the status.
-ADOPT_ATTEMPTS = 5
+    return changes.Written(written, reason, note)
 
 
 async def _adopt(context: Context, written: dict[str, Any]) -> dict[str, Any]:
@@ -132,22 +150,24 @@ async def _adopt(context: Context, written: dict[str, Any]) -> dict[str, Any]:
     desired state again (``kube.adopt_updated_fields``); best effort, after the change.
 
     Guarded by the resourceVersion read, so KServe's status writes (several a
-    second while a model rolls) make it read again and retry, a few times; past
+    second while a model rolls) make it read again and retry (``retries``); past
     those, or on another failure, the fields stay until a deploy sets them (logged).
     """
     model = written
-    for _ in range(ADOPT_ATTEMPTS):
-        try:
-            return await context.kube.adopt_updated_fields(model)
-        except errors.Conflict:
-            metadata = model.get("metadata") or {}
-            model = await context.kube.get(str(metadata["namespace"]), str(metadata["name"]))
-        except errors.ApiError as e:
-            log.warning(
-                "fields of the canary's patch stay outside the deploy's apply: %s", e.detail
-            )
-            return model
-    log.warning("fields of the canary's patch stay outside the deploy's apply: it kept changing")
+
+    async def attempt(stale: bool) -> dict[str, Any]:
+        nonlocal model
+        if stale:
+            model = await context.kube.get(*fields.namespaced_name(model))
+        return await context.kube.adopt_updated_fields(model)
+
+    try:
+        return await retries.compare_and_swap(attempt)
+    except retries.Contended:
+        why = "it kept changing"
+    except errors.ApiError as e:
+        why = e.detail
+    log.warning("fields of the canary's patch stay outside the deploy's apply: %s", why)
     return model
 
 
@@ -159,9 +179,9 @@ def may_concern_a_canary(changed: Mapping[str, Any], model: str) -> bool:
     (the stable pods, models without a canary) is skipped without a read.
     """
     if changed.get("kind") == "Pod":
-        pod_name = str((changed.get("metadata") or {}).get("name") or "")
+        pod_name = fields.text(changed, "metadata", "name") or ""
         return pod_name.startswith(f"{model}-{CANARY_PREDICTOR_NAME}-predictor-")
-    return bool((changed.get("spec") or {}).get("canary"))
+    return bool(fields.get(changed, "spec", "canary"))
 
 
 async def auto_finish(
@@ -183,18 +203,19 @@ async def auto_finish(
             (``Retry-After`` says when it will be: the Broker redelivers the
             event then), or the model kept changing under every attempt.
     """
-    for _ in range(ATTEMPTS):
+
+    async def attempt(stale: bool) -> str | None:
         try:
             isvc = await context.kube.get(namespace, name)
         except errors.NotFound:
             return None
-        if not (isvc.get("spec") or {}).get("canary"):
+        if not fields.get(isvc, "spec", "canary"):
             return None
         prefix = f"{name}-{CANARY_PREDICTOR_NAME}-predictor-"
         pods = [
             pod
             for pod in await context.kube.model_pods(namespace, name, limit=CANARY_POD_SAMPLE)
-            if str(pod.get("metadata", {}).get("name", "")).startswith(prefix)
+            if (fields.text(pod, "metadata", "name") or "").startswith(prefix)
         ]
         decision = status.auto_canary(isvc, pods, now=datetime.datetime.now(datetime.UTC))
         if decision is None:
@@ -205,33 +226,27 @@ async def auto_finish(
                 retry_after_seconds=decision.wait_seconds,
             )
         promoting = decision.action == "promote"
-        now = datetime.datetime.now(datetime.UTC)
         build = manifests.promote_operations if promoting else manifests.abort_operations
-        patch = build(isvc, annotations=audit.change_annotations(AUTO_ACTOR, now))
-        try:
-            written = await context.kube.patch_if_unchanged(isvc, patch)
-        except (errors.Conflict, errors.NotFound):
-            continue  # changed or gone since the read: read and decide again
-        written = await _adopt(context, written)
-        outcome = "promoted" if promoting else "aborted"
+        reason, outcome = (PROMOTED, "promoted") if promoting else (ABORTED, "aborted")
         note = f"canary {outcome} automatically ({decision.reason})"
-        await context.record_change(
-            written,
-            history.Change(action="promote" if promoting else "abort"),
-            reason=PROMOTED if promoting else ABORTED,
-            note=note,
+        # A Conflict or NotFound: changed or gone since the read; read and decide again.
+        made = await changes.make(
+            context,
+            namespace,
+            name,
+            lambda annotations: _patch(context, isvc, build, annotations, reason=reason, note=note),
             actor=AUTO_ACTOR,
-            at=now,
+            change=history.Change(action="promote" if promoting else "abort"),
         )
-        summary = status.read_summary(written, urls=context.settings.model_urls)
-        metadata = written.get("metadata") or {}
+        summary = status.read_summary(made.model, urls=context.settings.model_urls)
+        metadata = fields.mapping(made.model, "metadata")
         headers, body = envelope.binary_message(
             PROMOTED_TYPE if promoting else ABORTED_TYPE,
             source=source,
             # One id per write: a consumer that drops repeated source + id sees one.
             event_id=f"{metadata.get('uid')}/{outcome}/{metadata.get('resourceVersion')}",
             subject=f"{namespace}/{name}",
-            time=now,
+            time=made.at,
             data={**summary.model_dump(by_alias=True, exclude_none=True, mode="json"), "why": note},
         )
         # The change is made; a sink that refuses the event is reported (503, the
@@ -239,7 +254,7 @@ async def auto_finish(
         await sink.send(headers, body)
         log.info("%s/%s: %s", namespace, name, note)
         return outcome
-    raise errors.Unavailable(
-        f"model {namespace}/{name} changed under each of {ATTEMPTS} attempts to finish its "
-        "canary; redeliver the event"
+
+    return await retries.compare_and_swap_or_redeliver(
+        attempt, model=f"{namespace}/{name}", purpose="finish its canary"
     )

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kserve_functions.context import Context
-from kserve_functions.core import errors
+from kserve_functions.core import errors, fields
 from kserve_functions.core.models import (
     DeleteResponse,
 )
@@ -20,6 +20,7 @@ from kserve_functions.core.resources import INFERENCE_SERVICE
 from kserve_functions.http import queries
 from kserve_functions.http.asgi import Request, Response, json_response
 from kserve_functions.objects import audit
+from kserve_functions.operations import changes
 
 log = logging.getLogger("kserve_functions")
 
@@ -31,12 +32,10 @@ RECHECK_SECONDS = 2.0
 
 async def delete_model(context: Context, request: Request, params: Mapping[str, str]) -> Response:
     """``DELETE /models/{namespace}/{name}``; 404 when absent; ``wait=true`` waits until gone."""
-    caller = await context.auth.authenticate(request)
     namespace, name = queries.path_model(params)
-    await context.auth.authorize(caller, ("delete",), namespace)
+    await context.auth.authorize(request.caller, ("delete",), namespace)
     timeout = queries.wait_seconds(request, context.settings)
-    actor = audit.http_actor(caller.user if caller else None, request.method, request.path)
-    await delete(context, namespace, name, actor)
+    await delete(context, namespace, name, request.actor)
     code = 200
     if timeout is not None and not await _wait_gone(context, namespace, name, timeout):
         code = 202
@@ -57,7 +56,9 @@ async def delete(context: Context, namespace: str, name: str, actor: audit.Actor
     # else with a Status: the Event then names the model without its uid.
     regarding = answer if answer.get("kind") == INFERENCE_SERVICE.kind else _named(namespace, name)
     now = datetime.datetime.now(datetime.UTC)
-    await context.record(regarding, reason=audit.DELETED, note="model deleted", actor=actor, at=now)
+    await changes.record_event(
+        context, regarding, reason=audit.DELETED, note="model deleted", actor=actor, at=now
+    )
 
 
 def _named(namespace: str, name: str) -> dict[str, Any]:
@@ -79,7 +80,7 @@ async def _wait_gone(context: Context, namespace: str, name: str, timeout: float
             change = await context.kube.next_change(
                 namespace,
                 name,
-                resource_version=str(isvc["metadata"].get("resourceVersion", "")),
+                resource_version=fields.resource_version(isvc),
                 timeout_seconds=max(1, math.ceil(min(remaining, RECHECK_SECONDS))),
             )
             if change is None:

@@ -4,14 +4,15 @@ asked (DESIGN §3).
 
 from __future__ import annotations
 
-import datetime
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from kserve_functions.config import Settings
 from kserve_functions.context import Context
-from kserve_functions.core import errors
+from kserve_functions.core import errors, fields
 from kserve_functions.core.models import (
     DeployRequest,
     DeployResponse,
@@ -19,14 +20,9 @@ from kserve_functions.core.models import (
 from kserve_functions.http import queries
 from kserve_functions.http.asgi import Request, Response, json_response
 from kserve_functions.objects import audit, history, manifests, status
-from kserve_functions.operations import summaries, waiting
+from kserve_functions.operations import changes, summaries, waiting
 
 log = logging.getLogger("kserve_functions")
-
-MAX_LIST_LIMIT = queries.MAX_LIST_LIMIT
-# A wait follows the model by watch; it re-reads the model and its Deployment at
-# least this often (a roll-out can finish without a change to the model).
-RECHECK_SECONDS = 2.0
 
 
 async def deploy(context: Context, request: Request, params: Mapping[str, str]) -> Response:
@@ -35,20 +31,61 @@ async def deploy(context: Context, request: Request, params: Mapping[str, str]) 
     201 when created, 200 when updated; with ``wait=true``, 202 when the
     timeout passed before the model became Ready.
     """
-    caller = await context.auth.authenticate(request)
-    dry_run = queries.flag(request, "dryRun")
-    timeout = queries.wait_seconds(request, context.settings)
-    token = queries.restart_token(request)
+    options = ApplyOptions.read(request, context.settings)
     deploy_request = queries.parse_deploy_request(request.json_body())
-    await context.auth.authorize_deploy(caller, deploy_request)
-    actor = audit.http_actor(caller.user if caller else None, request.method, request.path)
+    return await apply_requested(context, request, deploy_request, options)
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """How a request that applies a model (a deploy, a rollback) asks for it to be applied."""
+
+    dry_run: bool
+    # None: answer at once; else wait for Ready that long.
+    wait_seconds: float | None
+    restart_token: str
+
+    @classmethod
+    def read(cls, request: Request, settings: Settings) -> ApplyOptions:
+        """The options of ``request``, checked in this order: ``dryRun``, ``wait`` and
+        ``timeout``, ``Idempotency-Key`` (the restart token; a fresh one without it).
+
+        Raises:
+            errors.Invalid: one of them is invalid (the first found).
+        """
+        return cls(
+            dry_run=queries.flag(request, "dryRun"),
+            wait_seconds=queries.wait_seconds(request, settings),
+            restart_token=queries.restart_token(request),
+        )
+
+
+async def apply_requested(
+    context: Context,
+    request: Request,
+    deploy_request: DeployRequest,
+    options: ApplyOptions,
+    *,
+    rollback_of: int | None = None,
+) -> Response:
+    """Apply ``deploy_request`` for ``request``'s caller (``apply_model``) as ``options`` say;
+    the answer.
+
+    The caller is authorized first (``Authorizer.authorize_deploy``: the
+    allowlists, then create and patch), and recorded as ``request.actor``.
+
+    Raises:
+        errors.Forbidden: by an allowlist or RBAC, before anything is written.
+    """
+    await context.auth.authorize_deploy(request.caller, deploy_request)
     code, answer = await apply_model(
         context,
         deploy_request,
-        restart_token=token,
-        actor=actor,
-        dry_run=dry_run,
-        wait_seconds=timeout,
+        restart_token=options.restart_token,
+        actor=request.actor,
+        dry_run=options.dry_run,
+        wait_seconds=options.wait_seconds,
+        rollback_of=rollback_of,
     )
     return json_response(code, answer)
 
@@ -67,47 +104,56 @@ async def apply_model(
 
     Shared by ``POST /deploy`` and the deploy event. ``wait_seconds`` None answers
     at once; otherwise waits for Ready that long (202 when it did not come).
-    ``actor`` is recorded on the model and in a Kubernetes Event (``audit``),
-    and the change as a new revision of the model's history (``history``; best
-    effort, its number in the answer's ``revision``); ``rollback_of`` marks a
-    rollback re-applying that revision's request.
+    The apply is a change made through the API (``changes.make``): ``actor`` is
+    recorded on the model and in a Kubernetes Event (``audit``), and the change
+    as a new revision of the model's history (``history``; best effort, its
+    number in the answer's ``revision``); ``rollback_of`` marks a rollback
+    re-applying that revision's request.
 
     Raises:
         errors.Conflict: the model is being deleted.
     """
-    now = datetime.datetime.now(datetime.UTC)
     knative = None
     if deploy_request.canary is not None:
         restart_token, knative = await _canary_basis(context, deploy_request, restart_token)
-    manifest = manifests.build_inference_service(
-        deploy_request,
-        restart_token=restart_token,
-        audit_annotations=audit.change_annotations(actor, now),
-        knative=knative,
-    )
-    applied, created = await context.kube.apply(manifest, dry_run=dry_run)
-    applied = await _drop_left_canary_percent(context, manifest, applied, dry_run=dry_run)
-    if applied.get("metadata", {}).get("deletionTimestamp"):
-        # The apply went through, but onto a model that finalizers are about to
-        # remove: "updated" would be a lie the caller finds out later.
-        raise errors.Conflict(
-            f"model {deploy_request.namespace}/{deploy_request.name} is being deleted; "
-            "deploy it again once it is gone"
-        )
-    code = 201 if created else 200
-    revision: int | None = None
-    if not dry_run:
-        reason, note = (audit.DEPLOYED, "created") if created else (audit.UPDATED, "updated")
-        change = history.Change(
-            action="deploy" if rollback_of is None else "rollback",
-            # The request as sent (fields left out stay out), so a rollback re-sends it.
-            request=deploy_request.model_dump(mode="json", by_alias=True, exclude_unset=True),
+
+    async def write(annotations: dict[str, str]) -> changes.Written:
+        manifest = manifests.build_inference_service(
+            deploy_request,
             restart_token=restart_token,
-            rollback_of=rollback_of,
+            audit_annotations=annotations,
+            knative=knative,
         )
-        revision = await context.record_change(
-            applied, change, reason=reason, note=f"model {note}", actor=actor, at=now
-        )
+        applied, created = await context.kube.apply(manifest, dry_run=dry_run)
+        applied = await _drop_left_canary_percent(context, manifest, applied, dry_run=dry_run)
+        if fields.get(applied, "metadata", "deletionTimestamp"):
+            # The apply went through, but onto a model that finalizers are about to
+            # remove: "updated" would be a lie the caller finds out later.
+            raise errors.Conflict(
+                f"model {deploy_request.namespace}/{deploy_request.name} is being deleted; "
+                "deploy it again once it is gone"
+            )
+        reason, note = (audit.DEPLOYED, "created") if created else (audit.UPDATED, "updated")
+        return changes.Written(applied, reason, f"model {note}", created=created)
+
+    change = history.Change(
+        action="deploy" if rollback_of is None else "rollback",
+        # The request as sent (fields left out stay out), so a rollback re-sends it.
+        request=deploy_request.model_dump(mode="json", by_alias=True, exclude_unset=True),
+        restart_token=restart_token,
+        rollback_of=rollback_of,
+    )
+    made = await changes.make(
+        context,
+        deploy_request.namespace,
+        deploy_request.name,
+        write,
+        actor=actor,
+        change=change,
+        dry_run=dry_run,
+    )
+    applied, created, revision = made.model, made.created, made.revision
+    code = 201 if created else 200
     # A dry run made no Deployment to compare with.
     rollout = None if dry_run else await summaries.predictor_rollout(context, applied)
     if wait_seconds is not None and not dry_run:
@@ -126,7 +172,7 @@ async def apply_model(
         namespace=deploy_request.namespace,
         action="created" if created else "updated",
         url=context.summary_url(applied),
-        generation=applied.get("metadata", {}).get("generation"),
+        generation=fields.integer(applied, "metadata", "generation"),
         ready=status.is_ready(applied, rollout=rollout),
         dry_run=dry_run or None,
         revision=revision,
@@ -150,10 +196,9 @@ async def _drop_left_canary_percent(
     field goes by a patch guarded by the generation just applied; a writer that
     changed the spec meanwhile wins (logged).
     """
-    predictor = applied.get("spec", {}).get("predictor", {})
-    if "canaryTrafficPercent" not in predictor or "canaryTrafficPercent" in manifest.get(
-        "spec", {}
-    ).get("predictor", {}):
+    left = "canaryTrafficPercent" in fields.mapping(applied, "spec", "predictor")
+    # The manifest is built here, always with a predictor.
+    if not left or "canaryTrafficPercent" in manifest["spec"]["predictor"]:
         return applied
     try:
         return await context.kube.patch_if_unchanged(
@@ -185,9 +230,8 @@ async def _canary_basis(
         knative = status.deployment_mode(live) == status.KNATIVE_MODE
     if knative or deploy_request.deployment_mode in manifests.KNATIVE_MODES:
         return restart_token, knative
-    annotations = live.get("spec", {}).get("predictor", {}).get("annotations") or {}
-    kept = annotations.get(manifests.RESTART_TOKEN_ANNOTATION)
-    return (kept if isinstance(kept, str) and kept else restart_token), knative
+    kept = fields.text(live, "spec", "predictor", "annotations", manifests.RESTART_TOKEN_ANNOTATION)
+    return kept or restart_token, knative
 
 
 async def _wait_ready(
@@ -199,9 +243,9 @@ async def _wait_ready(
     Ready and only the predictor Deployment's roll-out is left, the Deployment
     is watched, since a roll-out can finish without another change to the
     model. Each change arrives at once; every watch is renewed at least every
-    ``RECHECK_SECONDS``, re-reading both.
+    ``waiting.RECHECK_SECONDS``, re-reading both.
     """
-    namespace, name = isvc["metadata"]["namespace"], isvc["metadata"]["name"]
+    namespace, name = fields.namespaced_name(isvc)
     deadline = time.monotonic() + timeout
     while not status.is_ready(isvc, rollout=rollout):
         remaining = deadline - time.monotonic()

@@ -23,13 +23,12 @@ from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 from kserve_functions.context import Context
-from kserve_functions.core import errors, grammar
+from kserve_functions.core import errors, fields, grammar
 from kserve_functions.core.models import ModelEvent, ModelEvents, ValidationIssue
 from kserve_functions.core.resources import KSERVE_CONTAINER, POD, ApiResource
 from kserve_functions.http import queries
 from kserve_functions.http.asgi import Request, Response, json_response
-from kserve_functions.kube import requests
-from kserve_functions.kube.requests import predictor_deployment_name
+from kserve_functions.kube import predictor_deployment_name
 from kserve_functions.operations import watch_streams
 
 EVENTS = ApiResource(group="", version="v1", plural="events", kind="Event")
@@ -90,19 +89,19 @@ def newest_pod(pods: list[dict[str, Any]], wanted: str | None) -> str | None:
     None when there is none to read (no pods, or ``wanted`` is not among them).
     Pods being deleted come last: their replacement is the one that explains now.
     """
-    names = [str((pod.get("metadata") or {}).get("name") or "") for pod in pods]
     if wanted is not None:
+        names = [fields.text(pod, "metadata", "name") for pod in pods]
         return wanted if wanted in names else None
 
     def age(pod: dict[str, Any]) -> tuple[bool, str]:
-        metadata = pod.get("metadata") or {}
         return (
-            metadata.get("deletionTimestamp") is None,
-            str(metadata.get("creationTimestamp") or ""),
+            fields.get(pod, "metadata", "deletionTimestamp") is None,
+            fields.text(pod, "metadata", "creationTimestamp") or "",
         )
 
     ordered = sorted(pods, key=age, reverse=True)
-    return str(ordered[0]["metadata"]["name"]) if ordered else None
+    # The apiserver names every pod; one without a name would be none to read.
+    return fields.text(ordered[0], "metadata", "name") if ordered else None
 
 
 async def model_logs(context: Context, request: Request, namespace: str, name: str) -> Response:
@@ -130,19 +129,20 @@ async def model_logs(context: Context, request: Request, namespace: str, name: s
             f"model {namespace}/{name} has no pod yet: KServe has not created one, "
             "or the model is stopped; see its events"
         )
-    log_request = requests.pod_log(
-        namespace,
-        pod,
-        container=container,
-        tail_lines=tail_lines,
-        since_seconds=since_seconds,
-        follow=follow,
-        previous=previous,
-        limit_bytes=None if follow else MAX_LOG_BYTES,
-    )
-    seconds = context.settings.stream_max_seconds if follow else 0.0
     slot = watch_streams.take_slot(context.streams) if follow else None
-    opening = asyncio.ensure_future(context.kube.pod_log(log_request, seconds=seconds))
+    opening = asyncio.ensure_future(
+        context.kube.pod_log(
+            namespace,
+            pod,
+            container=container,
+            tail_lines=tail_lines,
+            since_seconds=since_seconds,
+            follow=follow,
+            previous=previous,
+            limit_bytes=None if follow else MAX_LOG_BYTES,
+            seconds=context.settings.stream_max_seconds if follow else 0.0,
+        )
+    )
     # A failure nobody awaits any more (the caller left first) is not reported as lost.
     opening.add_done_callback(lambda done: done.cancelled() or done.exception())
     try:
@@ -248,9 +248,9 @@ def concerns(regarding: Mapping[str, Any], model: str) -> bool:
 
 def read_event(event: Mapping[str, Any]) -> ModelEvent:
     """The answer's view of an ``events.k8s.io/v1`` Event (old core fields understood)."""
-    regarding = event.get("regarding") or {}
-    series = event.get("series") or {}
-    created = (event.get("metadata") or {}).get("creationTimestamp")
+    regarding = fields.mapping(event, "regarding")
+    series = fields.mapping(event, "series")
+    created = fields.get(event, "metadata", "creationTimestamp")
     first = event.get("deprecatedFirstTimestamp") or event.get("eventTime") or created
     last = (
         series.get("lastObservedTime")
@@ -259,7 +259,9 @@ def read_event(event: Mapping[str, Any]) -> ModelEvent:
         or created
     )
     count = series.get("count") or event.get("deprecatedCount")
-    source = event.get("deprecatedSource") or {}
+    reporter = event.get("reportingController") or fields.get(
+        event, "deprecatedSource", "component"
+    )
     return ModelEvent(
         type=event.get("type"),
         reason=event.get("reason"),
@@ -268,7 +270,7 @@ def read_event(event: Mapping[str, Any]) -> ModelEvent:
         count=count if isinstance(count, int) else None,
         firstTime=str(first) if first else None,
         lastTime=str(last) if last else None,
-        reporter=event.get("reportingController") or source.get("component") or None,
+        reporter=reporter or None,
     )
 
 
@@ -287,7 +289,7 @@ async def model_events(context: Context, request: Request, namespace: str, name:
         found.extend(
             read_event(event)
             for event in page.items
-            if concerns(event.get("regarding") or {}, name)
+            if concerns(fields.mapping(event, "regarding"), name)
         )
         scanned += len(page.items)
         if scanned >= MAX_EVENTS_SCANNED:
@@ -303,8 +305,8 @@ async def model_events(context: Context, request: Request, namespace: str, name:
 
 async def get_logs(context: Context, request: Request, params: Mapping[str, str]) -> Response:
     """``GET /models/{namespace}/{name}/logs``: the caller needs the model and ``pods/log``."""
-    caller = await context.auth.authenticate(request)
     namespace, name = queries.path_model(params)
+    caller = request.caller
     await context.auth.authorize(caller, ("get",), namespace)
     await context.auth.authorize(caller, ("get",), namespace, resource=POD, subresource="log")
     return await model_logs(context, request, namespace, name)
@@ -312,8 +314,7 @@ async def get_logs(context: Context, request: Request, params: Mapping[str, str]
 
 async def get_events(context: Context, request: Request, params: Mapping[str, str]) -> Response:
     """``GET /models/{namespace}/{name}/events``: the caller needs the model and ``events``."""
-    caller = await context.auth.authenticate(request)
     namespace, name = queries.path_model(params)
-    await context.auth.authorize(caller, ("get",), namespace)
-    await context.auth.authorize(caller, ("list",), namespace, resource=EVENTS)
+    await context.auth.authorize(request.caller, ("get",), namespace)
+    await context.auth.authorize(request.caller, ("list",), namespace, resource=EVENTS)
     return await model_events(context, request, namespace, name)

@@ -38,7 +38,7 @@ async def list_models(context: Context, request: Request, params: Mapping[str, s
     pagination, passed through). Without, every model, streamed as the apiserver
     sends it (``Kube.all_models``), so memory stays flat however many there are.
     """
-    caller = await context.auth.authenticate(request)
+    caller = request.caller
     namespace = queries.list_namespace(request)
     selector = queries.label_selector(request)
     token = queries.continue_token(request)
@@ -221,10 +221,10 @@ async def get_model(context: Context, request: Request, params: Mapping[str, str
     ``watch=true``: a stream of the model's changes instead (``streams``); the
     caller needs ``watch`` besides ``get``.
     """
-    caller = await context.auth.authenticate(request)
     namespace, name = queries.path_model(params)
     watching = queries.flag(request, "watch")
-    await context.auth.authorize(caller, ("get", "watch") if watching else ("get",), namespace)
+    verbs = ("get", "watch") if watching else ("get",)
+    await context.auth.authorize(request.caller, verbs, namespace)
     if watching:
         return await watch_streams.model_stream(context, request, namespace, name)
     isvc = await context.kube.get(namespace, name)

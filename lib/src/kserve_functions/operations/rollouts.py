@@ -13,7 +13,6 @@ pinned and changes nothing.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -24,9 +23,10 @@ from pydantic import BaseModel
 from kserve_functions.auth import allowlists
 from kserve_functions.cloudevents.registry import ImagePush
 from kserve_functions.context import Context
-from kserve_functions.core import errors
+from kserve_functions.core import errors, fields
 from kserve_functions.core.resources import KSERVE_CONTAINER
 from kserve_functions.objects import audit, history, manifests
+from kserve_functions.operations import changes
 
 log = logging.getLogger("kserve_functions")
 
@@ -84,18 +84,17 @@ async def roll_out(context: Context, pushes: Sequence[ImagePush]) -> RolloutRepo
             isvc
             for isvc in tracking
             if _tracked(isvc) == push.tagged
-            and allowlists.namespace_allowed(isvc["metadata"]["namespace"], allowed)
+            and allowlists.namespace_allowed(fields.namespaced_name(isvc)[0], allowed)
         ]
         histories = await _histories(context, [m for m in matches if _needs_roll(m, push)])
         results = await asyncio.gather(
-            *(_roll(context, limit, isvc, push, histories.get(_key(isvc))) for isvc in matches)
+            *(
+                _roll(context, limit, isvc, push, histories.get(fields.namespaced_name(isvc)))
+                for isvc in matches
+            )
         )
         reports.append(PushReport(image=push.tagged, digest=push.digest, models=list(results)))
     return RolloutReport(pushes=reports)
-
-
-def _key(isvc: dict[str, Any]) -> tuple[str, str]:
-    return isvc["metadata"]["namespace"], isvc["metadata"]["name"]
 
 
 def _needs_roll(isvc: dict[str, Any], push: ImagePush) -> bool:
@@ -112,11 +111,11 @@ async def _histories(
     model would scan the namespace's revisions once per model (see
     ``Kube.revisions_by_model``), which made a push to 5,000 models in one
     namespace quadratic. A namespace that cannot be read is left out: each of
-    its models then reads its own (``Context.record_revision``), as a deploy does.
+    its models then reads its own (``changes.make``), as a deploy does.
     """
     by_namespace: dict[str, list[str]] = defaultdict(list)
     for isvc in models:
-        namespace, name = _key(isvc)
+        namespace, name = fields.namespaced_name(isvc)
         by_namespace[namespace].append(name)
     histories: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for namespace, names in by_namespace.items():
@@ -141,17 +140,17 @@ async def _opted_in_models(context: Context) -> list[dict[str, Any]]:
 
 
 def _tracked(isvc: dict[str, Any]) -> str | None:
-    annotations = isvc.get("metadata", {}).get("annotations") or {}
-    value = annotations.get(manifests.TRACKED_IMAGE_ANNOTATION)
-    return value if isinstance(value, str) else None
+    return fields.text(isvc, "metadata", "annotations", manifests.TRACKED_IMAGE_ANNOTATION)
 
 
 def _container(isvc: dict[str, Any]) -> tuple[int, str] | None:
-    containers = isvc.get("spec", {}).get("predictor", {}).get("containers") or []
-    for index, container in enumerate(containers):
-        if isinstance(container, dict) and container.get("name") == KSERVE_CONTAINER:
-            image = container.get("image")
-            return (index, image) if isinstance(image, str) else None
+    # Not ``fields.items``: the index is the container's place in the list as
+    # stored (the patch addresses it), so nothing in the list is skipped.
+    containers = fields.get(isvc, "spec", "predictor", "containers")
+    for index, container in enumerate(containers if isinstance(containers, list) else ()):
+        if fields.text(container, "name") == KSERVE_CONTAINER:
+            image = fields.text(container, "image")
+            return None if image is None else (index, image)
     return None
 
 
@@ -162,7 +161,7 @@ async def _roll(
     push: ImagePush,
     history_read: list[dict[str, Any]] | None,
 ) -> ModelRollout:
-    namespace, name = isvc["metadata"]["namespace"], isvc["metadata"]["name"]
+    namespace, name = fields.namespaced_name(isvc)
     found = _container(isvc)
     if found is None:
         return ModelRollout(
@@ -184,35 +183,37 @@ async def _roll(
     if current == push.pinned:
         return ModelRollout(namespace=namespace, name=name, image=current, result="unchanged")
     actor = audit.Actor(by=f"registry {push.host}", how=f"registry push of {push.tagged}")
-    now = datetime.datetime.now(datetime.UTC)
+    note = f"model rolled out from {current} to {push.pinned}"
+
+    async def write(annotations: dict[str, str]) -> changes.Written:
+        patched = await context.kube.set_container_image(
+            namespace,
+            name,
+            index=index,
+            expected=current,
+            image=push.pinned,
+            annotations=annotations,
+            has_annotations=isinstance(fields.get(isvc, "metadata", "annotations"), dict),
+        )
+        return changes.Written(patched, audit.ROLLED_OUT, note)
+
+    # The records inside the limit too: a push to thousands of models stays
+    # CONCURRENCY models' worth of requests at a time.
     async with limit:
         try:
-            patched = await context.kube.set_container_image(
+            await changes.make(
+                context,
                 namespace,
                 name,
-                index=index,
-                expected=current,
-                image=push.pinned,
-                annotations=audit.change_annotations(actor, now),
-                has_annotations=isinstance(isvc["metadata"].get("annotations"), dict),
+                write,
+                actor=actor,
+                change=history.Change(action="rollout", image_change=(current, push.pinned)),
+                known=history_read,
             )
         except errors.ApiError as e:
             log.warning("rollout of %s/%s to %s failed: %s", namespace, name, push.pinned, e.detail)
             return ModelRollout(
                 namespace=namespace, name=name, image=current, result="failed", detail=e.detail
             )
-        log.info("rolled %s/%s to %s", namespace, name, push.pinned)
-        note = f"model rolled out from {current} to {push.pinned}"
-        change = history.Change(action="rollout", image_change=(current, push.pinned))
-        # Inside the limit: a push to thousands of models stays CONCURRENCY models'
-        # worth of requests at a time.
-        await context.record_change(
-            patched,
-            change,
-            reason=audit.ROLLED_OUT,
-            note=note,
-            actor=actor,
-            at=now,
-            known=history_read,
-        )
+    log.info("rolled %s/%s to %s", namespace, name, push.pinned)
     return ModelRollout(namespace=namespace, name=name, image=push.pinned, result="updated")

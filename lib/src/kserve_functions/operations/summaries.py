@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kserve_functions.context import Context
-from kserve_functions.core import errors
+from kserve_functions.core import errors, fields
 from kserve_functions.core.models import ModelDetail, ModelSummary
 from kserve_functions.objects import status
 
@@ -37,13 +37,11 @@ async def predictor_rollout(context: Context, isvc: Mapping[str, Any]) -> status
     """
     if status.deployment_mode(isvc) != status.STANDARD_MODE or not status.is_ready(isvc):
         return None
-    metadata = isvc.get("metadata", {})
+    namespace, name = fields.namespaced_name(isvc)
     try:
-        deployment = await context.kube.predictor_deployment(
-            metadata["namespace"], metadata["name"]
-        )
+        deployment = await context.kube.predictor_deployment(namespace, name)
     except errors.Forbidden as e:
-        log.warning("cannot compare %s with its Deployment: %s", metadata.get("name"), e.detail)
+        log.warning("cannot compare %s with its Deployment: %s", name, e.detail)
         return None
     return status.predictor_rollout(isvc, deployment)
 
@@ -61,13 +59,11 @@ async def model_pods(context: Context, isvc: Mapping[str, Any]) -> list[dict[str
     # Deployment, so there are no pods to explain anything; skip the call.
     if standing.reason == status.PENDING_REASON:
         return None
-    metadata = isvc.get("metadata", {})
+    namespace, name = fields.namespaced_name(isvc)
     try:
-        return await context.kube.model_pods(
-            metadata["namespace"], metadata["name"], limit=POD_SAMPLE
-        )
+        return await context.kube.model_pods(namespace, name, limit=POD_SAMPLE)
     except errors.Forbidden as e:
-        log.warning("cannot read the pods of %s: %s", metadata.get("name"), e.detail)
+        log.warning("cannot read the pods of %s: %s", name, e.detail)
         return None
 
 
@@ -83,11 +79,9 @@ async def read_summary(
     anew (a roll-out can complete without a change to the model): reads with
     the same ``again`` are shared in the same way.
     """
-    metadata = isvc.get("metadata") or {}
-    version = str(metadata.get("resourceVersion") or "")
+    version = fields.resource_version(isvc)
     key = (
-        str(metadata.get("namespace")),
-        str(metadata.get("name")),
+        *fields.namespaced_name(isvc),
         version if again is None or not version else f"{version}/{again}",
     )
     if not key[2]:

@@ -11,12 +11,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from kserve_functions.context import Context
-from kserve_functions.core import errors
-from kserve_functions.http import queries
+from kserve_functions.core import errors, fields
 
 log = logging.getLogger("kserve_functions")
 
-MAX_LIST_LIMIT = queries.MAX_LIST_LIMIT
 # A wait follows the model by watch; it re-reads the model and its Deployment at
 # least this often (a roll-out can finish without a change to the model).
 RECHECK_SECONDS = 2.0
@@ -31,11 +29,11 @@ async def next_model(context: Context, isvc: Mapping[str, Any], *, seconds: int)
     Raises:
         errors.NotFound: the model is gone.
     """
-    namespace, name = isvc["metadata"]["namespace"], isvc["metadata"]["name"]
+    namespace, name = fields.namespaced_name(isvc)
     change = await context.kube.next_change(
         namespace,
         name,
-        resource_version=str(isvc["metadata"].get("resourceVersion", "")),
+        resource_version=fields.resource_version(isvc),
         timeout_seconds=seconds,
     )
     if change is None or change.type == "DELETED":

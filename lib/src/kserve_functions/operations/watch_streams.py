@@ -42,6 +42,7 @@ besides its watch.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import hashlib
@@ -54,11 +55,10 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any, Final
 
 from kserve_functions.context import Context, StreamSlots
-from kserve_functions.core import errors
+from kserve_functions.core import errors, fields
 from kserve_functions.core.models import ModelSummary
 from kserve_functions.http.asgi import Request, Response, dump
-from kserve_functions.kube import Change, Page
-from kserve_functions.kube.client import BOOKMARK, SYNC, SYNCED
+from kserve_functions.kube import BOOKMARK, SYNC, SYNCED, Change, Page
 from kserve_functions.objects import status
 from kserve_functions.operations import summaries
 
@@ -122,7 +122,7 @@ async def model_stream(context: Context, request: Request, namespace: str, name:
     try:
         if version is None:
             isvc = await context.kube.get(namespace, name)
-            version = _version(isvc)
+            version = fields.resource_version(isvc)
             summary = await summaries.read_summary(context, isvc)
             first, sent = frame("model", dump(summary), version), (isvc, summary)
     except BaseException:
@@ -190,6 +190,162 @@ async def _starting_with(
             yield chunk
 
 
+class _Follower(abc.ABC):
+    """What a stream does after its start, one change of the watch at a time.
+
+    The loop both kinds of stream share (``run``): the changes as they come, a
+    heartbeat while none comes, the models waiting on their roll-out re-read
+    when due (``_RollingOut``), every event's ``id`` the resourceVersion
+    reached (a bookmark sends it alone). Each kind says what differs: what a
+    change sends (``changed``), what a quiet interval sends (``quiet``), and
+    what its client has been sent already (``unsent``).
+    """
+
+    def __init__(self, context: Context, version: str) -> None:
+        self.context = context
+        # The resourceVersion reached: every event's id.
+        self.version = version
+        self.rolling = _RollingOut()
+        # Set by ``changed`` when the stream ends after what it returned.
+        self.ended = False
+
+    async def run(
+        self,
+        followed: AsyncGenerator[Change, None],
+        *,
+        first: AsyncIterator[bytes] | None = None,
+    ) -> AsyncGenerator[bytes, None]:
+        """``first``'s events (a list stream's listing), then those of ``followed``'s
+        changes; a failure of the Kubernetes API is the last event (``error``)."""
+        try:
+            if first is not None:
+                async for listed in first:
+                    yield listed
+            heartbeat = self.context.settings.stream_heartbeat_seconds
+            async for change in _with_heartbeats(followed, heartbeat, self.rolling.due_in):
+                if isinstance(change, _Due):
+                    for isvc in self.rolling.take():
+                        if (chunk := await self.read(isvc, again=self.rolling.round())) is not None:
+                            yield chunk
+                elif change is None:
+                    yield await self.quiet()
+                else:
+                    self.version = change.resource_version or self.version
+                    if change.type == BOOKMARK:
+                        yield frame(None, event_id=self.version)
+                        continue
+                    for chunk in await self.changed(change):
+                        yield chunk
+                    if self.ended:
+                        return
+        except errors.ApiError as e:
+            yield frame("error", dump(e.problem()), None)
+
+    async def read(self, isvc: dict[str, Any], again: int | None = None) -> bytes | None:
+        """The ``model`` event of ``isvc`` (read like ``GET`` reads one model: its
+        roll-out and pods as needed; ``again`` as ``summaries.read_summary``'s), or
+        None if its client was sent the same already."""
+        summary = await summaries.read_summary(self.context, isvc, again=again)
+        self.rolling.note(isvc, summary)
+        body = self.unsent(summary)
+        return None if body is None else frame("model", body, self.version)
+
+    @abc.abstractmethod
+    def unsent(self, summary: ModelSummary) -> bytes | None:
+        """``summary``'s event data, noted as sent; None if the last sent said the same."""
+
+    async def quiet(self) -> bytes:
+        """What to send when nothing came for a heartbeat interval."""
+        return _HEARTBEAT
+
+    @abc.abstractmethod
+    async def changed(self, change: Change) -> list[bytes]:
+        """The events of ``change`` (not a bookmark); sets ``ended`` to end the stream."""
+
+
+class _ModelFollower(_Follower):
+    """A single-model stream: ends when the model is gone."""
+
+    def __init__(
+        self,
+        context: Context,
+        namespace: str,
+        name: str,
+        version: str,
+        sent: tuple[dict[str, Any], ModelSummary] | None,
+    ) -> None:
+        super().__init__(context, version)
+        self._model = (namespace, name)
+        # The model as last changed, and the summary last sent.
+        self._latest: dict[str, Any] | None = sent[0] if sent is not None else None
+        self._last: ModelSummary | None = sent[1] if sent is not None else None
+        self._relisted = False  # a re-list (410) found the model: SYNC before its SYNCED
+        if self._latest is not None and self._last is not None:
+            self.rolling.note(self._latest, self._last)
+
+    def unsent(self, summary: ModelSummary) -> bytes | None:
+        if summary == self._last:
+            return None
+        self._last = summary
+        return dump(summary)
+
+    async def quiet(self) -> bytes:
+        # A model still starting may have failed where only its pods tell (the
+        # scheduler found no node), so it is read again.
+        starting = self._last is not None and self._last.state == "starting"
+        if starting and self._latest and (chunk := await self.read(self._latest)) is not None:
+            return chunk
+        return _HEARTBEAT
+
+    async def changed(self, change: Change) -> list[bytes]:
+        if change.type == "DELETED" or (change.type == SYNCED and not self._relisted):
+            self.ended = True
+            return [frame("deleted", _name_of(*self._model), self.version or None)]
+        if change.type == SYNCED:
+            self._relisted = False
+            return [frame(None, event_id=self.version)]
+        self._relisted = change.type == SYNC
+        self._latest = change.object
+        return [await self.read(change.object) or frame(None, event_id=self.version)]
+
+
+class _ListFollower(_Follower):
+    """A list stream: ``deleted`` for a model that is gone, ``resync`` after a 410.
+
+    What each model's last event said is kept as a digest: a stream over many
+    models keeps 16 bytes per model, not a summary.
+    """
+
+    def __init__(self, context: Context, version: str) -> None:
+        super().__init__(context, version)
+        self.sent: dict[tuple[str, str], bytes] = {}
+        self._resyncing = False
+
+    def unsent(self, summary: ModelSummary) -> bytes | None:
+        return _unsent(summary, self.sent)
+
+    async def changed(self, change: Change) -> list[bytes]:
+        if change.type == SYNCED:
+            self._resyncing = False
+            return [frame("synced", b"{}", self.version or None)]
+        chunks = []
+        if change.type == SYNC and not self._resyncing:
+            self._resyncing = True
+            self.sent.clear()
+            # What follows is the whole current state: a model not in it is gone.
+            self.rolling.clear()
+            chunks.append(frame("resync", b"{}"))
+        if change.type == "DELETED":
+            key = fields.namespaced_name(change.object)
+            self.sent.pop(key, None)
+            self.rolling.forget(key)
+            return [*chunks, frame("deleted", _name_of(*key), self.version)]
+        # A change is read like GET reads one model (its roll-out and pods as
+        # needed): from KServe's status alone, an update would read ready until
+        # KServe reconciles it.
+        return [*chunks, await self.read(change.object) or frame(None, event_id=self.version)]
+
+
 async def _model_events(
     context: Context,
     namespace: str,
@@ -204,57 +360,12 @@ async def _model_events(
     ``sent`` is the model and its summary as the stream's first event sent
     them (None for a resumed stream).
     """
-    latest, last = sent if sent is not None else (None, None)
-    relisted = False  # a re-list (410) found the model: SYNC before its SYNCED
-    rolling = _RollingOut()
-    if latest is not None and last is not None:
-        rolling.note(latest, last)
-
-    async def read(isvc: dict[str, Any], again: int | None = None) -> bytes | None:
-        """The ``model`` event of ``isvc`` if its summary differs from the last sent."""
-        nonlocal last
-        summary = await summaries.read_summary(context, isvc, again=again)
-        rolling.note(isvc, summary)
-        if summary == last:
-            return None
-        last = summary
-        return frame("model", dump(summary), version)
-
+    follower = _ModelFollower(context, namespace, name, version, sent)
     followed = context.kube.follow_models(
         namespace, resource_version=version, deadline=deadline, name=name
     )
-    heartbeat = context.settings.stream_heartbeat_seconds
-    try:
-        async for change in _with_heartbeats(followed, heartbeat, rolling.due_in):
-            if isinstance(change, _Due):
-                for isvc in rolling.take():
-                    if (chunk := await read(isvc, again=rolling.round())) is not None:
-                        yield chunk
-                continue
-            if change is None:
-                # Quiet: a model still starting may have failed where only its
-                # pods tell (the scheduler found no node), so read it again.
-                starting = latest is not None and last is not None and last.state == "starting"
-                if starting and latest and (chunk := await read(latest)) is not None:
-                    yield chunk
-                    continue
-                yield _HEARTBEAT
-                continue
-            version = change.resource_version or version
-            if change.type == BOOKMARK:
-                yield frame(None, event_id=version)
-            elif change.type == "DELETED" or (change.type == SYNCED and not relisted):
-                yield frame("deleted", _name_of(namespace, name), version or None)
-                return
-            elif change.type == SYNCED:
-                relisted = False
-                yield frame(None, event_id=version)
-            else:
-                relisted = change.type == SYNC
-                latest = change.object
-                yield await read(latest) or frame(None, event_id=version)
-    except errors.ApiError as e:
-        yield frame("error", dump(e.problem()), None)
+    async for chunk in follower.run(followed):
+        yield chunk
 
 
 async def _list_events(
@@ -268,62 +379,19 @@ async def _list_events(
 ) -> AsyncGenerator[bytes, None]:
     """The current models (unless resumed), ``synced``, then every change until ``deadline``."""
     yield f"retry: {RECONNECT_MILLISECONDS}\n\n".encode()
-    # What each model's last event said, as a digest: a stream over many models
-    # keeps 16 bytes per model, not a summary.
-    sent: dict[tuple[str, str], bytes] = {}
-    try:
-        if first is not None:
-            async for chunk in _listing(context, namespace, label_selector, first, sent):
-                yield chunk
-            # The first page is not needed again: the stream may last minutes.
-            first = None
-            yield frame("synced", b"{}", version)
-        followed = context.kube.follow_models(
-            namespace, resource_version=version, deadline=deadline, label_selector=label_selector
+    follower = _ListFollower(context, version)
+    listing = None
+    if first is not None:
+        listing = _listing(
+            context, namespace, label_selector, first, sent=follower.sent, version=version
         )
-        resyncing = False
-        rolling = _RollingOut()
-        heartbeat = context.settings.stream_heartbeat_seconds
-        async for change in _with_heartbeats(followed, heartbeat, rolling.due_in):
-            if isinstance(change, _Due):
-                for isvc in rolling.take():
-                    summary = await summaries.read_summary(context, isvc, again=rolling.round())
-                    rolling.note(isvc, summary)
-                    if (body := _unsent(summary, sent)) is not None:
-                        yield frame("model", body, version)
-                continue
-            if change is None:
-                yield _HEARTBEAT
-                continue
-            version = change.resource_version or version
-            if change.type == BOOKMARK:
-                yield frame(None, event_id=version)
-                continue
-            if change.type == SYNCED:
-                resyncing = False
-                yield frame("synced", b"{}", version or None)
-                continue
-            if change.type == SYNC and not resyncing:
-                resyncing = True
-                sent.clear()
-                # What follows is the whole current state: a model not in it is gone.
-                rolling.clear()
-                yield frame("resync", b"{}")
-            if change.type == "DELETED":
-                key = (_field(change.object, "namespace"), _field(change.object, "name"))
-                sent.pop(key, None)
-                rolling.forget(key)
-                yield frame("deleted", _name_of(*key), version)
-                continue
-            # A change is read like GET reads one model (its roll-out and pods
-            # as needed): from KServe's status alone, an update would read ready
-            # until KServe reconciles it.
-            summary = await summaries.read_summary(context, change.object)
-            rolling.note(change.object, summary)
-            body = _unsent(summary, sent)
-            yield frame(None, event_id=version) if body is None else frame("model", body, version)
-    except errors.ApiError as e:
-        yield frame("error", dump(e.problem()), None)
+        # The listing holds the first page only while it lasts: the stream may last minutes.
+        first = None
+    followed = context.kube.follow_models(
+        namespace, resource_version=version, deadline=deadline, label_selector=label_selector
+    )
+    async for chunk in follower.run(followed, first=listing):
+        yield chunk
 
 
 async def _listing(
@@ -331,9 +399,12 @@ async def _listing(
     namespace: str | None,
     label_selector: str | None,
     first: Page[dict[str, Any]],
+    *,
     sent: dict[tuple[str, str], bytes],
+    version: str,
 ) -> AsyncGenerator[bytes, None]:
-    """A ``model`` event for every model listed, from ``first`` on; each noted in ``sent``."""
+    """A ``model`` event for every model listed, from ``first`` on, each noted in
+    ``sent``; then ``synced`` at ``version`` (the list's)."""
     pages = context.kube.model_pages(
         namespace,
         label_selector=label_selector,
@@ -348,6 +419,7 @@ async def _listing(
             sent[(summary.namespace, summary.name)] = _digest(body)
             yield frame("model", body)
         page = await anext(pages, None) if page.continue_token else None
+    yield frame("synced", b"{}", version)
 
 
 def waits_on_rollout(isvc: Mapping[str, Any], summary: ModelSummary) -> bool:
@@ -385,7 +457,9 @@ class _RollingOut:
             self._due = time.monotonic() + ROLLOUT_RECHECK_SECONDS
         elif len(self._models) >= ROLLOUT_FOLLOWED:
             del self._models[next(iter(self._models))]
-        metadata = {k: v for k, v in (isvc.get("metadata") or {}).items() if k != "managedFields"}
+        metadata = {
+            k: v for k, v in fields.mapping(isvc, "metadata").items() if k != "managedFields"
+        }
         self._models[key] = {**isvc, "metadata": metadata}
 
     def forget(self, key: tuple[str, str]) -> None:
@@ -497,15 +571,6 @@ def _unsent(summary: ModelSummary, sent: dict[tuple[str, str], bytes]) -> bytes 
 def _digest(body: bytes) -> bytes:
     """A short fingerprint of an event's data, to tell a changed summary from a repeat."""
     return hashlib.blake2b(body, digest_size=16).digest()
-
-
-def _field(obj: dict[str, Any], name: str) -> str:
-    """``metadata.<name>`` of ``obj`` as a string ("" when absent)."""
-    return str((obj.get("metadata") or {}).get(name) or "")
-
-
-def _version(isvc: dict[str, Any]) -> str:
-    return str((isvc.get("metadata") or {}).get("resourceVersion") or "")
 
 
 def _name_of(namespace: str, name: str) -> bytes:
