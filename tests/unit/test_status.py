@@ -80,12 +80,12 @@ def ready_service(**fields: Any) -> dict[str, Any]:
 
 
 def summary(isvc: dict[str, Any]) -> dict[str, Any]:
-    read = status.read_summary(isvc, urls=URLS)
+    read = status.summary_of(isvc, urls=URLS)
     return read.model_dump(by_alias=True, exclude_none=True)
 
 
 def detail(isvc: dict[str, Any]) -> dict[str, Any]:
-    read = status.read_detail(isvc, urls=URLS)
+    read = status.detail_of(isvc, urls=URLS)
     return read.model_dump(by_alias=True, exclude_none=True)
 
 
@@ -96,7 +96,7 @@ def test_ready_for_the_current_generation_is_ready() -> None:
     isvc = ready_service(generation=4)
 
     assert status.is_ready(isvc) is True
-    read = status.read_summary(isvc, urls=URLS)
+    read = status.summary_of(isvc, urls=URLS)
     assert (read.ready, read.reason, read.message) == (True, None, None)
 
 
@@ -126,7 +126,7 @@ def test_a_knative_revision_created_but_not_ready_is_a_rollout_in_progress() -> 
     isvc = inference_service(generation=2, state=state)
 
     assert status.is_ready(isvc) is False
-    read = status.read_summary(isvc, urls=URLS)
+    read = status.summary_of(isvc, urls=URLS)
     assert (read.ready, read.reason, read.message) == (
         False,
         "RolloutInProgress",
@@ -155,7 +155,7 @@ def test_not_ready_reports_the_ready_conditions_reason_and_message() -> None:
     )
 
     assert status.is_ready(isvc) is False
-    read = status.read_summary(isvc, urls=URLS)
+    read = status.summary_of(isvc, urls=URLS)
     assert (read.ready, read.reason, read.message) == (
         False,
         "RevisionFailed",
@@ -173,7 +173,7 @@ def test_ready_unknown_reports_its_reason() -> None:
     }
     isvc = inference_service(state=state)
 
-    read = status.read_summary(isvc, urls=URLS)
+    read = status.summary_of(isvc, urls=URLS)
     assert (read.ready, read.reason, read.message) == (
         False,
         "PredictorConfigurationReady not ready",
@@ -190,7 +190,7 @@ def test_without_a_ready_condition_the_model_is_pending(state: dict[str, Any] | 
     isvc = inference_service(state=state)
 
     assert status.is_ready(isvc) is False
-    read = status.read_summary(isvc, urls=URLS)
+    read = status.summary_of(isvc, urls=URLS)
     assert (read.ready, read.reason, read.message) == (
         False,
         "Pending",
@@ -356,8 +356,8 @@ def test_the_default_templates_are_kserves_standard_and_knatives_host_shapes() -
 def test_summary_and_detail_carry_the_models_url(annotation: str, url: str | None) -> None:
     isvc = inference_service(annotations={MODE: annotation})
 
-    assert status.read_summary(isvc, urls=URLS).url == url
-    assert status.read_detail(isvc, urls=URLS).url == url
+    assert status.summary_of(isvc, urls=URLS).url == url
+    assert status.detail_of(isvc, urls=URLS).url == url
 
 
 def test_an_unknown_url_is_null_in_the_answer_not_left_out() -> None:
@@ -462,7 +462,7 @@ def test_conditions_carry_reason_message_and_transition_time() -> None:
         )
     )
 
-    read = status.read_detail(isvc, urls=URLS)
+    read = status.detail_of(isvc, urls=URLS)
     assert read.conditions[0].model_dump(by_alias=True) == {
         "type": "Ready",
         "status": "False",
@@ -480,7 +480,7 @@ def test_a_not_ready_model_has_a_created_but_no_ready_revision_and_no_traffic() 
         ),
     )
 
-    read = status.read_detail(isvc, urls=URLS)
+    read = status.detail_of(isvc, urls=URLS)
     assert (read.latest_created_revision, read.latest_ready_revision, read.traffic) == (
         "my-model-predictor-00003",
         None,
@@ -510,7 +510,7 @@ def test_canary_traffic_is_split_between_revisions() -> None:
         generation=2, predictor=custom_predictor(canaryTrafficPercent=10), state=state
     )
 
-    read = status.read_detail(isvc, urls=URLS)
+    read = status.detail_of(isvc, urls=URLS)
     assert [target.model_dump(by_alias=True, exclude_none=True) for target in read.traffic] == [
         {"revisionName": "my-model-predictor-00002", "percent": 10, "latestRevision": True},
         {
@@ -538,7 +538,7 @@ def test_last_failure_info_is_surfaced_in_model_status() -> None:
         )
     )
 
-    read = status.read_detail(isvc, urls=URLS)
+    read = status.detail_of(isvc, urls=URLS)
     assert read.model_status == {
         "transitionStatus": "BlockedByFailedLoad",
         "states": {"activeModelState": "FailedToLoad", "targetModelState": "FailedToLoad"},
@@ -577,7 +577,7 @@ def test_the_detail_shows_the_reported_deployment_mode(
 ) -> None:
     isvc = inference_service(annotations=annotations, state=state)
 
-    read = status.read_detail(isvc, urls=URLS)
+    read = status.detail_of(isvc, urls=URLS)
     assert read.deployment_mode == expected
 
 
@@ -585,7 +585,7 @@ def test_the_detail_shows_the_reported_deployment_mode(
 
 
 def test_envs_come_from_the_predictor_container() -> None:
-    read = status.read_detail(inference_service(), urls=URLS)
+    read = status.detail_of(inference_service(), urls=URLS)
     assert read.envs == {"MODEL_PATH": "/models", "LOG_LEVEL": "INFO"}
 
 
@@ -603,7 +603,7 @@ def test_a_model_format_predictor_reads_envs_resources_and_storage_from_the_mode
         "maxReplicas": 3,
     }
 
-    read = status.read_detail(inference_service(predictor=predictor), urls=URLS)
+    read = status.detail_of(inference_service(predictor=predictor), urls=URLS)
     assert (
         read.image,
         read.model_format,
@@ -646,7 +646,7 @@ def test_an_env_set_by_reference_shows_its_source_not_its_value(
     predictor = custom_predictor()
     predictor["containers"][0]["env"] = [{"name": "TOKEN", "valueFrom": value_from}]
 
-    read = status.read_detail(inference_service(predictor=predictor), urls=URLS)
+    read = status.detail_of(inference_service(predictor=predictor), urls=URLS)
     assert read.envs == {"TOKEN": shown}
 
 
@@ -654,7 +654,7 @@ def test_an_env_without_a_value_is_empty_as_in_kubernetes() -> None:
     predictor = custom_predictor()
     predictor["containers"][0]["env"] = [{"name": "DEBUG"}]
 
-    read = status.read_detail(inference_service(predictor=predictor), urls=URLS)
+    read = status.detail_of(inference_service(predictor=predictor), urls=URLS)
     assert read.envs == {"DEBUG": ""}
 
 
@@ -679,7 +679,7 @@ def test_image_is_the_kserve_container_else_the_first_container(
 ) -> None:
     isvc = inference_service(predictor={"containers": containers})
 
-    assert status.read_summary(isvc, urls=URLS).image == image
+    assert status.summary_of(isvc, urls=URLS).image == image
 
 
 @pytest.mark.parametrize(
@@ -697,7 +697,7 @@ def test_a_custom_containers_storage_uri_comes_from_its_storage_uri_env(
     predictor = custom_predictor()
     predictor["containers"][0]["env"] = env
 
-    read = status.read_detail(inference_service(predictor=predictor), urls=URLS)
+    read = status.detail_of(inference_service(predictor=predictor), urls=URLS)
     assert read.storage_uri == storage_uri
 
 
@@ -706,7 +706,7 @@ def test_container_resources_are_passed_on_as_given() -> None:
     predictor = custom_predictor()
     predictor["containers"][0]["resources"] = resources
 
-    read = status.read_detail(inference_service(predictor=predictor), urls=URLS)
+    read = status.detail_of(inference_service(predictor=predictor), urls=URLS)
     assert read.resources == resources
 
 
@@ -716,7 +716,7 @@ def test_labels_and_annotations_are_read_from_metadata() -> None:
         annotations={"serving.kserve.io/deploymentMode": "Knative", "owner": "ana"},
     )
 
-    read = status.read_detail(isvc, urls=URLS)
+    read = status.detail_of(isvc, urls=URLS)
     assert (read.labels, read.annotations) == (
         {"team": "vision"},
         {"serving.kserve.io/deploymentMode": "Knative", "owner": "ana"},
@@ -730,7 +730,7 @@ def test_a_status_that_is_a_list_reads_as_no_status() -> None:
     isvc = inference_service()
     isvc["status"] = [{"type": "Ready", "status": "True"}]
 
-    read = status.read_detail(isvc, urls=URLS)
+    read = status.detail_of(isvc, urls=URLS)
     assert (read.ready, read.reason, read.conditions, read.observed_generation) == (
         False,
         "Pending",
@@ -744,7 +744,7 @@ def test_conditions_that_are_not_objects_are_skipped() -> None:
     state["conditions"] = ["Ready", None, 7, {"status": "True"}, *state["conditions"][:1]]
     isvc = inference_service(state=state)
 
-    read = status.read_detail(isvc, urls=URLS)
+    read = status.detail_of(isvc, urls=URLS)
     assert read.ready is True
     assert [condition.type for condition in read.conditions] == ["Ready"]
 
@@ -752,14 +752,14 @@ def test_conditions_that_are_not_objects_are_skipped() -> None:
 def test_a_condition_without_a_status_is_unknown() -> None:
     isvc = inference_service(state={"conditions": [{"type": "Ready"}], "observedGeneration": 1})
 
-    read = status.read_detail(isvc, urls=URLS)
+    read = status.detail_of(isvc, urls=URLS)
     assert (read.ready, read.conditions[0].status) == (False, "Unknown")
 
 
 def test_a_predictor_without_containers_or_model_reads_empty() -> None:
     isvc = ready_service(predictor={"minReplicas": 1})
 
-    read = status.read_detail(isvc, urls=URLS)
+    read = status.detail_of(isvc, urls=URLS)
     assert (read.image, read.envs, read.resources, read.storage_uri, read.model_format) == (
         None,
         {},
@@ -773,7 +773,7 @@ def test_metadata_without_generation_reads_as_unknown_generation() -> None:
     isvc = ready_service()
     del isvc["metadata"]["generation"]
 
-    read = status.read_detail(isvc, urls=URLS)
+    read = status.detail_of(isvc, urls=URLS)
     assert (read.generation, read.observed_generation) == (None, 1)
 
 
@@ -791,7 +791,7 @@ def test_values_of_the_wrong_type_read_as_absent() -> None:
     )
     isvc["metadata"]["generation"] = "1"
 
-    read = status.read_detail(isvc, urls=URLS)
+    read = status.detail_of(isvc, urls=URLS)
     assert read.model_dump(by_alias=True, exclude_none=True) == {
         "name": "my-model",
         "namespace": "default",
@@ -844,7 +844,7 @@ def test_values_of_the_wrong_type_read_as_absent() -> None:
     ],
 )
 def test_malformed_objects_read_as_pending_without_raising(isvc: dict[str, Any]) -> None:
-    read = status.read_detail(isvc, urls=URLS)
+    read = status.detail_of(isvc, urls=URLS)
 
     assert (read.ready, read.reason, read.conditions, read.traffic, read.envs) == (
         False,
@@ -853,7 +853,7 @@ def test_malformed_objects_read_as_pending_without_raising(isvc: dict[str, Any])
         [],
         {},
     )
-    assert status.read_summary(isvc, urls=URLS).ready is False
+    assert status.summary_of(isvc, urls=URLS).ready is False
 
 
 # -- one word for where a model is (status.model_state), and why ----------------
@@ -988,7 +988,7 @@ def test_deleting_comes_before_everything() -> None:
 
 
 def test_the_summary_carries_state_and_generation() -> None:
-    summary = status.read_summary(not_ready(), urls=ModelUrls(), pods=[UNSCHEDULABLE])
+    summary = status.summary_of(not_ready(), urls=ModelUrls(), pods=[UNSCHEDULABLE])
 
     assert (summary.ready, summary.state, summary.reason) == (False, "failed", "Unschedulable")
     assert summary.generation == 1

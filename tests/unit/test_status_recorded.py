@@ -24,7 +24,7 @@ URLS = ModelUrls()
 def test_a_ready_model_reads_ready_with_kserves_url() -> None:
     isvc = RECORDED["ready"]
 
-    read = status.read_detail(isvc, urls=URLS)
+    read = status.detail_of(isvc, urls=URLS)
 
     assert (read.ready, read.reason, read.message) == (True, None, None)
     assert read.url == "http://iris-default.example.com" == isvc["status"]["url"]
@@ -33,7 +33,7 @@ def test_a_ready_model_reads_ready_with_kserves_url() -> None:
 
 
 def test_a_crash_looping_model_reads_kserves_failure_with_the_exit_code() -> None:
-    read = status.read_summary(RECORDED["crash-loop"], urls=URLS)
+    read = status.summary_of(RECORDED["crash-loop"], urls=URLS)
 
     assert (read.ready, read.reason, read.message) == (
         False,
@@ -43,7 +43,7 @@ def test_a_crash_looping_model_reads_kserves_failure_with_the_exit_code() -> Non
 
 
 def test_an_unschedulable_model_reads_kserves_ready_condition() -> None:
-    read = status.read_summary(RECORDED["unschedulable"], urls=URLS)
+    read = status.summary_of(RECORDED["unschedulable"], urls=URLS)
 
     assert (read.ready, read.reason, read.message) == (
         False,
@@ -57,7 +57,7 @@ def test_a_failure_kserve_keeps_after_recovering_is_history() -> None:
     isvc["status"]["modelStatus"]["states"]["targetModelState"] = "Loaded"
     isvc["status"]["modelStatus"]["transitionStatus"] = "InProgress"
 
-    read = status.read_summary(isvc, urls=URLS)
+    read = status.summary_of(isvc, urls=URLS)
 
     assert (read.reason, read.message) == (
         "MinimumReplicasUnavailable",
@@ -80,7 +80,7 @@ def test_failure_message_carries_the_exit_code_when_there_is_one(
     isvc = json.loads(json.dumps(RECORDED["crash-loop"]))
     isvc["status"]["modelStatus"]["lastFailureInfo"] = info
 
-    read = status.read_summary(isvc, urls=URLS)
+    read = status.summary_of(isvc, urls=URLS)
 
     assert (read.reason, read.message) == ("ModelLoadFailed", message)
 
@@ -89,7 +89,7 @@ def test_a_model_being_deleted_is_not_ready_whatever_its_last_status() -> None:
     isvc = json.loads(json.dumps(RECORDED["ready"]))
     isvc["metadata"]["deletionTimestamp"] = "2026-11-29T08:50:20Z"
 
-    read = status.read_summary(isvc, urls=URLS)
+    read = status.summary_of(isvc, urls=URLS)
 
     assert (read.ready, read.reason, read.message) == (
         False,
@@ -105,7 +105,7 @@ def test_a_standard_model_whose_deployment_still_rolls_out_is_not_ready() -> Non
     predictor["reason"] = "MinimumReplicasAvailable"
     predictor["message"] = "Deployment has minimum availability."
 
-    read = status.read_summary(isvc, urls=URLS)
+    read = status.summary_of(isvc, urls=URLS)
 
     assert (read.ready, read.reason) == (False, "RolloutInProgress")
     assert status.is_ready(isvc) is False
@@ -143,7 +143,7 @@ def test_a_deployment_with_an_older_restart_token_has_not_got_the_current_spec()
     assert rollout == status.Rollout(
         complete=False, message="KServe has not applied the current spec yet"
     )
-    read = status.read_summary(isvc, urls=URLS, rollout=rollout)
+    read = status.summary_of(isvc, urls=URLS, rollout=rollout)
     assert (read.ready, read.reason, read.message) == (
         False,
         "RolloutInProgress",

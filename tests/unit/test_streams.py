@@ -148,7 +148,7 @@ def _rolling_out_model(name: str) -> tuple[dict[str, Any], ModelSummary]:
         },
     )
     isvc["status"] = {"conditions": [{"type": "Ready", "status": "True"}]}
-    summary = status.read_summary(
+    summary = status.summary_of(
         isvc, urls=ModelUrls(domain="example.com"), rollout=status.Rollout(complete=False)
     )
     return isvc, summary

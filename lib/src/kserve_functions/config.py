@@ -94,8 +94,12 @@ class Settings:
     event_sink: str | None = None
     event_sink_ca_certs: str | None = field(default=None, repr=False)
     event_sink_token_file: str = "/oidc/token"  # noqa: S105 - a path, no secret
-    # A model's history (ControllerRevisions, ``history``): the newest this many are
-    # kept, the oldest pruned after a new one is written.
+    # A model's history (ControllerRevisions, ``history``): ``GET …/revisions`` and
+    # rollback see the newest this many (``history.shown``). The store holds up to
+    # twice as many: the change whose revision makes more deletes every one beyond
+    # the newest this many, in one deletecollection by their number label
+    # (``history.to_prune``, ``operations.changes``; revisions written before the
+    # label, one by one by name), so pruning is one request per this many + 1 changes.
     revision_history_limit: int = 10
 
     @classmethod

@@ -135,14 +135,7 @@ def harbor_pushes(data: object) -> list[ImagePush]:
             more than ``MAX_PUSHES`` distinct pushes.
     """
     source = "Harbor push event"
-    body = _object(data)
-    if body is None:
-        raise _invalid(source, [ValidationIssue(field="data", message="must be an object")])
-    resources = body.get("resources")
-    if not isinstance(resources, list):
-        message = "required" if resources is None else "must be a list"
-        raise _invalid(source, [ValidationIssue(field="data.resources", message=message)])
-    _check_count(source, "data.resources", len(resources))
+    body, resources = _listing(source, data, where="data", key="resources", field="data.resources")
 
     # data.repository only matters to tagged resources: its faults are reported
     # when one is present, like any other field of a relevant push.
@@ -150,7 +143,7 @@ def harbor_pushes(data: object) -> list[ImagePush]:
     full_name = _harbor_repository(body.get("repository"), repository_issues)
     issues = _Issues()
     pushes: list[ImagePush] = []
-    for index, item in enumerate(cast("list[object]", resources)):
+    for index, item in enumerate(resources):
         path = f"data.resources[{index}]"
         resource = _object(item)
         if resource is None:
@@ -240,18 +233,11 @@ def distribution_pushes(envelope: object) -> list[ImagePush]:
             returned then), or more than ``MAX_PUSHES`` distinct pushes.
     """
     source = "Distribution notification"
-    body = _object(envelope)
-    if body is None:
-        raise _invalid(source, [ValidationIssue(field="body", message="must be an object")])
-    events = body.get("events")
-    if not isinstance(events, list):
-        message = "required" if events is None else "must be a list"
-        raise _invalid(source, [ValidationIssue(field="events", message=message)])
-    _check_count(source, "events", len(events))
+    _, events = _listing(source, envelope, where="body", key="events", field="events")
 
     issues = _Issues()
     pushes: list[ImagePush] = []
-    for index, item in enumerate(cast("list[object]", events)):
+    for index, item in enumerate(events):
         push = _distribution_push(item, f"events[{index}]", issues)
         if push is not None:
             pushes.append(push)
@@ -409,6 +395,27 @@ def _finish(source: str, field: str, pushes: list[ImagePush], issues: _Issues) -
             f"{source}: {message}", errors=[ValidationIssue(field=field, message=message)]
         )
     return unique
+
+
+def _listing(
+    source: str, value: object, *, where: str, key: str, field: str
+) -> tuple[Mapping[str, object], list[object]]:
+    """``value`` as an object, and its list ``key``: where each notification format
+    carries its pushes (``where`` and ``field`` name the two in a problem).
+
+    Raises:
+        errors.Invalid: ``value`` is not an object, or its ``key`` is missing or no list.
+        errors.PayloadTooLarge: the list has more than ``MAX_ENVELOPE_EVENTS`` entries.
+    """
+    body = _object(value)
+    if body is None:
+        raise _invalid(source, [ValidationIssue(field=where, message="must be an object")])
+    listed = body.get(key)
+    if not isinstance(listed, list):
+        message = "required" if listed is None else "must be a list"
+        raise _invalid(source, [ValidationIssue(field=field, message=message)])
+    _check_count(source, field, len(listed))
+    return body, cast("list[object]", listed)
 
 
 def _check_count(source: str, field: str, count: int) -> None:

@@ -45,7 +45,7 @@ from typing import Any
 from kserve_functions.cloudevents import envelope
 from kserve_functions.cloudevents.sink import EventSink
 from kserve_functions.context import Context
-from kserve_functions.core import errors, grammar
+from kserve_functions.core import errors, fields, grammar
 from kserve_functions.core.models import ModelSummary
 from kserve_functions.core.resources import (
     INFERENCE_SERVICE,
@@ -72,23 +72,20 @@ def watched_model(event: envelope.Event) -> tuple[str, str]:
     """
     data = event.data
     kind, api_version = data.get("kind"), data.get("apiVersion")
-    found = data.get("metadata")
-    metadata: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     if kind == INFERENCE_SERVICE.kind and str(api_version).split("/")[0] == INFERENCE_SERVICE.group:
-        name = metadata.get("name")
+        name = fields.text(data, "metadata", "name")
     elif (kind, api_version) == (POD.kind, POD.api_version):
-        labels = metadata.get("labels")
-        name = labels.get(MODEL_LABEL) if isinstance(labels, Mapping) else None
+        name = fields.text(data, "metadata", "labels", MODEL_LABEL)
     else:
         raise errors.BadRequest(
             f"event {event.type[:100]} is about {str(api_version)[:100]} {str(kind)[:100]}, "
             "not an InferenceService or a model's pod"
         )
-    namespace = metadata.get("namespace")
+    namespace = fields.text(data, "metadata", "namespace")
     if not (
-        isinstance(namespace, str)
+        namespace is not None
         and grammar.is_dns1123_label(namespace)
-        and isinstance(name, str)
+        and name is not None
         and grammar.is_dns1035_label(name)
     ):
         raise errors.BadRequest(f"event {event.type[:100]}: its {kind} names no model")
@@ -181,7 +178,7 @@ async def _report_gone(
     due = transitions.decide(_record(last), None)
     if due is None:
         return None
-    summary = status.read_summary(_as_deleted(last), urls=context.settings.model_urls)
+    summary = status.summary_of(_as_deleted(last), urls=context.settings.model_urls)
     await _send(sink, last, due, summary, source)
     return due
 
@@ -202,12 +199,11 @@ async def _send(
     Raises:
         errors.Unavailable: the sink did not take it.
     """
-    metadata = isvc.get("metadata") or {}
-    uid = str(metadata.get("uid") or f"{summary.namespace}/{summary.name}")
+    uid = fields.text(isvc, "metadata", "uid") or f"{summary.namespace}/{summary.name}"
     if due == "deleted":
         event_id = f"{uid}/deleted"
     else:
-        event_id = f"{uid}/{due}/{metadata.get('resourceVersion') or ''}"
+        event_id = f"{uid}/{due}/{fields.resource_version(isvc)}"
     headers, body = envelope.binary_message(
         envelope.STATUS_TYPES[due],
         source=source,
@@ -233,8 +229,7 @@ async def _put_back(
     transition (the record says it was sent).
     """
     current: Mapping[str, Any] = written
-    metadata = written.get("metadata") or {}
-    namespace, name = str(metadata.get("namespace")), str(metadata.get("name"))
+    namespace, name = fields.namespaced_name(written)
 
     async def attempt(stale: bool) -> None:
         nonlocal current
@@ -276,17 +271,16 @@ async def _refuse_where_kserve_copies_the_record(context: Context, isvc: Mapping
         errors.Unavailable: KServe copied the record: the installation must list
             the annotation in ``serviceAnnotationDisallowedList``.
     """
-    metadata = isvc.get("metadata") or {}
     if _record(isvc) is None or status.deployment_mode(isvc) != status.STANDARD_MODE:
         return
-    namespace, name = str(metadata.get("namespace")), str(metadata.get("name"))
+    namespace, name = fields.namespaced_name(isvc)
     try:
         deployment = await context.kube.predictor_deployment(namespace, name)
     except errors.Forbidden as e:
         log.warning("cannot check the Deployment of %s/%s: %s", namespace, name, e.detail)
         return
-    template = ((deployment or {}).get("spec") or {}).get("template") or {}
-    if REPORTED_STATE_ANNOTATION in ((template.get("metadata") or {}).get("annotations") or {}):
+    copied = fields.mapping(deployment, "spec", "template", "metadata", "annotations")
+    if REPORTED_STATE_ANNOTATION in copied:
         log.error(
             "KServe copies %s into the pods of %s/%s, so each status record restarts them; "
             "add it to serviceAnnotationDisallowedList in KServe's inferenceservice-config",
@@ -303,9 +297,7 @@ async def _refuse_where_kserve_copies_the_record(context: Context, isvc: Mapping
 
 def _record(isvc: Mapping[str, Any]) -> str | None:
     """The model's record of the last event sent (the raw annotation value), or None."""
-    annotations = (isvc.get("metadata") or {}).get("annotations")
-    value = annotations.get(REPORTED_STATE_ANNOTATION) if isinstance(annotations, Mapping) else None
-    return value if isinstance(value, str) else None
+    return fields.text(isvc, "metadata", "annotations", REPORTED_STATE_ANNOTATION)
 
 
 def _as_deleted(isvc: Mapping[str, Any]) -> dict[str, Any]:
@@ -314,7 +306,7 @@ def _as_deleted(isvc: Mapping[str, Any]) -> dict[str, Any]:
     A delete event's object normally has its deletionTimestamp (KServe's
     finalizer made the delete wait); one deleted without a finalizer does not.
     """
-    metadata = dict(isvc.get("metadata") or {})
+    metadata = dict(fields.mapping(isvc, "metadata"))
     metadata.setdefault("deletionTimestamp", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     return {**isvc, "metadata": metadata}
 

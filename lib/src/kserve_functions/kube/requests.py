@@ -376,7 +376,7 @@ def adopt_updated_fields(model: Mapping[str, Any]) -> KubeRequest | None:
     if update is None or apply is None:
         return None
     entries[apply]["fieldsV1"] = merging.merged(
-        entries[apply].get("fieldsV1") or {}, entries[update].get("fieldsV1") or {}
+        fields.mapping(entries[apply], "fieldsV1"), fields.mapping(entries[update], "fieldsV1")
     )
     del entries[update]
     namespace, name = fields.namespaced_name(model)

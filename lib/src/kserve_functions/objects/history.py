@@ -264,7 +264,9 @@ def remembered(revisions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def _whole(revision: Mapping[str, Any]) -> dict[str, Any]:
     """``revision`` without its managedFields (written by the apiserver, read by no one here)."""
-    metadata = {k: v for k, v in fields.mapping(revision, "metadata").items() if k != "managedFields"}
+    metadata = {
+        k: v for k, v in fields.mapping(revision, "metadata").items() if k != "managedFields"
+    }
     return {**revision, "metadata": metadata}
 
 
@@ -277,8 +279,8 @@ def _skeleton(revision: Mapping[str, Any]) -> dict[str, Any]:
 def latest_request(revisions: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     """The request of the newest revision that holds one (the model's current request)."""
     for stored in newest_first(revisions):
-        request = _data(stored).get("request")
-        if isinstance(request, dict):
+        request = request_of(stored)
+        if request is not None:
             return request
     return None
 
@@ -301,7 +303,7 @@ def rollback_target(
     if wanted is not None:
         for stored in revisions:
             if number(stored) == wanted:
-                if not isinstance(_data(stored).get("request"), dict):
+                if request_of(stored) is None:
                     action = _data(stored).get("action") or "change"
                     raise errors.Conflict(
                         f"revision {wanted} is a {action} and holds no deploy request to re-apply"
@@ -309,7 +311,7 @@ def rollback_target(
                 return stored
         known = ", ".join(str(number(r)) for r in newest_first(revisions)) or "none"
         raise errors.NotFound(f"the model has no revision {wanted} (revisions: {known})")
-    with_request = [r for r in newest_first(revisions) if isinstance(_data(r).get("request"), dict)]
+    with_request = [r for r in newest_first(revisions) if request_of(r) is not None]
     if len(with_request) < 2:  # noqa: PLR2004 - the current one and one before it
         raise errors.Conflict(
             "the model has no previous revision to roll back to "

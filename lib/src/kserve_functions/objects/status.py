@@ -289,7 +289,7 @@ def pod_failure(pods: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
     return None
 
 
-def read_summary(
+def summary_of(
     isvc: Mapping[str, Any],
     *,
     urls: ModelUrls,
@@ -298,9 +298,11 @@ def read_summary(
 ) -> ModelSummary:
     """One ``GET /models`` item: the seed's ``name, namespace, url, ready`` plus additions.
 
-    ``url`` is ``model_url(isvc, urls)``. ``state``, ``reason`` and ``message``
-    are ``model_state``'s (reason and message only when the model is not
-    ready); ``createdAt`` is ``metadata.creationTimestamp`` as given.
+    Computed from the objects given, nothing read (``summaries.read_summary``
+    reads the roll-out and pods it needs, then calls this). ``url`` is
+    ``model_url(isvc, urls)``. ``state``, ``reason`` and ``message`` are
+    ``model_state``'s (reason and message only when the model is not ready);
+    ``createdAt`` is ``metadata.creationTimestamp`` as given.
     """
     standing = model_state(isvc, rollout=rollout, pods=pods)
     return ModelSummary(
@@ -318,7 +320,7 @@ def read_summary(
     )
 
 
-def read_detail(
+def detail_of(
     isvc: Mapping[str, Any],
     *,
     urls: ModelUrls,
@@ -327,18 +329,20 @@ def read_detail(
 ) -> ModelDetail:
     """The ``GET /models/{namespace}/{name}`` answer: the summary plus spec and status details.
 
-    ``deploymentMode`` is the mode KServe reported in ``status.deploymentMode``,
-    else the annotation, with the old names read as the new ones (as in
-    ``deployment_mode``). With neither it is ``None``: nothing on the object says
-    which mode it runs in, though ``url`` is predicted for Knative, the mode such
-    an object is in when KServe's webhook admitted it.
+    Computed from the objects given, as ``summary_of`` (``summaries.read_detail``
+    reads them). ``deploymentMode`` is the mode KServe reported in
+    ``status.deploymentMode``, else the annotation, with the old names read as
+    the new ones (as in ``deployment_mode``). With neither it is ``None``:
+    nothing on the object says which mode it runs in, though ``url`` is
+    predicted for Knative, the mode such an object is in when KServe's webhook
+    admitted it.
 
     Env vars set by reference (``valueFrom``) are shown as a placeholder naming the
     source, e.g. ``(from secret creds/token)``, ``(from configMap settings/level)``,
     ``(from field metadata.name)``, ``(from resource limits.cpu)``, or
     ``(from a reference)``; they are never resolved.
     """
-    summary = read_summary(isvc, urls=urls, rollout=rollout, pods=pods)
+    summary = summary_of(isvc, urls=urls, rollout=rollout, pods=pods)
     predictor = fields.get(isvc, "spec", "predictor")
     components = fields.get(isvc, "status", "components", "predictor")
     serving = _serving_spec(isvc)
@@ -406,10 +410,7 @@ def _standard_views(
     entry_predictor = fields.get(entry, "predictor")
     name = fields.text(entry_predictor, "name")
     stable_predictor = fields.get(isvc, "spec", "predictor")
-    merged = merging.merged(
-        stable_predictor if isinstance(stable_predictor, Mapping) else {},
-        entry_predictor if isinstance(entry_predictor, Mapping) else {},
-    )
+    merged = merging.merged(fields.mapping(stable_predictor), fields.mapping(entry_predictor))
     as_canary = {"spec": {"predictor": merged}}
     reported = next(
         (

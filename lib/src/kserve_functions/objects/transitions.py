@@ -49,7 +49,7 @@ def decide(previous: str | None, current: ModelSummary | None) -> Transition | N
     """The event due for a model whose record of the last event sent is ``previous``.
 
     ``previous`` is the raw annotation value (None: nothing sent yet);
-    ``current`` the model's summary as read now (``status.read_summary``), None
+    ``current`` the model's summary as read now (``status.summary_of``), None
     when the model no longer exists. Returns None when no event is due; the
     transition returned is both the event to send and the record to write.
     """

@@ -102,7 +102,7 @@ async def _finish(
     if fields.get(isvc, "metadata", "deletionTimestamp"):
         raise errors.Conflict(f"model {namespace}/{name} is being deleted")
     if manifests.running_canary(isvc) is None:
-        summary = status.read_summary(isvc, urls=context.settings.model_urls)
+        summary = status.summary_of(isvc, urls=context.settings.model_urls)
         raise errors.Conflict(
             f"model {namespace}/{name} runs no canary (state: {summary.state}); "
             "start one with POST /deploy and a canary"
@@ -238,7 +238,7 @@ async def auto_finish(
             actor=AUTO_ACTOR,
             change=history.Change(action="promote" if promoting else "abort"),
         )
-        summary = status.read_summary(made.model, urls=context.settings.model_urls)
+        summary = status.summary_of(made.model, urls=context.settings.model_urls)
         metadata = fields.mapping(made.model, "metadata")
         headers, body = envelope.binary_message(
             PROMOTED_TYPE if promoting else ABORTED_TYPE,

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kserve_functions.context import Context
-from kserve_functions.core import errors
+from kserve_functions.core import errors, fields
 from kserve_functions.objects import audit, history
 from kserve_functions.operations import retries
 
@@ -189,8 +189,7 @@ async def record_revision(
     Once the model has more revisions than ``history.stored_limit`` allows, the
     oldest are pruned (``history.to_prune``).
     """
-    metadata = isvc.get("metadata") or {}
-    namespace, name = str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
+    namespace, name = fields.namespaced_name(isvc)
 
     async def attempt(stale: bool) -> int:
         existing = await (context.kube.revisions(namespace, name) if stale else first_read())
@@ -240,14 +239,14 @@ def _first_read(
     caller read, the instance's memory of the model, those read during the write, none for
     a model the write created, else a read from the apiserver's cache (a moment behind:
     a number it missed is a collision, and the re-read is consistent)."""
-    metadata = written.model.get("metadata") or {}
-    namespace, name = str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
+    namespace, name = fields.namespaced_name(written.model)
+    uid = fields.text(written.model, "metadata", "uid")
 
     async def read() -> list[dict[str, Any]]:
         if known is not None:
             return [dict(r) for r in known]
-        uid, remembered = context.revisions.get((namespace, name), ("", []))
-        if uid and uid == metadata.get("uid"):
+        known_uid, remembered = context.revisions.get((namespace, name), ("", []))
+        if known_uid and known_uid == uid:
             return list(remembered)
         if reading is not None:
             return await reading
@@ -269,9 +268,8 @@ def _remember(
 ) -> None:
     """Keep ``revisions`` as the model's history in the instance's memory, merged with
     what it knew (concurrent changes of one model each add their own), less ``forget``."""
-    metadata = isvc.get("metadata") or {}
-    key = (str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
-    uid = str(metadata.get("uid") or "")
+    key = fields.namespaced_name(isvc)
+    uid = fields.text(isvc, "metadata", "uid") or ""
     known_uid, before = context.revisions.get(key, ("", []))
     merged: dict[int, Mapping[str, Any]] = {
         history.number(r): r for r in (before if known_uid == uid else [])
@@ -293,8 +291,7 @@ async def _prune(
     doomed = history.to_prune(revisions, context.settings.revision_history_limit)
     if not doomed:
         return
-    metadata = isvc.get("metadata") or {}
-    namespace, name = str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
+    namespace, name = fields.namespaced_name(isvc)
     try:
         await context.kube.delete_revisions(
             namespace, name, [history.number(r) for r in doomed if history.numbered(r)]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import math
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -20,14 +19,9 @@ from kserve_functions.core.resources import INFERENCE_SERVICE
 from kserve_functions.http import queries
 from kserve_functions.http.asgi import Request, Response, json_response
 from kserve_functions.objects import audit
-from kserve_functions.operations import changes
+from kserve_functions.operations import changes, waiting
 
 log = logging.getLogger("kserve_functions")
-
-MAX_LIST_LIMIT = queries.MAX_LIST_LIMIT
-# A wait follows the model by watch; it re-reads the model and its Deployment at
-# least this often (a roll-out can finish without a change to the model).
-RECHECK_SECONDS = 2.0
 
 
 async def delete_model(context: Context, request: Request, params: Mapping[str, str]) -> Response:
@@ -74,14 +68,13 @@ async def _wait_gone(context: Context, namespace: str, name: str, timeout: float
         except errors.NotFound:
             return True
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if deadline <= time.monotonic():
                 return False
             change = await context.kube.next_change(
                 namespace,
                 name,
                 resource_version=fields.resource_version(isvc),
-                timeout_seconds=max(1, math.ceil(min(remaining, RECHECK_SECONDS))),
+                timeout_seconds=waiting.recheck_seconds(deadline),
             )
             if change is None:
                 break  # re-read: the watch timed out or its resourceVersion expired

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -13,15 +12,7 @@ from kserve_functions.core.models import (
     HealthResponse,
 )
 from kserve_functions.core.resources import Right
-from kserve_functions.http import queries
 from kserve_functions.http.asgi import Request, Response, json_response
-
-log = logging.getLogger("kserve_functions")
-
-MAX_LIST_LIMIT = queries.MAX_LIST_LIMIT
-# A wait follows the model by watch; it re-reads the model and its Deployment at
-# least this often (a roll-out can finish without a change to the model).
-RECHECK_SECONDS = 2.0
 
 
 def health_check(required: Sequence[Right]) -> Callable[..., Any]:

@@ -25,11 +25,6 @@ from kserve_functions.operations import summaries, watch_streams
 
 log = logging.getLogger("kserve_functions")
 
-MAX_LIST_LIMIT = queries.MAX_LIST_LIMIT
-# A wait follows the model by watch; it re-reads the model and its Deployment at
-# least this often (a roll-out can finish without a change to the model).
-RECHECK_SECONDS = 2.0
-
 
 async def list_models(context: Context, request: Request, params: Mapping[str, str]) -> Response:
     """``GET /models``: the models of one namespace, or of all (``namespace=*``).
@@ -42,7 +37,7 @@ async def list_models(context: Context, request: Request, params: Mapping[str, s
     namespace = queries.list_namespace(request)
     selector = queries.label_selector(request)
     token = queries.continue_token(request)
-    limit = queries.bounded(request, "limit", MAX_LIST_LIMIT)
+    limit = queries.bounded(request, "limit", queries.MAX_LIST_LIMIT)
     if queries.flag(request, "watch"):
         return await _watch_models(context, request, caller, namespace, selector)
     if namespace is not None:
@@ -105,7 +100,7 @@ async def _watch_models(
 
 
 def _summary(context: Context, isvc: Mapping[str, Any]) -> ModelSummary:
-    return status.read_summary(isvc, urls=context.settings.model_urls)
+    return status.summary_of(isvc, urls=context.settings.model_urls)
 
 
 async def _list_some_namespaces(

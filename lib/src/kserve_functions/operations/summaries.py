@@ -70,7 +70,7 @@ async def model_pods(context: Context, isvc: Mapping[str, Any]) -> list[dict[str
 async def read_summary(
     context: Context, isvc: Mapping[str, Any], *, again: int | None = None
 ) -> ModelSummary:
-    """``status.read_summary`` with the predictor's roll-out and pods read as needed.
+    """``status.summary_of`` with the predictor's roll-out and pods read as needed.
 
     Shared: every watch stream that sees the same change of a model asks at
     once; they wait for one read (``Context.summaries``, keyed by the model's
@@ -92,11 +92,11 @@ async def read_summary(
 async def _read_summary(context: Context, isvc: Mapping[str, Any]) -> ModelSummary:
     rollout = await predictor_rollout(context, isvc)
     pods = await model_pods(context, isvc)
-    return status.read_summary(isvc, urls=context.settings.model_urls, rollout=rollout, pods=pods)
+    return status.summary_of(isvc, urls=context.settings.model_urls, rollout=rollout, pods=pods)
 
 
 async def read_detail(context: Context, isvc: Mapping[str, Any]) -> ModelDetail:
-    """``status.read_detail`` with the predictor's roll-out and pods read as needed."""
+    """``status.detail_of`` with the predictor's roll-out and pods read as needed."""
     rollout = await predictor_rollout(context, isvc)
     pods = await model_pods(context, isvc)
-    return status.read_detail(isvc, urls=context.settings.model_urls, rollout=rollout, pods=pods)
+    return status.detail_of(isvc, urls=context.settings.model_urls, rollout=rollout, pods=pods)

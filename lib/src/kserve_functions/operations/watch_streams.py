@@ -414,7 +414,7 @@ async def _listing(
     page: Page[dict[str, Any]] | None = first
     while page is not None:
         for item in page.items:
-            summary = status.read_summary(item, urls=context.settings.model_urls)
+            summary = status.summary_of(item, urls=context.settings.model_urls)
             body = dump(summary)
             sent[(summary.namespace, summary.name)] = _digest(body)
             yield frame("model", body)
