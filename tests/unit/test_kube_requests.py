@@ -25,7 +25,11 @@ def test_apply_is_a_forced_server_side_apply_with_our_field_manager() -> None:
 
     assert request.method == "PATCH"
     assert request.path == f"{ISVCS}/iris"
-    assert request.query == (("fieldManager", "kserve-functions"), ("force", "true"))
+    assert request.query == (
+        ("fieldManager", "kserve-functions"),
+        ("force", "true"),
+        ("fieldValidation", "Ignore"),
+    )
     assert request.content_type == "application/apply-patch+yaml"
     assert request.body == MANIFEST
     assert request.what == "model ml/iris"
@@ -37,6 +41,7 @@ def test_a_dry_run_apply_adds_dry_run_all_and_nothing_else() -> None:
     assert request.query == (
         ("fieldManager", "kserve-functions"),
         ("force", "true"),
+        ("fieldValidation", "Ignore"),
         ("dryRun", "All"),
     )
 

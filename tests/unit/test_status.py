@@ -912,6 +912,17 @@ def test_a_ready_model_is_ready_without_reason() -> None:
     assert status.model_state(ready_service()) == status.Standing("ready")
 
 
+def test_a_repeated_condition_type_reads_as_its_first() -> None:
+    isvc = ready_service()
+    conditions = isvc["status"]["conditions"]
+    conditions.append({"type": "Ready", "status": "False", "reason": "Later"})
+    isvc_later_first = ready_service()
+    isvc_later_first["status"]["conditions"].insert(0, conditions[-1])
+
+    assert status.model_state(isvc) == status.Standing("ready")
+    assert status.model_state(isvc_later_first) == status.Standing("starting", "Later", None)
+
+
 def test_a_failed_load_is_failed_with_the_exit_code() -> None:
     isvc = not_ready(
         reason="MinimumReplicasUnavailable",
@@ -988,7 +999,9 @@ def test_deleting_comes_before_everything() -> None:
 
 
 def test_the_summary_carries_state_and_generation() -> None:
-    summary = status.summary_of(not_ready(), urls=ModelUrls(), pods=[UNSCHEDULABLE])
+    isvc = not_ready()
+    standing = status.model_state(isvc, pods=[UNSCHEDULABLE])
+    summary = status.summary_of(isvc, urls=ModelUrls(), standing=standing)
 
     assert (summary.ready, summary.state, summary.reason) == (False, "failed", "Unschedulable")
     assert summary.generation == 1

@@ -143,7 +143,7 @@ def test_a_deployment_with_an_older_restart_token_has_not_got_the_current_spec()
     assert rollout == status.Rollout(
         complete=False, message="KServe has not applied the current spec yet"
     )
-    read = status.summary_of(isvc, urls=URLS, rollout=rollout)
+    read = status.summary_of(isvc, urls=URLS, standing=status.model_state(isvc, rollout=rollout))
     assert (read.ready, read.reason, read.message) == (
         False,
         "RolloutInProgress",

@@ -148,9 +148,8 @@ def _rolling_out_model(name: str) -> tuple[dict[str, Any], ModelSummary]:
         },
     )
     isvc["status"] = {"conditions": [{"type": "Ready", "status": "True"}]}
-    summary = status.summary_of(
-        isvc, urls=ModelUrls(domain="example.com"), rollout=status.Rollout(complete=False)
-    )
+    standing = status.model_state(isvc, rollout=status.Rollout(complete=False))
+    summary = status.summary_of(isvc, urls=ModelUrls(domain="example.com"), standing=standing)
     return isvc, summary
 
 

@@ -177,13 +177,15 @@ class ModelFunction:
             log.exception(
                 "sending the answer to %s %r failed", scope.get("method"), scope.get("path")
             )
-        log.info(
-            "%s %r %d %.1fms",
-            scope.get("method"),
-            str(scope.get("path", ""))[:200],
-            response.status,
-            (time.perf_counter() - started) * 1000,
-        )
+        # The access line's arguments are computed only when INFO is written.
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "%s %r %d %.1fms",
+                scope.get("method"),
+                str(scope.get("path", ""))[:200],
+                response.status,
+                (time.perf_counter() - started) * 1000,
+            )
 
     async def _answer(self, scope: Scope, receive: Receive) -> Response:
         context = self._context

@@ -24,6 +24,12 @@ from types import MappingProxyType
 from typing import Any
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+# The walks below tell the mappings they meet most by their exact type: JSON
+# objects decode to dicts, and the readers hand back ``_EMPTY`` (a
+# MappingProxyType); a missing field is None. These skip ``isinstance(value,
+# Mapping)``, an ABC check in Python (~0.5 µs for a MappingProxyType, against
+# ~30 ns), which only other mappings reach. A walk runs dozens of times per
+# model read, for every model of a list.
 
 
 def get(value: object, *path: str) -> object:
@@ -35,7 +41,11 @@ def get(value: object, *path: str) -> object:
 def mapping(value: object, *path: str) -> Mapping[str, Any]:
     """The mapping at ``path``; an empty one (read-only) when there is none."""
     found = _at(value, path)
-    if type(found) is dict or isinstance(found, Mapping):
+    if (
+        type(found) is dict
+        or type(found) is MappingProxyType
+        or (found is not None and isinstance(found, Mapping))
+    ):
         return found
     return _EMPTY
 
@@ -46,7 +56,11 @@ def text(value: object, *path: str) -> str | None:
     # (a list of 10,000 models reads it for each); one call less keeps a model's
     # read as fast as before this module.
     for key in path:
-        if type(value) is not dict and not isinstance(value, Mapping):
+        if (
+            type(value) is not dict
+            and type(value) is not MappingProxyType
+            and (value is None or not isinstance(value, Mapping))
+        ):
             return None
         value = value.get(key)
     return value if isinstance(value, str) else None
@@ -72,7 +86,8 @@ def items(value: object, *path: str) -> list[Mapping[str, Any]]:
     """The mapping items of the list at ``path``, in order; anything else in it is
     dropped, and a missing or non-list field gives an empty list."""
     found = _at(value, path)
-    if not isinstance(found, list | tuple):
+    # JSON decodes to lists: the exact test skips building ``list | tuple`` anew.
+    if type(found) is not list and not isinstance(found, list | tuple):
         return []
     return [item for item in found if type(item) is dict or isinstance(item, Mapping)]
 
@@ -98,9 +113,12 @@ def resource_version(obj: object) -> str:
 def _at(value: object, path: tuple[str, ...]) -> object:
     # The readers pass their path on as it came (no second unpacking of it).
     for key in path:
-        # JSON decodes to dicts: the exact-type test skips the slower ABC check
-        # (this runs dozens of times per model read, for every model of a list).
-        if type(value) is not dict and not isinstance(value, Mapping):
+        # Exact types first: see the note on ``_EMPTY``.
+        if (
+            type(value) is not dict
+            and type(value) is not MappingProxyType
+            and (value is None or not isinstance(value, Mapping))
+        ):
             return None
         value = value.get(key)
     return value

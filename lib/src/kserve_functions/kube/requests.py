@@ -107,6 +107,15 @@ def apply_model(manifest: Mapping[str, Any], *, dry_run: bool) -> KubeRequest:
 
     One round trip that creates or updates (201 or 200); ``force`` takes over
     fields another manager set, because the API's request is the desired state.
+
+    ``fieldValidation=Ignore``: the apiserver's default (``Warn``) refuses
+    nothing either; it only re-reads the body strictly, for duplicate and
+    unknown fields, and names them in a Warning header no one here reads. A
+    body from ``manifests`` has neither (a dict has no duplicate keys;
+    ``DeployRequest`` refuses unknown fields with 422 before anything is sent,
+    and the builder's output is checked against KServe's CRD schema), so the
+    check is a second, strict YAML decode of every apply for nothing (profiled:
+    0.13 ms of the apply's 6 ms of apiserver CPU, about 0.4 ms with its garbage).
     """
     metadata = manifest["metadata"]
     namespace, name = metadata["namespace"], metadata["name"]
@@ -114,7 +123,12 @@ def apply_model(manifest: Mapping[str, Any], *, dry_run: bool) -> KubeRequest:
         "PATCH",
         resource_path(INFERENCE_SERVICE, namespace, name),
         _model(namespace, name),
-        query=(("fieldManager", FIELD_MANAGER), ("force", "true"), *_dry_run(dry_run)),
+        query=(
+            ("fieldManager", FIELD_MANAGER),
+            ("force", "true"),
+            ("fieldValidation", "Ignore"),
+            *_dry_run(dry_run),
+        ),
         body=dict(manifest),
         content_type=APPLY_PATCH,
     )

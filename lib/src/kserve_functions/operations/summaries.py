@@ -37,6 +37,11 @@ async def predictor_rollout(context: Context, isvc: Mapping[str, Any]) -> status
     """
     if status.deployment_mode(isvc) != status.STANDARD_MODE or not status.is_ready(isvc):
         return None
+    return await _deployment_rollout(context, isvc)
+
+
+async def _deployment_rollout(context: Context, isvc: Mapping[str, Any]) -> status.Rollout | None:
+    """``status.predictor_rollout`` of the Deployment read now; None when it may not be read."""
     namespace, name = fields.namespaced_name(isvc)
     try:
         deployment = await context.kube.predictor_deployment(namespace, name)
@@ -46,13 +51,15 @@ async def predictor_rollout(context: Context, isvc: Mapping[str, Any]) -> status
     return status.predictor_rollout(isvc, deployment)
 
 
-async def model_pods(context: Context, isvc: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+async def _model_pods(
+    context: Context, isvc: Mapping[str, Any], standing: status.Standing
+) -> list[dict[str, Any]] | None:
     """The model's pods when they can explain why it is not ready; else None.
 
-    Read only while KServe's status says not ready and the model is neither
-    being deleted nor stopped: a ready model's pods have nothing to explain.
+    ``standing`` is the model's by KServe's status alone. Read only while it
+    says starting or failed: a ready, updating, stopped or deleting model's
+    pods have nothing to explain.
     """
-    standing = status.model_state(isvc)
     if standing.state not in {"starting", "failed"}:
         return None
     # KServe has reported nothing yet (no Ready condition): it has made no
@@ -67,10 +74,29 @@ async def model_pods(context: Context, isvc: Mapping[str, Any]) -> list[dict[str
         return None
 
 
+async def _standing(context: Context, isvc: Mapping[str, Any]) -> status.Standing:
+    """``status.model_state`` with the predictor's roll-out or pods read where they count.
+
+    The state by KServe's status alone comes first. A model it calls ready may
+    still roll out in Standard mode, which its Deployment tells; one starting
+    or failed may have pods that say why (``_model_pods``). At most one of the
+    two is read, and the state is computed again only with what was read. A
+    stopped or deleting model is neither: its state is final without a read.
+    """
+    standing = status.model_state(isvc)
+    if standing.state == "ready":
+        if status.deployment_mode(isvc) != status.STANDARD_MODE:
+            return standing
+        rollout = await _deployment_rollout(context, isvc)
+        return standing if rollout is None else status.model_state(isvc, rollout=rollout)
+    pods = await _model_pods(context, isvc, standing)
+    return standing if pods is None else status.model_state(isvc, pods=pods)
+
+
 async def read_summary(
     context: Context, isvc: Mapping[str, Any], *, again: int | None = None
 ) -> ModelSummary:
-    """``status.summary_of`` with the predictor's roll-out and pods read as needed.
+    """``status.summary_of`` with the predictor's roll-out or pods read as needed.
 
     Shared: every watch stream that sees the same change of a model asks at
     once; they wait for one read (``Context.summaries``, keyed by the model's
@@ -90,13 +116,11 @@ async def read_summary(
 
 
 async def _read_summary(context: Context, isvc: Mapping[str, Any]) -> ModelSummary:
-    rollout = await predictor_rollout(context, isvc)
-    pods = await model_pods(context, isvc)
-    return status.summary_of(isvc, urls=context.settings.model_urls, rollout=rollout, pods=pods)
+    standing = await _standing(context, isvc)
+    return status.summary_of(isvc, urls=context.settings.model_urls, standing=standing)
 
 
 async def read_detail(context: Context, isvc: Mapping[str, Any]) -> ModelDetail:
-    """``status.detail_of`` with the predictor's roll-out and pods read as needed."""
-    rollout = await predictor_rollout(context, isvc)
-    pods = await model_pods(context, isvc)
-    return status.detail_of(isvc, urls=context.settings.model_urls, rollout=rollout, pods=pods)
+    """``status.detail_of`` with the predictor's roll-out or pods read as needed."""
+    standing = await _standing(context, isvc)
+    return status.detail_of(isvc, urls=context.settings.model_urls, standing=standing)
