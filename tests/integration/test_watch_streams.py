@@ -25,7 +25,7 @@ from kubernetes import client
 from support import objects, workloads
 from support.functions import FunctionLauncher
 from support.problems import assert_problem
-from support.sse import Stream, events, follow
+from support.sse import Stream, events, follow, until_streamed
 from support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
@@ -73,6 +73,7 @@ async def test_a_namespace_stream_shows_create_ready_update_and_delete_in_order(
     namespace: str,
 ) -> None:
     started = asyncio.Event()
+    seen = Stream()
     watching = asyncio.create_task(
         follow(
             models,
@@ -81,15 +82,18 @@ async def test_a_namespace_stream_shows_create_ready_update_and_delete_in_order(
             until=lambda s: bool(s.of("deleted")),
             started=started,
             timeout=120,
+            into=seen,
         )
     )
     await asyncio.wait_for(started.wait(), 30)
     body = {"name": "iris", "image": "r/m:1", "namespace": namespace}
     await _deploy(deploy, body)
-    # Each step waits for the stream to show the last, as a user watching would.
-    await _until_state(models, namespace, "iris", "ready", 1)
+    # Each step waits for the stream to show the last, as a user watching would
+    # (not for GET: a roll-out that completes without a write to the model shows
+    # in the stream at its next re-read, up to a second after GET sees it).
+    await until_streamed(seen, _ready_at("iris", 1))
     await _deploy(deploy, {**body, "image": "r/m:2"})
-    await _until_state(models, namespace, "iris", "ready", 2)
+    await until_streamed(seen, _ready_at("iris", 2))
     gone = await delete.delete(f"/models/{namespace}/iris")
     assert gone.status_code == 200, gone.text
     stream = await watching

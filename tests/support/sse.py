@@ -75,13 +75,16 @@ async def follow(
     params: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
     started: asyncio.Event | None = None,
+    into: Stream | None = None,
 ) -> Stream:
     """Read the stream at ``path`` until ``until(stream)`` holds, it ends, or ``timeout``.
 
     ``started`` is set once the answer's status line arrived (and asserted 200).
-    Raises ``TimeoutError`` naming what was received when time runs out.
+    ``into``: the ``Stream`` to fill, so that a test can see the events while they
+    arrive (``until_streamed``). Raises ``TimeoutError`` naming what was received
+    when time runs out.
     """
-    stream = Stream()
+    stream = Stream() if into is None else into
 
     async def read() -> None:
         async with client.stream(
@@ -105,3 +108,19 @@ async def follow(
         ]
         raise TimeoutError(f"the stream at {path} did not get there in {timeout} s: {kinds}") from e
     return stream
+
+
+async def until_streamed(
+    stream: Stream, holds: Callable[[Stream], bool], *, timeout: float = 60
+) -> None:
+    """Return once ``holds(stream)``, for a stream ``follow`` fills in another task.
+
+    Raises:
+        TimeoutError: it did not hold within ``timeout`` seconds (the events so far named).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not holds(stream):
+        if loop.time() > deadline:
+            raise TimeoutError(f"not streamed within {timeout} s: {stream.events}")
+        await asyncio.sleep(0.05)
