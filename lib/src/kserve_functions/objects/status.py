@@ -459,7 +459,7 @@ def detail_of(
     )
 
 
-def canary_views(isvc: Mapping[str, Any]) -> tuple[PredictorView | None, PredictorView | None]:
+def _canary_views(parts: _Parts) -> tuple[PredictorView | None, PredictorView | None]:
     """``(stable, canary)`` side by side while the model runs a canary; else ``(None, None)``.
 
     Standard mode (``spec.canary``, KServe v0.20): the canary runs the stable
@@ -471,10 +471,6 @@ def canary_views(isvc: Mapping[str, Any]) -> tuple[PredictorView | None, Predict
     is the previous revision, whose image the model no longer records (None);
     the split and revisions are ``status.components.predictor.traffic``'s.
     """
-    return _canary_views(_Parts(isvc))
-
-
-def _canary_views(parts: _Parts) -> tuple[PredictorView | None, PredictorView | None]:
     canaries = fields.items(parts.spec, "canary")
     if canaries:
         return _standard_views(parts, canaries)
