@@ -60,6 +60,9 @@ def _checked(rights: Iterable[Right]) -> set[Grant]:
         ("kserve-functions-models", health.MODELS_RIGHTS),
         ("kserve-functions-delete", health.DELETE_RIGHTS),
         ("kserve-functions-notify", health.NOTIFY_RIGHTS),
+        # They check no rights and are granted none (but the CRD check's get).
+        ("kserve-functions-health", ()),
+        ("kserve-functions-ui", ()),
     ],
 )
 def test_each_function_checks_exactly_what_its_role_grants(

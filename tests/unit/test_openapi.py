@@ -41,6 +41,8 @@ PATHS: dict[str, dict[str, list[str]]] = {
         "/models/{namespace}/{name}/logs": ["get"],
         "/models/{namespace}/{name}/events": ["get"],
         "/models/{namespace}/{name}/revisions": ["get"],
+        "/models/{namespace}/{name}/manifest": ["get"],
+        "/access": ["get"],
     },
     "delete": {"/models/{namespace}/{name}": ["delete"]},
     "health": {"/health": ["get"]},

@@ -374,6 +374,7 @@ def test_an_unknown_url_is_null_in_the_answer_not_left_out() -> None:
         "reason": "Pending",
         "message": "the KServe controller has not reported status yet",
         "createdAt": CREATED,
+        "deploymentMode": "ModelMesh",
     }
 
 
@@ -403,6 +404,7 @@ def test_a_ready_seed_model_lists_as_the_seeds_item_plus_image_and_created_at() 
         "generation": 1,
         "image": SEED_IMAGE,
         "createdAt": CREATED,
+        "deploymentMode": "Knative",
     }
 
 
@@ -1179,3 +1181,31 @@ def test_a_stopped_or_deleted_model_is_not_finished() -> None:
 
     assert status.auto_canary(stopped, [CRASHING_POD], now=T0) is None
     assert status.auto_canary(deleting, [CRASHING_POD], now=T0) is None
+
+
+def test_a_summary_names_the_last_change_its_runtime_and_mode() -> None:
+    isvc = objects.inference_service(
+        "team-a",
+        "iris",
+        metadata={
+            "annotations": {
+                "kserve-functions.dev/changed-by": "alice",
+                "kserve-functions.dev/changed-at": "2026-12-07T03:00:00Z",
+                "serving.kserve.io/deploymentMode": "Standard",
+            }
+        },
+        predictor={
+            "model": {"modelFormat": {"name": "sklearn"}, "runtime": "kserve-sklearnserver"}
+        },
+    )
+
+    listed = status.summary_of(isvc, urls=ModelUrls())
+
+    assert (listed.changed_by, listed.changed_at) == ("alice", "2026-12-07T03:00:00Z")
+    assert (listed.runtime, listed.deployment_mode) == ("kserve-sklearnserver", "Standard")
+
+
+def test_a_model_changed_by_no_one_through_the_api_names_no_one() -> None:
+    listed = status.summary_of(objects.inference_service("team-a", "iris"), urls=ModelUrls())
+
+    assert (listed.changed_by, listed.changed_at, listed.runtime) == (None, None, None)

@@ -31,6 +31,7 @@ from typing import Any
 
 from kserve_functions.api.routing import Link, Operation, QueryParameter
 from kserve_functions.core.models import (
+    Access,
     DeleteResponse,
     DeployRequest,
     DeployResponse,
@@ -38,6 +39,7 @@ from kserve_functions.core.models import (
     ModelDetail,
     ModelEvents,
     ModelList,
+    ModelManifest,
     ModelRevisions,
     ModelSummary,
     RollbackRequest,
@@ -137,6 +139,27 @@ REVISIONS = Operation(
     summary="The model's history: who changed it, when, how, and the request, newest first",
     responses={200: ModelRevisions},
     problems=(400, 401, 403, 404, 413, 503),
+)
+MANIFEST = Operation(
+    operation_id="getModelManifest",
+    summary="The model's InferenceService as the cluster stores it (without managedFields)",
+    responses={200: ModelManifest},
+    problems=(400, 401, 403, 404, 413, 503),
+)
+ACCESS = Operation(
+    operation_id="getAccess",
+    summary="Who the caller is, the namespaces they may list and, with namespace, "
+    "which actions RBAC allows them there (and why not)",
+    responses={200: Access},
+    query=(
+        QueryParameter(
+            "namespace",
+            "the namespace whose actions to check (none: only the caller and namespaces)",
+            queries.MODEL_NAMESPACE_SCHEMA,
+        ),
+    ),
+    # Refusals are answers here (ActionAccess.reason), never a 403.
+    problems=(400, 401, 413, 422, 503),
 )
 _WATCH = QueryParameter(
     "watch",

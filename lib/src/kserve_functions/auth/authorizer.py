@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 
 import cachetools
 
-from kserve_functions.auth import allowlists
+from kserve_functions.auth import allowlists, permissions
 from kserve_functions.config import AuthMode, EventAuth, Settings
 from kserve_functions.core import errors
 from kserve_functions.core.models import DeployRequest
@@ -240,6 +240,24 @@ class Authorizer:
                 where = f"in namespace {namespace}" if namespace else "in every namespace"
                 raise errors.Forbidden(f"{caller.user} may not {verb} {named} {where}")
 
+    async def authorize_for(
+        self, caller: Caller | None, permission: permissions.Permission, namespace: str
+    ) -> None:
+        """Allow what ``permission`` needs in ``namespace`` for ``caller``, or refuse,
+        review by review (as ``authorize``).
+
+        Raises:
+            errors.Forbidden: by the allowlist or the first review that said no.
+        """
+        for needs in permission:
+            await self.authorize(
+                caller,
+                needs.verbs,
+                namespace,
+                resource=needs.resource,
+                subresource=needs.subresource,
+            )
+
     async def authorize_deploy(self, caller: Caller | None, request: DeployRequest) -> None:
         """A deploy needs create and patch (a server-side apply may do either), allowed images.
 
@@ -248,7 +266,7 @@ class Authorizer:
         """
         allowlists.check_namespace(self._settings, request.namespace)
         allowlists.check_image(self._settings, request.image)
-        await self.authorize(caller, ("create", "patch"), request.namespace)
+        await self.authorize_for(caller, permissions.DEPLOY, request.namespace)
 
     async def listable_namespaces(self, caller: Caller | None) -> list[str] | None:
         """The namespaces whose models ``caller`` may list; None means all of them.

@@ -667,6 +667,16 @@ class ModelSummary(_AnswerWithUrl):
     reason: str | None = None
     message: str | None = None
     created_at: str | None = Field(default=None, alias="createdAt")
+    runtime: str | None = None
+    deployment_mode: str | None = Field(default=None, alias="deploymentMode")
+    changed_by: str | None = Field(
+        default=None,
+        alias="changedBy",
+        description="Who made the last change through this API (its audit annotation)",
+    )
+    changed_at: str | None = Field(
+        default=None, alias="changedAt", description="When (RFC 3339, UTC), as changedBy"
+    )
 
 
 class ModelList(_Answer):
@@ -726,8 +736,6 @@ class ModelDetail(ModelSummary):
     envs: dict[str, str] = Field(default_factory=dict)
     resources: dict[str, Any] | None = None
     storage_uri: str | None = Field(default=None, alias="storageUri")
-    runtime: str | None = None
-    deployment_mode: str | None = Field(default=None, alias="deploymentMode")
     min_replicas: int | None = Field(default=None, alias="minReplicas")
     max_replicas: int | None = Field(default=None, alias="maxReplicas")
     canary_traffic_percent: int | None = Field(default=None, alias="canaryTrafficPercent")
@@ -787,6 +795,39 @@ class ModelRevisions(_Answer):
 
     revisions: list[ModelRevision]
     count: int
+
+
+class ModelManifest(_Answer):
+    """``GET /models/{namespace}/{name}/manifest``: the InferenceService as stored."""
+
+    manifest: dict[str, Any] = Field(
+        description="The InferenceService as the apiserver stores it, without managedFields"
+    )
+
+
+class ActionAccess(_Answer):
+    """Whether the caller may do one action, and if not, why (the route's own 403)."""
+
+    allowed: bool
+    reason: str | None = None
+
+
+class Access(_Answer):
+    """``GET /access``: who the caller is and what they may do (for a console's buttons)."""
+
+    authentication: Literal["kubernetes", "none"] = Field(
+        description="none: callers are not authenticated (AUTH_MODE=none)"
+    )
+    user: str | None = Field(default=None, description="The caller's Kubernetes user name")
+    namespaces: list[str] | None = Field(
+        description="The namespaces whose models the caller may list; null: every namespace"
+    )
+    namespace: str | None = None
+    actions: dict[str, ActionAccess] = Field(
+        default_factory=dict,
+        description="With namespace: each action (deploy, rollback, stop, resume, promote, "
+        "abort, delete, get, watch, list, logs, events, revisions) there",
+    )
 
 
 class RollbackRequest(_Model):

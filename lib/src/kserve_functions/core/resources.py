@@ -99,6 +99,9 @@ STOP_ANNOTATION = "serving.kserve.io/stop"
 
 
 EVENT = ApiResource(group="events.k8s.io", version="v1", plural="events", kind="Event")
+CORE_EVENT = ApiResource(group="", version="v1", plural="events", kind="Event")
+"""Events as ``kubectl events`` lists them (the core group): what a caller of
+``/events`` needs ``list`` on."""
 
 
 @dataclass(frozen=True)

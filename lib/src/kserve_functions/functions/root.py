@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kserve_functions.app import ModelFunction
+from kserve_functions.console import assets
 from kserve_functions.functions import delete, deploy, models
 from kserve_functions.functions.health import (
     DELETE_RIGHTS,
@@ -14,7 +15,8 @@ from kserve_functions.intake import commands, dispatch
 
 
 def new() -> ModelFunction:
-    """The root function: the split functions' canonical routes and events, not notify's."""
+    """The root function: the split functions' canonical routes and events, not notify's,
+    and the console (``/ui/``), as the ui function serves it."""
     rights = tuple(dict.fromkeys((*DEPLOY_RIGHTS, *MODELS_RIGHTS, *DELETE_RIGHTS)))
     routes = [
         route
@@ -23,7 +25,7 @@ def new() -> ModelFunction:
     ]
     return ModelFunction(
         "kserve-api",
-        [*routes, *health_routes(rights, at_root=False)],
+        [*routes, *health_routes(rights, at_root=False), *assets.routes()],
         intake=dispatch.event_intake(
             "kserve-api",
             {**commands.DEPLOY_HANDLERS, **commands.DELETE_HANDLERS},

@@ -41,6 +41,7 @@ from kserve_functions.core.resources import (
     RESTART_TOKEN_ANNOTATION,
     STORAGE_URI_ENV,
 )
+from kserve_functions.objects import audit
 
 STANDARD_MODE = "Standard"
 KNATIVE_MODE = "Knative"
@@ -375,6 +376,10 @@ class _SummaryFields(TypedDict):
     reason: str | None
     message: str | None
     createdAt: str | None
+    runtime: str | None
+    deploymentMode: str | None
+    changedBy: str | None
+    changedAt: str | None
 
 
 def summary_of(
@@ -388,7 +393,9 @@ def summary_of(
     ``model_state`` tells it from the roll-out and pods the caller read
     (``summaries.read_summary`` reads those it needs); by default
     ``model_state(isvc)``, from KServe's status alone. ``createdAt`` is
-    ``metadata.creationTimestamp`` as given.
+    ``metadata.creationTimestamp`` as given; ``runtime`` the predictor's named
+    runtime; ``deploymentMode`` as in ``detail_of``; ``changedBy``/``changedAt``
+    the audit annotations of the last change made through this API.
     """
     return ModelSummary(**_summary_fields(_Parts(isvc), urls, standing))
 
@@ -408,6 +415,10 @@ def _summary_fields(parts: _Parts, urls: ModelUrls, standing: Standing | None) -
         "reason": standing.reason,
         "message": standing.message,
         "createdAt": fields.text(parts.metadata, "creationTimestamp"),
+        "runtime": fields.text(parts.predictor, "model", "runtime"),
+        "deploymentMode": parts.reported_mode,
+        "changedBy": fields.text(parts.metadata, "annotations", audit.CHANGED_BY),
+        "changedAt": fields.text(parts.metadata, "annotations", audit.CHANGED_AT),
     }
 
 
@@ -447,8 +458,6 @@ def detail_of(
         envs=_envs(fields.get(serving, "env")),
         resources=_json_object(fields.get(serving, "resources")),
         storageUri=_storage_uri(predictor, parts.container),
-        runtime=fields.text(predictor, "model", "runtime"),
-        deploymentMode=parts.reported_mode,
         minReplicas=fields.integer(predictor, "minReplicas"),
         maxReplicas=fields.integer(predictor, "maxReplicas"),
         canaryTrafficPercent=fields.integer(predictor, "canaryTrafficPercent"),

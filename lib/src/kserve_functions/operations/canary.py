@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from kserve_functions.auth import permissions
 from kserve_functions.cloudevents import envelope
 from kserve_functions.cloudevents.sink import EventSink
 from kserve_functions.context import Context
@@ -95,7 +96,7 @@ async def _finish(
     note: str,
 ) -> Response:
     namespace, name = queries.path_model(params)
-    await context.auth.authorize(request.caller, ("patch",), namespace)
+    await context.auth.authorize_for(request.caller, permissions.CHANGE, namespace)
     dry_run = queries.flag(request, "dryRun")
     actor = request.actor
     isvc = await context.kube.get(namespace, name)

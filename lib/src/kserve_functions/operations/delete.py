@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from kserve_functions.auth import permissions
 from kserve_functions.context import Context
 from kserve_functions.core import errors, fields
 from kserve_functions.core.models import (
@@ -27,7 +28,7 @@ log = logging.getLogger("kserve_functions")
 async def delete_model(context: Context, request: Request, params: Mapping[str, str]) -> Response:
     """``DELETE /models/{namespace}/{name}``; 404 when absent; ``wait=true`` waits until gone."""
     namespace, name = queries.path_model(params)
-    await context.auth.authorize(request.caller, ("delete",), namespace)
+    await context.auth.authorize_for(request.caller, permissions.DELETE, namespace)
     timeout = queries.wait_seconds(request, context.settings)
     await delete(context, namespace, name, request.actor)
     code = 200

@@ -22,16 +22,16 @@ import time
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
+from kserve_functions.auth import permissions
 from kserve_functions.context import Context
 from kserve_functions.core import errors, fields, grammar
 from kserve_functions.core.models import ModelEvent, ModelEvents, ValidationIssue
-from kserve_functions.core.resources import KSERVE_CONTAINER, POD, ApiResource
+from kserve_functions.core.resources import KSERVE_CONTAINER, POD
 from kserve_functions.http import queries
 from kserve_functions.http.asgi import Request, Response, json_response
 from kserve_functions.kube import predictor_deployment_name
 from kserve_functions.operations import watch_streams
 
-EVENTS = ApiResource(group="", version="v1", plural="events", kind="Event")
 log = logging.getLogger("kserve_functions")
 LOG_CONTENT_TYPE = "text/plain; charset=utf-8"
 # Bounds of the query parameters (422 beyond): a day of lines, thirty days back.
@@ -307,14 +307,12 @@ async def get_logs(context: Context, request: Request, params: Mapping[str, str]
     """``GET /models/{namespace}/{name}/logs``: the caller needs the model and ``pods/log``."""
     namespace, name = queries.path_model(params)
     caller = request.caller
-    await context.auth.authorize(caller, ("get",), namespace)
-    await context.auth.authorize(caller, ("get",), namespace, resource=POD, subresource="log")
+    await context.auth.authorize_for(caller, permissions.LOGS, namespace)
     return await model_logs(context, request, namespace, name)
 
 
 async def get_events(context: Context, request: Request, params: Mapping[str, str]) -> Response:
     """``GET /models/{namespace}/{name}/events``: the caller needs the model and ``events``."""
     namespace, name = queries.path_model(params)
-    await context.auth.authorize(request.caller, ("get",), namespace)
-    await context.auth.authorize(request.caller, ("list",), namespace, resource=EVENTS)
+    await context.auth.authorize_for(request.caller, permissions.EVENTS, namespace)
     return await model_events(context, request, namespace, name)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from kserve_functions.auth import permissions
 from kserve_functions.context import Context, Handler
 from kserve_functions.core.models import ModelState
 from kserve_functions.http import queries
@@ -47,7 +48,7 @@ def lifecycle(*, stop: bool) -> Handler:
     async def handle(context: Context, request: Request, params: Mapping[str, str]) -> Response:
         namespace, name = queries.path_model(params)
         timeout = queries.wait_seconds(request, context.settings)
-        await context.auth.authorize(request.caller, ("patch",), namespace)
+        await context.auth.authorize_for(request.caller, permissions.CHANGE, namespace)
         actor = request.actor
 
         async def write(annotations: dict[str, str]) -> changes.Written:

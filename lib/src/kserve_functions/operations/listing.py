@@ -11,10 +11,12 @@ import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
+from kserve_functions.auth import permissions
 from kserve_functions.context import Context
 from kserve_functions.core import continuation, errors
 from kserve_functions.core.models import (
     ModelList,
+    ModelManifest,
     ModelSummary,
 )
 from kserve_functions.http import queries
@@ -41,7 +43,7 @@ async def list_models(context: Context, request: Request, params: Mapping[str, s
     if queries.flag(request, "watch"):
         return await _watch_models(context, request, caller, namespace, selector)
     if namespace is not None:
-        await context.auth.authorize(caller, ("list",), namespace)
+        await context.auth.authorize_for(caller, permissions.LIST, namespace)
     else:
         visible = await context.auth.listable_namespaces(caller)
         if visible is not None:
@@ -95,7 +97,7 @@ async def _watch_models(
             "watch=true over every namespace is refused under ALLOWED_NAMESPACES; "
             "watch one namespace at a time"
         )
-    await context.auth.authorize(caller, ("list", "watch"), namespace or "")
+    await context.auth.authorize_for(caller, permissions.WATCH_LIST, namespace or "")
     return await watch_streams.models_stream(context, request, namespace, selector)
 
 
@@ -218,9 +220,22 @@ async def get_model(context: Context, request: Request, params: Mapping[str, str
     """
     namespace, name = queries.path_model(params)
     watching = queries.flag(request, "watch")
-    verbs = ("get", "watch") if watching else ("get",)
-    await context.auth.authorize(request.caller, verbs, namespace)
+    needs = permissions.WATCH if watching else permissions.READ
+    await context.auth.authorize_for(request.caller, needs, namespace)
     if watching:
         return await watch_streams.model_stream(context, request, namespace, name)
     isvc = await context.kube.get(namespace, name)
     return json_response(200, await summaries.read_detail(context, isvc))
+
+
+async def get_manifest(context: Context, request: Request, params: Mapping[str, str]) -> Response:
+    """``GET /models/{namespace}/{name}/manifest``: the InferenceService as stored,
+    without ``metadata.managedFields`` (the apiserver's bookkeeping); the caller
+    needs ``get``, as for the model's detail."""
+    namespace, name = queries.path_model(params)
+    await context.auth.authorize_for(request.caller, permissions.READ, namespace)
+    isvc = await context.kube.get(namespace, name)
+    metadata = isvc.get("metadata")
+    if isinstance(metadata, dict):
+        metadata.pop("managedFields", None)
+    return json_response(200, ModelManifest(manifest=isvc))

@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kserve_functions.auth import permissions
 from kserve_functions.context import Context
 from kserve_functions.core import errors, fields
 from kserve_functions.core.models import ModelRevisions, RollbackRequest
-from kserve_functions.core.resources import CONTROLLER_REVISION
 from kserve_functions.http import queries
 from kserve_functions.http.asgi import Request, Response, json_response
 from kserve_functions.objects import history
@@ -31,8 +31,7 @@ from kserve_functions.operations import deploy
 async def list_revisions(context: Context, request: Request, params: Mapping[str, str]) -> Response:
     """``GET /models/{namespace}/{name}/revisions``: newest first; 404 for no such model."""
     namespace, name = queries.path_model(params)
-    await context.auth.authorize(request.caller, ("get",), namespace)
-    await context.auth.authorize(request.caller, ("list",), namespace, resource=CONTROLLER_REVISION)
+    await context.auth.authorize_for(request.caller, permissions.REVISIONS, namespace)
     isvc = await context.kube.get(namespace, name)
     shown = [history.read(revision) for revision in await _shown(context, isvc)]
     return json_response(200, ModelRevisions(revisions=shown, count=len(shown)))
@@ -61,7 +60,7 @@ async def rollback(context: Context, request: Request, params: Mapping[str, str]
     wanted = _rollback_body(request).revision
     # Authorized before anything about the model is read: a caller who may not
     # deploy there learns nothing about its history.
-    await context.auth.authorize(request.caller, ("create", "patch"), namespace)
+    await context.auth.authorize_for(request.caller, permissions.ROLLBACK, namespace)
     isvc = await context.kube.get(namespace, name)
     target = history.rollback_target(await _shown(context, isvc), wanted)
     deploy_request = queries.parse_deploy_request(history.request_of(target))

@@ -1,0 +1,1 @@
+"""The web console: its static files, served under ``/ui/`` with strict headers."""
