@@ -36,6 +36,7 @@ FUNCTION_ROOTS: dict[str, Path] = {
     "delete": REPO_ROOT / "functions" / "delete",
     "health": REPO_ROOT / "functions" / "health",
     "notify": REPO_ROOT / "functions" / "notify",
+    "ui": REPO_ROOT / "functions" / "ui",
     "root": REPO_ROOT,
 }
 

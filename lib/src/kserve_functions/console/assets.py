@@ -22,7 +22,7 @@ from pathlib import Path
 from kserve_functions.api.routing import Route
 from kserve_functions.context import Context
 from kserve_functions.core import errors
-from kserve_functions.http.asgi import Request, Response
+from kserve_functions.http.asgi import Request, Response, problem_response
 
 STATIC = Path(__file__).with_name("static")
 PREFIX = "/ui"
@@ -104,7 +104,11 @@ def routes(directory: Path = STATIC) -> list[Route]:
     async def asset(_context: Context, request: Request, params: Mapping[str, str]) -> Response:
         found = assets.get(params["asset"])
         if found is None:
-            raise errors.NotFound(f"the console has no file {params['asset'][:100]}")
+            missing = problem_response(
+                errors.NotFound(f"the console has no file {params['asset'][:100]}")
+            )
+            missing.headers.update(SECURITY_HEADERS)
+            return missing
         return _answer(found, request)
 
     return [
