@@ -10,8 +10,21 @@ STAMP := $(VENV)/.installed
 DEV_KUBECONFIG := .dev/kubeconfig
 DEV_ADDRESS ?= 127.0.0.1:8080
 AUTH_MODE ?= none
+# The browser tests drive Debian's Chromium through Debian's chromedriver (same
+# build) and inject axe-core, installed from tests/browser/package-lock.json.
+CHROMIUM := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+BROWSER_STAMP := tests/browser/node_modules/.installed
+# $(call apt_install,PACKAGES): install Debian's PACKAGES (CI runs as root), or
+# say what to install when not root.
+apt_install = if [ "$$(id -u)" != 0 ]; then \
+		echo "error: the browser tests need Debian's $(1): run 'apt-get install $(1)' as root, or make as root" >&2; \
+		exit 1; \
+	fi; \
+	set -x; \
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(1)
 
-.PHONY: dev test lint typecheck unit integration binaries versions clean
+.PHONY: dev test lint typecheck unit integration binaries browser versions clean
 
 $(STAMP): pyproject.toml lib/pyproject.toml tools/controlplane/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python >= 3.11 needed, $(PYTHON) is " + sys.version.split()[0] + ": set PYTHON=python3.11 (or newer)")'
@@ -24,6 +37,21 @@ $(STAMP): pyproject.toml lib/pyproject.toml tools/controlplane/pyproject.toml
 ## from Go modules (once; cached by version)
 binaries: $(STAMP)
 	$(BIN)/python -m controlplane build
+
+## browser: what the browser tests need: Debian's chromium and chromium-driver
+## (apt-get, as root, when missing) and axe-core (npm ci, from the lockfile)
+browser: $(BROWSER_STAMP)
+	@if [ ! -x $(CHROMIUM) ] || [ ! -x $(CHROMEDRIVER) ]; then \
+		$(call apt_install,chromium chromium-driver fonts-liberation); \
+	fi
+
+# npm stamps the files it unpacks with a fixed old time, hence a stamp of our own.
+$(BROWSER_STAMP): tests/browser/package.json tests/browser/package-lock.json
+	@if ! command -v npm >/dev/null; then \
+		$(call apt_install,npm); \
+	fi
+	cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
 
 versions: $(STAMP)
 	$(BIN)/python -m controlplane versions
@@ -47,12 +75,13 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-integration: binaries
+integration: binaries browser
 	$(BIN)/pytest tests/integration
 
 ## test: lint, type-check, then every test tier against a real control plane
-test: lint typecheck binaries
+## (the console's tests in headless Chromium among them)
+test: lint typecheck binaries browser
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .dev .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .dev .mypy_cache .ruff_cache .pytest_cache .test-artifacts tests/browser/node_modules

@@ -13,7 +13,7 @@ import contextlib
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from pathlib import Path
 
 import httpx
@@ -25,6 +25,7 @@ from controlplane.processes import free_port
 from kserve_functions.app import ModelFunction
 from kubernetes import client
 from support.apiserver_source import ApiServerSource, Broker
+from support.browser import Browser, BrowserMissing
 from support.event_sink import RecordingSink
 from support.functions import (
     LIST_PAGE_SIZE,
@@ -285,3 +286,43 @@ async def notify_rig(
         await forwarding
     await asyncio.to_thread(source.stop)
     sink.close()
+
+
+# -- the console in a browser ---------------------------------------------------
+
+
+@pytest.fixture
+def console_url(served: Callable[[str], ServedFunction]) -> str:
+    """The console (``/ui/``) of the session's root function, served over real HTTP
+    against the local cluster: the page and the API it calls share this origin."""
+    return served("root").url + "/ui/"
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """A headless Chromium with a fresh profile for this test (``support.browser``).
+
+    Fails, never skips, when Chromium or its driver is missing. When the test
+    fails, ``pytest_runtest_makereport`` saves the page's screenshot, console
+    and HTML under ``.test-artifacts/browser/`` and names the files in the report.
+    """
+    try:
+        started = Browser.start()
+    except BrowserMissing as e:
+        pytest.fail(str(e), pytrace=False)
+    yield started
+    started.quit()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Save a failed browser test's page while its browser is still open (``browser``)."""
+    report = yield
+    if report.failed and report.when == "call" and isinstance(item, pytest.Function):
+        started = item.funcargs.get("browser")
+        if isinstance(started, Browser):
+            saved = started.save_artifacts(item.nodeid.rpartition("/")[2])
+            report.sections.append(("browser artifacts", "\n".join(map(str, saved))))
+    return report

@@ -306,12 +306,27 @@ def _notify(it: Running) -> None:
     assert (event.data["state"], event.data["image"]) == ("ready", IMAGE)
 
 
+def _ui(it: Running) -> None:
+    url = it.run.url
+    _assert_healthy(it.invoke(target=f"{url}/health", request_type="GET"))
+
+    # The console's page as the installed library ships it (no build step, nothing
+    # fetched at run time): the checkout's file, byte for byte.
+    page = curl("GET", f"{url}/ui/")
+    assert (page.status, page.content_type) == (200, "text/html; charset=utf-8"), page.body
+    shipped = it.run.root.parent.parent / "lib" / "src" / "kserve_functions" / "console"
+    assert page.body == (shipped / "static" / "index.html").read_text()
+    moved = curl("GET", f"{url}/ui")
+    assert moved.status == 308, moved.body
+
+
 SCENARIOS: dict[str, Callable[[Running], None]] = {
     "deploy": _deploy,
     "models": _models,
     "delete": _delete,
     "health": _health,
     "notify": _notify,
+    "ui": _ui,
     "root": _root,
 }
 

@@ -6,12 +6,13 @@ built-in kustomize v5.8.1) and applied as a whole with ``kubectl apply -k
 installed CRDs (Knative Serving and Eventing, Gateway API). Then the rendered
 objects are checked against what the functions need: hardened pod templates, a
 ServiceAccount per workload, an HTTPRoute that sends each seed path and method
-to the function serving it, a NetworkPolicy that lets in only the documented
-namespaces, and RBAC subjects in the right namespace.
+(and the web console's) to the function serving it, a NetworkPolicy that lets
+in only the documented namespaces, and RBAC subjects in the right namespace.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -25,11 +26,19 @@ pytestmark = pytest.mark.integration
 
 K8S = REPO_ROOT / "k8s"
 STANDARD = K8S / "standard"
+RECORDED_DOCUMENTS = REPO_ROOT / "tests" / "unit" / "data" / "openapi"
 NAMESPACE = "kserve-functions"
 BASES = {"functions": K8S, "standard": STANDARD}
 KSVC = ("serving.knative.dev/v1", "Service")
 DEPLOYMENT = ("apps/v1", "Deployment")
-FUNCTIONS = ("kserve-deploy", "kserve-models", "kserve-delete", "kserve-health", "kserve-notify")
+FUNCTIONS = (
+    "kserve-deploy",
+    "kserve-models",
+    "kserve-delete",
+    "kserve-health",
+    "kserve-notify",
+    "kserve-ui",
+)
 # What the all-in-one kserve-api is not: notify (fed by an ApiServerSource, sending to a
 # SinkBinding's K_SINK: a Knative Eventing install) and that source's identity.
 NOT_IN_STANDARD = ("kserve-notify", "kserve-notify-source")
@@ -269,6 +278,12 @@ def _route(method: str, path: str) -> str | None:
         ("POST", "/models/team-a/sklearn-iris/resume", "kserve-deploy"),
         ("DELETE", "/models/team-a/sklearn-iris", "kserve-delete"),
         ("GET", "/health", "kserve-health"),
+        # The console: its files, the document its form is built from, the caller's rights.
+        ("GET", "/ui", "kserve-ui"),
+        ("GET", "/ui/", "kserve-ui"),
+        ("GET", "/ui/console.js", "kserve-ui"),
+        ("GET", "/openapi.json", "kserve-deploy"),
+        ("GET", "/access", "kserve-models"),
         ("POST", "/", "kserve-deploy"),
         ("OPTIONS", "/", "kserve-deploy"),
         ("GET", "/deploy", None),
@@ -282,12 +297,29 @@ def _route(method: str, path: str) -> str | None:
         ("GET", "/", None),
         ("GET", "/modelsx", None),
         ("GET", "/secrets", None),
+        ("POST", "/ui/", None),
+        ("GET", "/uix", None),
+        ("POST", "/openapi.json", None),
     ],
 )
 def test_http_route_sends_each_seed_path_and_method_to_its_function(
     method: str, path: str, service: str | None
 ) -> None:
     assert _route(method, path) == service
+
+
+def test_the_console_reads_a_document_that_describes_post_deploy() -> None:
+    # The console's form is built from the DeployRequest schema of GET /openapi.json
+    # (same origin); each function serves its own document, recorded in
+    # tests/unit/data/openapi/ (test_openapi_documents.py holds them to the served ones).
+    service = _route("GET", "/openapi.json")
+    assert service is not None
+    recorded = RECORDED_DOCUMENTS / f"{service.removeprefix('kserve-')}.json"
+    document = json.loads(recorded.read_text())
+
+    body = document["paths"]["/deploy"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"] == {"$ref": "#/components/schemas/DeployRequest"}
+    assert "DeployRequest" in document["components"]["schemas"]
 
 
 def test_http_route_backends_are_the_functions_with_knative_host_rewrites() -> None:

@@ -58,6 +58,8 @@ ISVC_GRANTS: dict[str, frozenset[str]] = {
     "kserve-models": frozenset({"get", "list", "watch"}),
     "kserve-delete": frozenset({"get", "watch", "delete"}),
     "kserve-health": frozenset(),
+    # The web console's files: the browser calls the API with the user's own token.
+    "kserve-ui": frozenset(),
     "kserve-api": frozenset({"get", "list", "watch", "create", "patch", "delete"}),
     # get: the model read afresh; patch: the record of the status event sent.
     "kserve-notify": frozenset({"get", "patch"}),
@@ -333,7 +335,9 @@ def test_delete_deletes_for_real(rig: Rig, account: str) -> None:
     assert gone
 
 
-@pytest.mark.parametrize("account", ["kserve-models", "kserve-deploy", "kserve-health"])
+@pytest.mark.parametrize(
+    "account", ["kserve-models", "kserve-deploy", "kserve-health", "kserve-ui"]
+)
 def test_a_refused_delete_leaves_the_model(rig: Rig, account: str) -> None:
     name = rig.model()
     with rig.as_account(account) as api:

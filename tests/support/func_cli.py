@@ -38,6 +38,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "delete": ("functions/delete", "lib"),
     "health": ("functions/health", "lib"),
     "notify": ("functions/notify", "lib"),
+    "ui": ("functions/ui", "lib"),
     "root": ("func.yaml", "pyproject.toml", "function", "lib"),
 }
 
