@@ -24,7 +24,7 @@ apt_install = if [ "$$(id -u)" != 0 ]; then \
 	set -x; \
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(1)
 
-.PHONY: dev test lint typecheck unit integration binaries browser versions clean
+.PHONY: dev test lint typecheck unit console-unit integration binaries browser versions clean
 
 $(STAMP): pyproject.toml lib/pyproject.toml tools/controlplane/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python >= 3.11 needed, $(PYTHON) is " + sys.version.split()[0] + ": set PYTHON=python3.11 (or newer)")'
@@ -72,15 +72,19 @@ typecheck: $(STAMP)
 	@# Every function package is named "function", so each is checked on its own.
 	for f in functions/*/; do (cd $$f && ../../$(BIN)/mypy --config-file ../../pyproject.toml --cache-dir ../../.mypy_cache function) || exit 1; done
 
-unit: $(STAMP)
+unit: $(STAMP) console-unit
 	$(BIN)/pytest tests/unit
+
+## console-unit: the console's JavaScript unit tests (Node.js's own test runner)
+console-unit:
+	node --test tests/console/
 
 integration: binaries browser
 	$(BIN)/pytest tests/integration
 
 ## test: lint, type-check, then every test tier against a real control plane
 ## (the console's tests in headless Chromium among them)
-test: lint typecheck binaries browser
+test: lint typecheck console-unit binaries browser
 	$(BIN)/pytest
 
 clean:

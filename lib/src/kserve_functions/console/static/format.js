@@ -41,14 +41,15 @@ export function age(iso, now = Date.now()) {
   return `${Math.floor(seconds / 86400)}d`;
 }
 
-const PLAIN = /^[A-Za-z0-9_./@-][A-Za-z0-9_ ./@:-]*$/;
+// A plain scalar may not start with a YAML indicator ("-", "@", ...): those are quoted.
+const PLAIN = /^[A-Za-z0-9_./][A-Za-z0-9_ ./@:-]*$/;
 const RESERVED = /^(true|false|null|yes|no|on|off|~|[-+]?[0-9][0-9_.eE+-]*)$/i;
 
 function scalar(value) {
   if (value === null || value === undefined) return "null";
   if (typeof value === "number" || typeof value === "boolean") return String(value);
   const text = String(value);
-  if (text !== "" && PLAIN.test(text) && !RESERVED.test(text) && !text.endsWith(" ") && !text.includes(": ")) {
+  if (text !== "" && PLAIN.test(text) && !RESERVED.test(text) && !/[ :]$/.test(text) && !text.includes(": ")) {
     return text;
   }
   return JSON.stringify(text);
