@@ -60,9 +60,8 @@ def _checked(rights: Iterable[Right]) -> set[Grant]:
         ("kserve-functions-models", health.MODELS_RIGHTS),
         ("kserve-functions-delete", health.DELETE_RIGHTS),
         ("kserve-functions-notify", health.NOTIFY_RIGHTS),
-        # They check no rights and are granted none (but the CRD check's get).
+        # It checks no rights and is granted none (but the CRD check's get).
         ("kserve-functions-health", ()),
-        ("kserve-functions-ui", ()),
     ],
 )
 def test_each_function_checks_exactly_what_its_role_grants(
@@ -82,3 +81,16 @@ def test_a_right_reads_as_rbac_writes_it() -> None:
     assert str(Right("get", POD, "log")) == "get pods/log"
     assert str(Right("create", EVENT)) == "create events"
     assert str(Right("watch")) == "watch inferenceservices"
+
+
+def test_the_ui_functions_account_is_bound_to_no_role() -> None:
+    """kserve-ui serves files and its /health asks the cluster nothing: no rights."""
+    bound = [
+        document["metadata"]["name"]
+        for path in sorted((REPO / "k8s").rglob("*.yaml"))
+        for document in yaml.safe_load_all(path.read_text())
+        if document
+        and document.get("kind") in {"RoleBinding", "ClusterRoleBinding"}
+        and any(subject.get("name") == "kserve-ui" for subject in document.get("subjects", []))
+    ]
+    assert bound == []

@@ -19,10 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from kserve_functions.api.contract import HEALTH
 from kserve_functions.api.routing import Route
 from kserve_functions.context import Context
 from kserve_functions.core import errors
-from kserve_functions.http.asgi import Request, Response, problem_response
+from kserve_functions.core.models import HealthResponse
+from kserve_functions.http.asgi import Request, Response, json_response, problem_response
 
 STATIC = Path(__file__).with_name("static")
 PREFIX = "/ui"
@@ -122,3 +124,16 @@ def _answer(asset: Asset, request: Request) -> Response:
     if request.header("if-none-match") == asset.etag:
         return Response(status=304, content_type=asset.content_type, headers=headers)
     return Response(status=200, body=asset.body, content_type=asset.content_type, headers=headers)
+
+
+def health_route(directory: Path = STATIC) -> Route:
+    """``GET /health`` of a function that only serves the console: healthy once its
+    files are loaded. It asks the cluster nothing, so its identity needs no
+    Kubernetes rights at all (the console's calls go to the API's functions)."""
+    count = len(load(directory))
+
+    async def health(_context: Context, _request: Request, _params: Mapping[str, str]) -> Response:
+        checks = {"console": f"ok ({count} files)"}
+        return json_response(200, HealthResponse(status="healthy", checks=checks))
+
+    return Route("GET", "/health", health, HEALTH, authenticated=False)
