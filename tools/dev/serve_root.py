@@ -50,7 +50,9 @@ def main() -> int:
 
     from function import new  # noqa: PLC0415
 
-    print(f"serving the API (root function kserve-api) on http://{address}", flush=True)
+    first = address.split(",")[0]
+    print(f"serving the API (root function kserve-api) on http://{first}", flush=True)
+    print(f"the console: http://{first}/ui/", flush=True)
     serve(new)
     return 0
 

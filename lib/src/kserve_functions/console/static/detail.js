@@ -14,8 +14,10 @@ function section(id, title, ...children) {
   return h("section", { id: `${id}-section`, "aria-labelledby": `${id}-title` }, h("h2", { id: `${id}-title` }, title), ...children);
 }
 
+// Relative and absolute both visible: a title alone is out of reach of the keyboard.
 function when(iso) {
-  return timeElement(iso, relativeTime(iso), absoluteTime(iso));
+  if (!iso) return timeElement(iso);
+  return h("span", {}, timeElement(iso, relativeTime(iso), absoluteTime(iso)), " ", h("span", { class: "muted" }, `(${absoluteTime(iso)})`));
 }
 
 export function detailPage(view, namespace, name) {
