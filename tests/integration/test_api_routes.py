@@ -168,7 +168,7 @@ async def test_unknown_path_is_404_problem(api: Any, function: str) -> None:
     assert answer.json()["status"] == 404
 
 
-@pytest.mark.parametrize("function", ["deploy", "models", "delete", "health", "root"])
+@pytest.mark.parametrize("function", ["deploy", "models", "delete", "health", "ui", "root"])
 async def test_every_function_serves_its_openapi_document(api: Any, function: str) -> None:
     answer = await api(function).get("/openapi.json")
     assert answer.status_code == 200
@@ -180,6 +180,8 @@ async def test_every_function_serves_its_openapi_document(api: Any, function: st
         "/models/{namespace}/{name}/logs",
         "/models/{namespace}/{name}/events",
         "/models/{namespace}/{name}/revisions",
+        "/models/{namespace}/{name}/manifest",
+        "/access",
     }
     writes = {
         "/deploy",
@@ -194,6 +196,8 @@ async def test_every_function_serves_its_openapi_document(api: Any, function: st
         "models": {*reads, "/health"},
         "delete": {"/models/{namespace}/{name}", "/health"},
         "health": {"/health"},
+        # The console's files are no operation of the API.
+        "ui": {"/health"},
         "root": {*writes, *reads, "/health"},
     }[function]
     assert set(document["paths"]) == expected

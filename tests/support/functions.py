@@ -63,6 +63,27 @@ def new_function(name: str) -> Any:  # the function object func-python serves
     return load_function(name).new()
 
 
+_UNREACHABLE_KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+"""
+
+
+def unreachable_kubeconfig(directory: Path) -> Path:
+    """A kubeconfig file in ``directory`` whose server nothing listens on.
+
+    Enough for a function to start (``start`` makes no request) and answer what
+    needs no cluster: its OpenAPI document, the console's files, a 401.
+    """
+    path = directory / "kubeconfig"
+    path.write_text(_UNREACHABLE_KUBECONFIG)
+    return path
+
+
 # Started in the function's own folder, so `import function` finds that function.
 _SERVE = "from func_python.http import serve; from function import new; serve(new)"
 

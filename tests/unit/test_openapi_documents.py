@@ -19,17 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.functions import FUNCTION_ROOTS, new_function
+from support.functions import FUNCTION_ROOTS, new_function, unreachable_kubeconfig
 
 RECORDED = Path(__file__).parent / "data" / "openapi"
-KUBECONFIG = """\
-apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: x, context: {cluster: c, user: u}}]
-current-context: x
-"""
 
 
 async def _get_openapi(instance: Any) -> tuple[int, bytes]:
@@ -62,8 +54,7 @@ async def _get_openapi(instance: Any) -> tuple[int, bytes]:
 
 @pytest.mark.parametrize("name", sorted(FUNCTION_ROOTS))
 def test_each_function_serves_its_recorded_document(name: str, tmp_path: Path) -> None:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(KUBECONFIG)
+    kubeconfig = unreachable_kubeconfig(tmp_path)
     # Only what a function needs to start; the document depends on no other setting.
     config = {
         "KUBECONFIG": str(kubeconfig),

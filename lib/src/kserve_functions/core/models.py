@@ -820,7 +820,8 @@ class Access(_Answer):
     )
     user: str | None = Field(default=None, description="The caller's Kubernetes user name")
     namespaces: list[str] | None = Field(
-        description="The namespaces whose models the caller may list; absent: every namespace"
+        default=None,
+        description="The namespaces whose models the caller may list; absent: every namespace",
     )
     namespace: str | None = None
     actions: dict[str, ActionAccess] = Field(

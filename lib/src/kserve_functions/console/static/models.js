@@ -20,9 +20,10 @@ export function modelsPage(view, identity) {
 
   const select = h("select", { id: "namespace" });
   const fillNamespaces = (seen) => {
-    const names = [...new Set([...(listable ?? []), ...seen, namespace].filter(Boolean))].sort();
+    const names = [...new Set([...options, ...seen, namespace].filter(Boolean))].sort();
     const choices = listable === null ? ["", ...names] : names;
-    if (select.options.length === choices.length) return;
+    // The same choices (not merely as many: a namespace seen may replace "default").
+    if ([...select.options].map((o) => o.value).join("\n") === choices.join("\n")) return;
     replace(select, choices.map((ns) => h("option", { value: ns }, ns === "" ? "all namespaces" : ns)));
     select.value = namespace;
   };
@@ -30,7 +31,7 @@ export function modelsPage(view, identity) {
   const selector = h("input", { id: "filter-selector", type: "search", placeholder: "team=a,env!=prod" });
   const status = h("span", { id: "stream-status", class: "stream-state", role: "status" });
   const count = h("span", { id: "models-count", class: "muted" });
-  const body = h("tbody");
+  const body = h("tbody", { role: "rowgroup" });
   const empty = h("p", { id: "models-empty", class: "empty", hidden: true });
   const failure = h("p", { id: "models-error", role: "alert", hidden: true });
   const curl = h("div");
@@ -45,22 +46,23 @@ export function modelsPage(view, identity) {
   };
   const table = h(
     "table",
-    { id: "models-table", class: "models" },
+    // Explicit roles: the stylesheet lays the rows out as a grid (see style.css).
+    { id: "models-table", class: "models", role: "table", "aria-label": "Models" },
     h(
       "thead",
-      {},
+      { role: "rowgroup" },
       h(
         "tr",
-        {},
-        h("th", { scope: "col", "aria-sort": "ascending" }, headers.name),
-        h("th", { scope: "col" }, headers.namespace),
-        h("th", { scope: "col" }, headers.state),
-        h("th", { scope: "col" }, "Reason"),
-        h("th", { scope: "col" }, "URL"),
-        h("th", { scope: "col" }, "Mode"),
-        h("th", { scope: "col" }, "Runtime / format / image"),
-        h("th", { scope: "col" }, headers.age),
-        h("th", { scope: "col" }, "Last changed by"),
+        { role: "row" },
+        h("th", { role: "columnheader", scope: "col", "aria-sort": "ascending" }, headers.name),
+        h("th", { role: "columnheader", scope: "col" }, headers.namespace),
+        h("th", { role: "columnheader", scope: "col" }, headers.state),
+        h("th", { role: "columnheader", scope: "col" }, "Reason"),
+        h("th", { role: "columnheader", scope: "col" }, "URL"),
+        h("th", { role: "columnheader", scope: "col" }, "Mode"),
+        h("th", { role: "columnheader", scope: "col" }, "Runtime / format / image"),
+        h("th", { role: "columnheader", scope: "col" }, headers.age),
+        h("th", { role: "columnheader", scope: "col" }, "Last changed by"),
       ),
     ),
     body,
@@ -97,19 +99,19 @@ export function modelsPage(view, identity) {
     if (entry) return entry;
     const cells = {
       link: h("a", { class: "model-link" }),
-      namespace: h("td", { class: "namespace", "data-label": "Namespace" }),
-      state: h("td", { class: "state", "data-label": "State" }),
-      reason: h("td", { class: "reason", "data-label": "Reason" }),
-      url: h("td", { class: "url-cell", "data-label": "URL" }),
-      mode: h("td", { class: "mode", "data-label": "Mode" }),
-      runtime: h("td", { class: "runtime", "data-label": "Runs" }),
-      age: h("td", { class: "age", "data-label": "Age" }),
-      changedBy: h("td", { class: "changed-by", "data-label": "Changed by" }),
+      namespace: h("td", { role: "cell", class: "namespace", "data-label": "Namespace" }),
+      state: h("td", { role: "cell", class: "state", "data-label": "State" }),
+      reason: h("td", { role: "cell", class: "reason", "data-label": "Reason" }),
+      url: h("td", { role: "cell", class: "url-cell", "data-label": "URL" }),
+      mode: h("td", { role: "cell", class: "mode", "data-label": "Mode" }),
+      runtime: h("td", { role: "cell", class: "runtime", "data-label": "Runs" }),
+      age: h("td", { role: "cell", class: "age", "data-label": "Age" }),
+      changedBy: h("td", { role: "cell", class: "changed-by", "data-label": "Changed by" }),
     };
     const row = h(
       "tr",
-      { dataset: { model: key } },
-      h("th", { scope: "row", class: "name" }, cells.link),
+      { role: "row", dataset: { model: key } },
+      h("th", { role: "rowheader", scope: "row", class: "name" }, cells.link),
       cells.namespace, cells.state, cells.reason, cells.url, cells.mode, cells.runtime, cells.age, cells.changedBy,
     );
     entry = { row, cells, shown: "" };
@@ -174,6 +176,12 @@ export function modelsPage(view, identity) {
   }
 
   function later() {
+    if (!synced) {
+      // The first listing arrives as one event per model: lay the table out once,
+      // at "synced", not once a frame while it grows (1,000 rows laid out 20 times).
+      count.textContent = `loading… ${models.size} model${models.size === 1 ? "" : "s"}`;
+      return;
+    }
     if (frame === 0) frame = requestAnimationFrame(render);
   }
 
