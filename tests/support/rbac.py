@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from controlplane.cluster import ControlPlane
 from kserve_functions.core.resources import INFERENCE_SERVICE
 from kubernetes import client
 
@@ -85,3 +86,17 @@ def grant_inference_services(
 
     wait_for(granted, timeout=10, what=f"RBAC granting {user} {verbs[0]} in {namespace}")
     return name
+
+
+def model_token(
+    control_plane: ControlPlane,
+    admin_api: client.ApiClient,
+    namespace: str,
+    service_account: str,
+    verbs: Sequence[str],
+) -> str:
+    """A token of a new ServiceAccount ``namespace/service_account`` granted ``verbs``
+    on models in ``namespace`` (``grant_inference_services``: granted once it returns)."""
+    create_service_account(admin_api, namespace, service_account)
+    grant_inference_services(admin_api, namespace, service_account=service_account, verbs=verbs)
+    return control_plane.mint_service_account_token(namespace, service_account)

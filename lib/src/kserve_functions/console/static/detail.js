@@ -30,13 +30,15 @@ export function detailPage(view, namespace, name) {
     note: h("p", { id: "actions-note" }),
     curl: h("div"),
     summary: h("dl", { id: "detail-summary", class: "summary" }),
-    conditions: h("div", { class: "table-wrap" }),
+    // Scrolled sideways on a narrow screen: focusable, so a keyboard can scroll them too.
+    conditions: h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-labelledby": "conditions-title" }),
     traffic: h("div", { id: "traffic" }),
     revisions: h("ol", { id: "revisions", class: "timeline" }),
-    events: h("div", { class: "table-wrap" }),
-    manifest: h("pre", { id: "manifest", tabindex: "0", "aria-label": "The InferenceService as YAML" }),
+    events: h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-labelledby": "events-title" }),
+    // A plain <pre> may not carry a label (no role): these are named regions.
+    manifest: h("pre", { id: "manifest", tabindex: "0", role: "region", "aria-label": "The InferenceService as YAML" }),
     changes: h("ol", { id: "changes" }),
-    logOutput: h("pre", { id: "log-output", tabindex: "0", "aria-label": "Log", "aria-live": "off" }),
+    logOutput: h("pre", { id: "log-output", tabindex: "0", role: "log", "aria-label": "Log", "aria-live": "off" }),
   };
   const logPod = h("select", { id: "log-pod" }, h("option", { value: "" }, "newest pod"));
   const logContainer = h("select", { id: "log-container" }, CONTAINERS.map((c) => h("option", { value: c }, c)));
