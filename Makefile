@@ -75,8 +75,10 @@ typecheck: $(STAMP)
 unit: $(STAMP) console-unit
 	$(BIN)/pytest tests/unit
 
-## console-unit: the console's JavaScript unit tests (Node.js's own test runner)
+## console-unit: the console's JavaScript: every module parses, and its unit tests
+## (Node.js's own test runner)
 console-unit:
+	for f in lib/src/kserve_functions/console/static/*.js; do node --check $$f || exit 1; done
 	node --test tests/console/
 
 integration: binaries browser

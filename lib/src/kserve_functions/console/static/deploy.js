@@ -8,7 +8,7 @@
 import { call, curlOf } from "./api.js";
 import { h, replace } from "./dom.js";
 import { changedPaths, formatLines, parseLines } from "./format.js";
-import { carryNotice, curlDetails, showProblem } from "./shell.js";
+import { carryNotice, curlDetails, rememberNamespace, rememberedNamespace, showProblem } from "./shell.js";
 
 let documentCache = null;
 
@@ -240,7 +240,7 @@ export function deployPage(view, identity, editing) {
       for (const path of ["name", "namespace"]) fields.byPath.get(path).element.readOnly = true;
     } else {
       const ns = fields.byPath.get("namespace");
-      const remembered = sessionStorage.getItem("kserve-functions.namespace");
+      const remembered = rememberedNamespace();
       ns?.fill(remembered || (identity.namespaces ?? [])[0] || "default");
     }
 
@@ -315,7 +315,7 @@ export function deployPage(view, identity, editing) {
           );
           return;
         }
-        sessionStorage.setItem("kserve-functions.namespace", b.namespace);
+        rememberNamespace(b.namespace);
         carryNotice(`${b.action === "created" ? "Deployed" : "Updated"} ${b.name} in ${b.namespace}${b.revision ? ` as revision ${b.revision}` : ""}; following it until it is ready or failed.`);
         location.hash = `#/models/${encodeURIComponent(b.namespace)}/${encodeURIComponent(b.name)}`;
       } catch (problem) {

@@ -3,9 +3,9 @@
 // change the stream sends re-reads what it may have changed.
 
 import { call, curlOf, follow, readText } from "./api.js";
-import { byId, h, replace, timeElement } from "./dom.js";
+import { h, replace, timeElement } from "./dom.js";
 import { absoluteTime, relativeTime, stripAnsi, toYaml } from "./format.js";
-import { access, badge, carryNotice, confirmAction, curlDetails, notice, showProblem, streamState } from "./shell.js";
+import { access, badge, carryNotice, confirmAction, rememberNamespace, rememberedNamespace, curlDetails, notice, showProblem, streamState } from "./shell.js";
 
 const CONTAINERS = ["kserve-container", "storage-initializer", "queue-proxy", "agent"];
 const LOG_LIMIT = 400_000; // characters kept in the log view
@@ -385,6 +385,8 @@ export function detailPage(view, namespace, name) {
     try {
       const answer = await call(method, path);
       if (action === "delete") {
+        // Back to the list of the namespace the model was in, unless one was chosen there.
+        if (rememberedNamespace() === null) rememberNamespace(namespace);
         carryNotice(`Deleted ${name} in ${namespace}.`);
         location.hash = "#/models";
         return;

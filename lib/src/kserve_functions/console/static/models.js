@@ -4,15 +4,13 @@
 // the stream with the API's own labelSelector.
 
 import { follow, curlOf } from "./api.js";
-import { byId, h, replace, timeElement } from "./dom.js";
+import { h, replace, timeElement } from "./dom.js";
 import { absoluteTime, age, relativeTime, sortModels } from "./format.js";
-import { badge, curlDetails, notice, showProblem, streamState } from "./shell.js";
-
-const NAMESPACE_KEY = "kserve-functions.namespace";
+import { badge, curlDetails, notice, rememberNamespace, rememberedNamespace, showProblem, streamState } from "./shell.js";
 
 export function modelsPage(view, identity) {
   const listable = identity.namespaces ?? null; // absent: every namespace
-  const remembered = sessionStorage.getItem(NAMESPACE_KEY);
+  const remembered = rememberedNamespace();
   const options = listable === null ? ["", ...new Set(["default"])] : listable;
   let namespace = remembered !== null && (listable === null || listable.includes(remembered))
     ? remembered
@@ -244,7 +242,7 @@ export function modelsPage(view, identity) {
 
   select.addEventListener("change", () => {
     namespace = select.value;
-    sessionStorage.setItem(NAMESPACE_KEY, namespace);
+    rememberNamespace(namespace);
     open();
   });
   nameFilter.addEventListener("input", later);

@@ -92,3 +92,14 @@ export function streamState(element, state, problem) {
   element.dataset.state = state;
   replace(element, words[state] ?? state, problem ? ` — ${problem.detail}` : "");
 }
+
+const NAMESPACE_KEY = "kserve-functions.namespace";
+
+/** The namespace last chosen in this tab (the list's picker, a deploy), or null. */
+export function rememberedNamespace() {
+  return sessionStorage.getItem(NAMESPACE_KEY);
+}
+
+export function rememberNamespace(namespace) {
+  sessionStorage.setItem(NAMESPACE_KEY, namespace);
+}
