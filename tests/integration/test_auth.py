@@ -188,7 +188,7 @@ async def test_every_route_authenticates_after_routing_and_before_reading_the_re
     root = secured("root").client
     served = (*deploy.routes(), *models.routes(), *delete.routes())
     canonical = [(r.method, r.path) for r in served if r.operation is not None]
-    assert len(canonical) == 12
+    assert len(canonical) == 14
     for method, template in canonical:
         path = template.format(namespace=home, name="m")
         answer = await root.request(method, path, **_UNREADABLE)
@@ -200,9 +200,10 @@ async def test_every_route_authenticates_after_routing_and_before_reading_the_re
     # The route is found first: an unknown path or method is no reason to ask for a token.
     _assert_problem(await root.get("/nothing"), 404)
     _assert_problem(await root.put(f"/models/{home}/m"), 405)
-    # Open: they say nothing about models.
+    # Open: they say nothing about models (the console's files ask for a token themselves).
     assert (await root.get("/health")).status_code == 200
     assert (await root.get("/openapi.json")).status_code == 200
+    assert (await root.get("/ui/")).status_code == 200
     assert inference_service_names(admin_api, home) == []
 
 
