@@ -23,6 +23,8 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
+from prometheus_client import REGISTRY, exposition
+
 from kserve_functions.api import openapi
 from kserve_functions.api.routing import Route, Router
 from kserve_functions.auth.authorizer import Authorizer
@@ -41,6 +43,7 @@ from kserve_functions.http.asgi import (
     send_response,
 )
 from kserve_functions.kube import Kube, KubeConfigError, check_configuration
+from kserve_functions.telemetry import metrics
 
 log = logging.getLogger("kserve_functions")
 
@@ -49,6 +52,14 @@ VERSION = "0.1.0"
 # Connections to the apiserver beyond one per watch stream: for the calls that
 # answer requests (and the waits of wait=true) while every stream is open.
 CALL_CONNECTIONS = 100
+
+# OpenTelemetry's http.request.method: the known methods, any other as _OTHER
+# (a label must not take whatever a client sends).
+KNOWN_METHODS = frozenset(
+    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"}
+)
+UNMATCHED = "unmatched"
+"""``http_route`` of a request no route took (404, 405) or that failed before routing."""
 
 EventIntake = Callable[[Context, Request], Awaitable[Response | None]]
 """The answer to a request at ``/`` that is an event or a webhook; None for plain HTTP."""
@@ -80,6 +91,10 @@ class ModelFunction:
         )
         # Open, as /health: the document says what the API takes, nothing about models.
         served.append(Route("GET", "/openapi.json", describe, authenticated=False))
+        # Open too, and not routed to the public host (k8s/httproute.yaml): scraped
+        # in-cluster; the series carry no model, namespace or user.
+        served.append(Route("GET", "/metrics", _metrics, authenticated=False))
+        metrics.INFO.labels(name, VERSION).set(1)
         self._router = Router(served)
         self._context: Context | None = None
         self._not_ready = "not started"
@@ -170,13 +185,23 @@ class ModelFunction:
         if scope.get("type") != "http":
             return
         started = time.perf_counter()
-        response = await self._answer(scope, receive)
+        method = str(scope.get("method", "GET")).upper()
+        method = method if method in KNOWN_METHODS else "_OTHER"
+        active = metrics.ACTIVE_REQUESTS.labels(method)
+        active.inc()
+        routed = [UNMATCHED]
         try:
-            await send_response(send, response, receive)
-        except Exception:
-            log.exception(
-                "sending the answer to %s %r failed", scope.get("method"), scope.get("path")
-            )
+            response = await self._answer(scope, receive, routed)
+            try:
+                await send_response(send, response, receive)
+            except Exception:
+                log.exception(
+                    "sending the answer to %s %r failed", scope.get("method"), scope.get("path")
+                )
+        finally:
+            active.dec()
+        elapsed = time.perf_counter() - started
+        metrics.REQUEST_DURATION.labels(routed[0], method, str(response.status)).observe(elapsed)
         # The access line's arguments are computed only when INFO is written.
         if log.isEnabledFor(logging.INFO):
             log.info(
@@ -184,10 +209,12 @@ class ModelFunction:
                 scope.get("method"),
                 str(scope.get("path", ""))[:200],
                 response.status,
-                (time.perf_counter() - started) * 1000,
+                elapsed * 1000,
             )
 
-    async def _answer(self, scope: Scope, receive: Receive) -> Response:
+    async def _answer(self, scope: Scope, receive: Receive, routed: list[str]) -> Response:
+        """The response to the request of ``scope``; ``routed[0]`` becomes the template
+        of the route that took it (``/`` for an event), for the request's metrics."""
         context = self._context
         if context is None:
             return problem_response(
@@ -200,8 +227,10 @@ class ModelFunction:
             if request.path == "/" and self._intake is not None:
                 answered = await self._intake(context, request)
                 if answered is not None:
+                    routed[0] = "/"
                     return answered
             route, params = self._router.resolve(request.method, request.path)
+            routed[0] = route.path
             if route.authenticated:
                 # Once, here, before the handler reads anything of the request: an
                 # unknown path or method stays 404/405, a bad token is 401 before
@@ -213,6 +242,13 @@ class ModelFunction:
         except Exception:
             log.exception("unexpected failure on %s %r", scope.get("method"), scope.get("path"))
             return problem_response(errors.Internal("the request failed inside the service"))
+
+
+async def _metrics(_context: Context, request: Request, _params: Mapping[str, str]) -> Response:
+    """``GET /metrics``: the Prometheus exposition of this process's metrics
+    (OpenMetrics when the scraper asks for it, as the client library negotiates)."""
+    encode, content_type = exposition.choose_encoder(request.header("accept") or "")
+    return Response(status=200, body=encode(REGISTRY), content_type=content_type)
 
 
 def _event_sink(settings: Settings) -> EventSink:

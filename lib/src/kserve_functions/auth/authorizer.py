@@ -29,7 +29,8 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 import cachetools
 
@@ -40,6 +41,7 @@ from kserve_functions.core.models import DeployRequest
 from kserve_functions.core.resources import INFERENCE_SERVICE, ApiResource
 from kserve_functions.http.asgi import Request
 from kserve_functions.kube import Caller, Kube
+from kserve_functions.telemetry import metrics
 
 log = logging.getLogger("kserve_functions")
 
@@ -68,6 +70,18 @@ def token_key(token: str, audiences: Sequence[str] | None = None) -> str:
     digest = hashlib.sha256(token.encode("utf-8", "surrogateescape"))
     digest.update(b"\0" + "\0".join(audiences or ()).encode())
     return digest.hexdigest()
+
+
+_T = TypeVar("_T")
+
+
+async def _counted(kind: str, review: Awaitable[_T]) -> _T:
+    """``review``'s answer; a review that failed (no answer) is counted as ``error``."""
+    try:
+        return await review
+    except errors.ApiError:
+        metrics.AUTH_REVIEWS.labels(kind, "error").inc()
+        raise
 
 
 # -- the authorizer ------------------------------------------------------------
@@ -125,8 +139,10 @@ class Authorizer:
         key = token_key(token, audiences)
         try:
             caller = self._tokens[key]
+            metrics.AUTH_CACHE_HITS.labels("token").inc()
         except KeyError:  # never stored, or expired (a stored None is a cached refusal)
-            caller = await self._kube.review_token(token, audiences)
+            caller = await _counted("token", self._kube.review_token(token, audiences))
+            metrics.AUTH_REVIEWS.labels("token", "denied" if caller is None else "allowed").inc()
             self._tokens[key] = caller
         if caller is None:
             log.info("refused a bearer token the cluster did not accept")
@@ -199,10 +215,16 @@ class Authorizer:
         )
         answer = self._reviews.get(key)
         if answer is None:
-            answer = await self._kube.subject_can(
-                caller, verb, namespace, resource=resource, subresource=subresource
+            answer = await _counted(
+                "access",
+                self._kube.subject_can(
+                    caller, verb, namespace, resource=resource, subresource=subresource
+                ),
             )
+            metrics.AUTH_REVIEWS.labels("access", "allowed" if answer else "denied").inc()
             self._reviews[key] = answer
+        else:
+            metrics.AUTH_CACHE_HITS.labels("access").inc()
         return answer
 
     async def authorize(

@@ -41,6 +41,7 @@ from kserve_functions.http.asgi import Request, Response, json_response
 from kserve_functions.kube import Caller
 from kserve_functions.objects import audit
 from kserve_functions.operations import delete, deploy, rollouts
+from kserve_functions.telemetry import metrics
 
 log = logging.getLogger("kserve_functions")
 
@@ -70,6 +71,7 @@ def _failed(source: str, subject: str | None, error: errors.ApiError) -> Respons
     """
     if error.retryable:
         raise error
+    metrics.note_event_outcome("refused")
     return envelope.reply(
         envelope.FAILED,
         source=source,
@@ -122,6 +124,7 @@ async def on_delete(
         await delete.delete(context, target.namespace, target.name, _actor(event, caller))
     except errors.NotFound:
         log.info("delete %s (event): already absent", subject)
+        metrics.note_event_outcome("duplicate")
     except errors.ApiError as e:
         return _failed(source, subject, e)
     answer = DeleteResponse(name=target.name, namespace=target.namespace)
@@ -148,6 +151,7 @@ async def on_registry_push(
     try:
         pushes = parse(event.data)
     except errors.ApiError as e:
+        metrics.REGISTRY_PUSHES.labels("refused").inc()
         return _failed(source, event.subject, e)
     report = await rollouts.roll_out(context, pushes)
     subject = ", ".join(push.tagged for push in pushes)[:253] or None
@@ -189,17 +193,30 @@ async def handle(
         errors.Unauthorized: without the credentials its type needs.
         errors.Unavailable: the apiserver failed; the sender should retry.
     """
-    event = envelope.parse(request)
-    handler = handlers.get(event.type)
-    if handler is None:
-        handled = ", ".join(sorted(handlers)) or "none"
-        raise errors.BadRequest(
-            f"this function does not handle events of type {event.type[:200]!r}; "
-            f"it handles: {handled}"
-        )
-    caller: Caller | None = None
-    if event.type in REGISTRY_EVENT_TYPES:
-        context.auth.check_registry_secret(request)
-    else:
-        caller = await context.auth.authenticate_event(request)
-    return await handler(context, event, source, caller)
+    # Counted by type (a type this function does not take as "other": a label
+    # takes no value a sender chooses) and outcome: a problem raised is "retry"
+    # when the sender should redeliver (503), else "refused".
+    counted = "other"
+    metrics.taking_event()
+    try:
+        event = envelope.parse(request)
+        handler = handlers.get(event.type)
+        if handler is None:
+            handled = ", ".join(sorted(handlers)) or "none"
+            raise errors.BadRequest(
+                f"this function does not handle events of type {event.type[:200]!r}; "
+                f"it handles: {handled}"
+            )
+        counted = event.type
+        caller: Caller | None = None
+        if event.type in REGISTRY_EVENT_TYPES:
+            context.auth.check_registry_secret(request)
+        else:
+            caller = await context.auth.authenticate_event(request)
+        answer = await handler(context, event, source, caller)
+    except errors.ApiError as e:
+        metrics.note_event_outcome("retry" if e.retryable else "refused")
+        raise
+    finally:
+        metrics.taken_event(counted)
+    return answer

@@ -57,6 +57,7 @@ from kserve_functions.http.asgi import Response
 from kserve_functions.kube import Caller
 from kserve_functions.objects import status, transitions
 from kserve_functions.operations import canary, retries, summaries
+from kserve_functions.telemetry import metrics
 
 log = logging.getLogger("kserve_functions")
 
@@ -212,7 +213,12 @@ async def _send(
         time=datetime.now(UTC),
         data=summary.model_dump(by_alias=True, exclude_none=True, mode="json"),
     )
-    await sink.send(headers, body)
+    try:
+        await sink.send(headers, body)
+    except errors.ApiError:
+        metrics.STATUS_EVENTS.labels(envelope.STATUS_TYPES[due], "failed").inc()
+        raise
+    metrics.STATUS_EVENTS.labels(envelope.STATUS_TYPES[due], "sent").inc()
 
 
 async def _put_back(

@@ -76,6 +76,40 @@ class KubeRequest:
         return ("watch", "true") in self.query
 
 
+_VERBS = {"POST": "create", "PATCH": "patch", "PUT": "update"}
+
+
+def verb_and_resource(request: KubeRequest) -> tuple[str, str]:
+    """The Kubernetes verb and resource of ``request``, as metrics label it.
+
+    The resource is the plural (``inferenceservices``; with its subresource:
+    ``pods/log``) or ``version``; the verb as RBAC names it (a GET of a
+    collection is ``list``, or ``watch`` with ``watch=true``; a DELETE of one is
+    ``delete``, of a collection ``deletecollection``). Both come from the
+    path's shape, never its names, so they take few values.
+    """
+    segments = [s for s in request.path.split("/") if s]
+    if segments[:1] == ["api"]:
+        rest = segments[2:]  # /api/v1/...
+    elif segments[:1] == ["apis"]:
+        rest = segments[3:]  # /apis/<group>/<version>/...
+    else:
+        return request.method.lower(), segments[0] if segments else "root"
+    if len(rest) > 2 and rest[0] == "namespaces":  # noqa: PLR2004 - namespaces/<ns>/...
+        rest = rest[2:]
+    if not rest:
+        return request.method.lower(), "root"
+    resource = rest[0] + (f"/{rest[2]}" if len(rest) > 2 else "")  # noqa: PLR2004
+    named = len(rest) > 1
+    if request.method == "GET":
+        verb = "get" if named else ("watch" if request.is_watch else "list")
+    elif request.method == "DELETE":
+        verb = "delete" if named else "deletecollection"
+    else:
+        verb = _VERBS.get(request.method, request.method.lower())
+    return verb, resource
+
+
 def resource_path(
     resource: ApiResource, namespace: str | None = None, name: str | None = None
 ) -> str:

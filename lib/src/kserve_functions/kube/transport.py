@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import re
+import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -36,7 +37,8 @@ from yarl import URL
 
 from kserve_functions.core import errors
 from kserve_functions.kube.answers import DEFAULT_RETRY_AFTER_SECONDS, map_status
-from kserve_functions.kube.requests import APPLY_PATCH, KubeRequest
+from kserve_functions.kube.requests import APPLY_PATCH, KubeRequest, verb_and_resource
+from kserve_functions.telemetry import metrics
 
 # The client's own default (100) would let 100 open watch streams take every
 # connection of a function instance.
@@ -218,6 +220,10 @@ class ApiServer:
         """
         response = await self._open(request)
         whole = False
+        resource = verb_and_resource(request)[1]
+        open_watches = metrics.APISERVER_WATCHES.labels(resource)
+        streamed = metrics.APISERVER_LIST_BYTES.labels(resource)
+        open_watches.inc()
         try:
             if response.status >= 400:  # noqa: PLR2004 - HTTP client and server errors
                 body = _decode(await response.read())
@@ -229,6 +235,7 @@ class ApiServer:
             # is buffered (up to 4 MiB) would be held twice, as read and as lines.
             partial: list[bytes] = []
             async for chunk in response.response.content.iter_chunked(WATCH_READ_BYTES):
+                streamed.inc(len(chunk))
                 for line in complete_lines(chunk, partial):
                     yield _event(line, request)
             if partial:
@@ -237,6 +244,7 @@ class ApiServer:
         except _NO_ANSWER as e:
             raise _no_answer(e, request) from e
         finally:
+            open_watches.dec()
             _let_go(response, whole=whole)
 
     async def open_stream(
@@ -275,13 +283,19 @@ class ApiServer:
         request: KubeRequest,
     ) -> AsyncGenerator[bytes, None]:
         whole = False
+        resource = verb_and_resource(request)[1]
+        open_streams = metrics.APISERVER_WATCHES.labels(resource)
+        streamed = metrics.APISERVER_LIST_BYTES.labels(resource)
+        open_streams.inc()
         try:
             async for chunk in response.response.content.iter_any():
+                streamed.inc(len(chunk))
                 yield chunk
             whole = True
         except _NO_ANSWER as e:
             raise _no_answer(e, request) from e
         finally:
+            open_streams.dec()
             _let_go(response, whole=whole)
 
     def _time_limit(self, request: KubeRequest) -> float | aiohttp.ClientTimeout:
@@ -305,6 +319,10 @@ class ApiServer:
             # the client send these bytes as they are (the apiserver ignores it).
             content_type = f"{APPLY_PATCH}; charset=utf-8"
             payload = yaml_safe_json(payload)
+        # Counted once per call, by its answer's code ("error": none), and timed until
+        # the answer's headers (a watch's or a log's body is not its latency).
+        code = "error"
+        started = time.perf_counter()
         try:
             method, url, headers, body, _ = await api_client.param_serialize(
                 method=request.method,
@@ -314,7 +332,7 @@ class ApiServer:
                 body=payload,
                 auth_settings=["BearerToken"],
             )
-            return await api_client.call_api(
+            response = await api_client.call_api(
                 method,
                 url,
                 header_params=headers,
@@ -323,9 +341,17 @@ class ApiServer:
             )
         except ApiException as e:
             # Only the client's own retries raise: the last "retry after" answer.
+            code = str(e.status or "error")
             _raise_failure(int(e.status or 0), _retry_hint(e), request)
         except _NO_ANSWER as e:
             raise _no_answer(e, request) from e
+        else:
+            code = str(response.status)
+            return response
+        finally:
+            verb, resource = verb_and_resource(request)
+            metrics.APISERVER_REQUESTS.labels(verb, resource, code).inc()
+            metrics.APISERVER_DURATION.labels(verb, resource).observe(time.perf_counter() - started)
 
 
 def _let_go(response: Any, *, whole: bool) -> None:  # noqa: ANN401 - the client's RESTResponse

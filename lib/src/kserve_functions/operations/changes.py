@@ -52,6 +52,7 @@ from kserve_functions.context import Context
 from kserve_functions.core import errors, fields
 from kserve_functions.objects import audit, history
 from kserve_functions.operations import retries
+from kserve_functions.telemetry import metrics
 
 log = logging.getLogger("kserve_functions")
 
@@ -161,6 +162,7 @@ async def record_event(
     try:
         await context.kube.record_event(event)
     except errors.ApiError as e:
+        metrics.RECORDS_FAILED.labels("event").inc()
         log.warning("could not record the %s Event (%s): %s", reason, note, e.detail)
 
 
@@ -219,12 +221,13 @@ async def record_revision(
         return number
 
     try:
-        return await retries.compare_and_swap(attempt)
+        return await retries.compare_and_swap(attempt, writes=("create", "controllerrevisions"))
     except retries.Contended:
         log.warning("could not record a revision of %s/%s: numbers kept colliding", namespace, name)
     except (errors.ApiError, ValueError) as e:
         detail = e.detail if isinstance(e, errors.ApiError) else str(e)
         log.warning("could not record a revision of %s/%s: %s", namespace, name, detail)
+    metrics.RECORDS_FAILED.labels("revision").inc()
     return None
 
 

@@ -21,6 +21,7 @@ from kserve_functions.http import queries
 from kserve_functions.http.asgi import Request, Response, json_response
 from kserve_functions.objects import audit
 from kserve_functions.operations import changes, waiting
+from kserve_functions.telemetry import metrics
 
 log = logging.getLogger("kserve_functions")
 
@@ -32,8 +33,10 @@ async def delete_model(context: Context, request: Request, params: Mapping[str, 
     timeout = queries.wait_seconds(request, context.settings)
     await delete(context, namespace, name, request.actor)
     code = 200
-    if timeout is not None and not await _wait_gone(context, namespace, name, timeout):
-        code = 202
+    if timeout is not None:
+        gone = await _wait_gone(context, namespace, name, timeout)
+        metrics.WAITS.labels("gone" if gone else "timeout").inc()
+        code = 200 if gone else 202
     return json_response(code, DeleteResponse(name=name, namespace=namespace))
 
 

@@ -21,6 +21,7 @@ from kserve_functions.http import queries
 from kserve_functions.http.asgi import Request, Response, json_response
 from kserve_functions.objects import audit, history, manifests, status
 from kserve_functions.operations import changes, summaries, waiting
+from kserve_functions.telemetry import metrics
 
 log = logging.getLogger("kserve_functions")
 
@@ -77,7 +78,11 @@ async def apply_requested(
     Raises:
         errors.Forbidden: by an allowlist or RBAC, before anything is written.
     """
-    await context.auth.authorize_deploy(request.caller, deploy_request)
+    try:
+        await context.auth.authorize_deploy(request.caller, deploy_request)
+    except errors.ApiError as refused:
+        metrics.DEPLOYS.labels("unknown", metrics.outcome(refused.status)).inc()
+        raise
     code, answer = await apply_model(
         context,
         deploy_request,
@@ -110,9 +115,39 @@ async def apply_model(
     number in the answer's ``revision``); ``rollback_of`` marks a rollback
     re-applying that revision's request.
 
+    Counted in ``kserve_functions_deploys_total`` by action (``unknown`` when it
+    failed before the cluster said which) and outcome.
+
     Raises:
         errors.Conflict: the model is being deleted.
     """
+    try:
+        code, answer = await _apply_model(
+            context,
+            deploy_request,
+            restart_token=restart_token,
+            actor=actor,
+            dry_run=dry_run,
+            wait_seconds=wait_seconds,
+            rollback_of=rollback_of,
+        )
+    except errors.ApiError as failed:
+        metrics.DEPLOYS.labels("unknown", metrics.outcome(failed.status)).inc()
+        raise
+    metrics.DEPLOYS.labels("dry_run" if dry_run else answer.action, "ok").inc()
+    return code, answer
+
+
+async def _apply_model(
+    context: Context,
+    deploy_request: DeployRequest,
+    *,
+    restart_token: str,
+    actor: audit.Actor,
+    dry_run: bool,
+    wait_seconds: float | None,
+    rollback_of: int | None,
+) -> tuple[int, DeployResponse]:
     knative = None
     if deploy_request.canary is not None:
         restart_token, knative = await _canary_basis(context, deploy_request, restart_token)
@@ -160,6 +195,7 @@ async def apply_model(
         applied, rollout = await _wait_ready(context, applied, rollout, wait_seconds)
         if not status.is_ready(applied, rollout=rollout):
             code = 202
+        metrics.WAITS.labels(_waited(applied, rollout)).inc()
     log.info(
         "deploy %s/%s: %s%s",
         deploy_request.namespace,
@@ -232,6 +268,12 @@ async def _canary_basis(
         return restart_token, knative
     kept = fields.text(live, "spec", "predictor", "annotations", manifests.RESTART_TOKEN_ANNOTATION)
     return kept or restart_token, knative
+
+
+def _waited(isvc: dict[str, Any], rollout: status.Rollout | None) -> str:
+    """How a deploy's wait ended: ``ready``, else ``failed`` or ``timeout``."""
+    state = status.model_state(isvc, rollout=rollout).state
+    return state if state in {"ready", "failed"} else "timeout"
 
 
 async def _wait_ready(

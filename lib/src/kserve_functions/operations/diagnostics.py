@@ -129,7 +129,7 @@ async def model_logs(context: Context, request: Request, namespace: str, name: s
             f"model {namespace}/{name} has no pod yet: KServe has not created one, "
             "or the model is stopped; see its events"
         )
-    slot = watch_streams.take_slot(context.streams) if follow else None
+    slot = watch_streams.take_slot(context.streams, "logs") if follow else None
     opening = asyncio.ensure_future(
         context.kube.pod_log(
             namespace,

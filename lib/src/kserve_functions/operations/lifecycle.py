@@ -25,6 +25,7 @@ from kserve_functions.http import queries
 from kserve_functions.http.asgi import Request, Response, json_response
 from kserve_functions.objects import history, status
 from kserve_functions.operations import changes, summaries, waiting
+from kserve_functions.telemetry import metrics
 
 STOPPED = "Stopped"
 """The Kubernetes Event reason of a stop (``audit``)."""
@@ -85,8 +86,10 @@ async def _wait_for(
     while True:
         rollout = await summaries.predictor_rollout(context, isvc)
         if status.model_state(isvc, rollout=rollout).state == wanted:
+            metrics.WAITS.labels(wanted).inc()
             return isvc
         remaining = deadline - time.monotonic()
         if remaining <= 0:
+            metrics.WAITS.labels("timeout").inc()
             return isvc
         isvc = await waiting.next_model(context, isvc, seconds=waiting.recheck_seconds(deadline))

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from kserve_functions.core import errors
+from kserve_functions.telemetry import metrics
 
 T = TypeVar("T")
 
@@ -36,18 +37,23 @@ async def compare_and_swap(
     *,
     attempts: int = CAS_ATTEMPTS,
     again_on: tuple[type[errors.ApiError], ...] = (errors.Conflict,),
+    writes: tuple[str, str] = ("patch", "inferenceservices"),
 ) -> T:
     """What ``attempt`` returns, made again while it raises one of ``again_on``.
 
     ``attempt(stale)``: ``stale`` is False for the first attempt and True for
     every later one, which must read afresh what it decides on (the previous
-    read is what a concurrent writer changed). Other errors pass through.
+    read is what a concurrent writer changed). Other errors pass through. Each
+    attempt made again is counted in ``kserve_functions_apiserver_retries_total``
+    under the verb and resource the attempt ``writes``.
 
     Raises:
         Contended: each of ``attempts`` attempts raised one of ``again_on``.
     """
     last: errors.ApiError | None = None
     for made in range(attempts):
+        if made:
+            metrics.APISERVER_RETRIES.labels(*writes).inc()
         try:
             return await attempt(made > 0)
         except again_on as e:

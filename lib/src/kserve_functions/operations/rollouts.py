@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -27,6 +28,7 @@ from kserve_functions.core import errors, fields
 from kserve_functions.core.resources import KSERVE_CONTAINER
 from kserve_functions.objects import audit, history, manifests
 from kserve_functions.operations import changes
+from kserve_functions.telemetry import metrics
 
 log = logging.getLogger("kserve_functions")
 
@@ -75,6 +77,7 @@ async def roll_out(context: Context, pushes: Sequence[ImagePush]) -> RolloutRepo
     Raises:
         errors.ApiError: the models could not be listed (nothing was changed).
     """
+    started = time.perf_counter()
     tracking = await _opted_in_models(context)
     limit = asyncio.Semaphore(CONCURRENCY)
     reports = []
@@ -94,6 +97,10 @@ async def roll_out(context: Context, pushes: Sequence[ImagePush]) -> RolloutRepo
             )
         )
         reports.append(PushReport(image=push.tagged, digest=push.digest, models=list(results)))
+        failed = any(r.result == "failed" for r in results)
+        metrics.REGISTRY_PUSHES.labels("failed" if failed else "ok").inc()
+        metrics.MODELS_ROLLED.inc(sum(r.result == "updated" for r in results))
+    metrics.PUSH_TO_ROLLED.observe(time.perf_counter() - started)
     return RolloutReport(pushes=reports)
 
 

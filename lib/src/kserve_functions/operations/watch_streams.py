@@ -52,7 +52,7 @@ import math
 import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from kserve_functions.context import Context, StreamSlots
 from kserve_functions.core import errors, fields
@@ -61,6 +61,7 @@ from kserve_functions.http.asgi import Request, Response, dump
 from kserve_functions.kube import BOOKMARK, SYNC, SYNCED, Change, Page
 from kserve_functions.objects import status
 from kserve_functions.operations import summaries
+from kserve_functions.telemetry import metrics
 
 EVENT_STREAM = "text/event-stream"
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -118,7 +119,7 @@ async def model_stream(context: Context, request: Request, namespace: str, name:
     version = resume_version(request)
     first: bytes | None = None
     sent: tuple[dict[str, Any], ModelSummary] | None = None
-    slot = take_slot(context.streams)
+    slot = take_slot(context.streams, "model")
     try:
         if version is None:
             isvc = await context.kube.get(namespace, name)
@@ -150,7 +151,7 @@ async def models_stream(
     """
     version = resume_version(request)
     page_size = context.settings.list_page_size
-    slot = take_slot(context.streams)
+    slot = take_slot(context.streams, "models")
     try:
         # The first page is read before answering, so a refused selector is a
         # problem with its status; a resumed stream reads one item to check it.
@@ -581,14 +582,17 @@ class HeldSlot:
     """A taken stream slot, released exactly once: when the body ends or is closed,
     or at once if the stream never starts."""
 
-    def __init__(self, slots: StreamSlots) -> None:
+    def __init__(self, slots: StreamSlots, kind: str) -> None:
         self._slots: StreamSlots | None = slots
+        self._open = metrics.STREAMS_OPEN.labels(kind)
+        self._open.inc()
 
     def aclose_now(self) -> None:
         """Release the slot (idempotent)."""
         slots, self._slots = self._slots, None
         if slots is not None:
             slots.release()
+            self._open.dec()
 
     def holding(self, body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         """``body``, releasing the slot when it ends or is closed (``aclose``)."""
@@ -623,16 +627,17 @@ class _SlotHolding:
             await close()
 
 
-def take_slot(slots: StreamSlots) -> HeldSlot:
-    """A stream slot.
+def take_slot(slots: StreamSlots, kind: Literal["models", "model", "logs"]) -> HeldSlot:
+    """A stream slot for a stream of ``kind`` (a list's, a model's, a followed log).
 
     Raises:
         errors.Unavailable: all ``MAX_STREAMS`` are taken.
     """
     if not slots.take():
+        metrics.STREAM_REFUSALS.inc()
         raise errors.Unavailable(
             f"this function already serves {slots.limit} watch streams (MAX_STREAMS); "
             "try again later or watch fewer",
             retry_after_seconds=5,
         )
-    return HeldSlot(slots)
+    return HeldSlot(slots, kind)

@@ -1,0 +1,1 @@
+"""What the functions tell their operators: metrics (and, beside them, logs and traces)."""

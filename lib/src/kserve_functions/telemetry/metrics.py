@@ -1,0 +1,179 @@
+"""Every metric the functions expose at ``GET /metrics``, in one place.
+
+The families live in prometheus-client's default registry, beside its process
+and platform collectors, and are defined here once so that every function
+process exposes the same set (a function that never deploys keeps its deploy
+counters at zero). Each label takes values from a fixed set: a route template,
+never a path; a verb and a resource plural, never an object's name; an event
+type we know, else ``other``; never a namespace, a model or a user. The test
+``test_metrics_labels`` drives many models and namespaces and checks that the
+series stay the same.
+
+HTTP follows OpenTelemetry's semantic conventions in Prometheus spelling
+(``http.server.request.duration`` → ``http_server_request_duration_seconds``);
+apiserver calls mirror client-go's ``rest_client_*`` families by verb and
+resource.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Final
+
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+# A counter's *_created series would double every family's series for a value no
+# panel or alert of ours reads.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # the library's own stub-less helper
+
+# OpenTelemetry's advised buckets for http.server.request.duration, in seconds.
+HTTP_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
+# client-go's rest_client_request_duration_seconds buckets.
+APISERVER_BUCKETS: Final = (0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
+PUSH_BUCKETS: Final = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
+
+# Function requests.
+INFO = Gauge(
+    "kserve_functions_info",
+    "The function this process serves and its version (always 1)",
+    ["function", "version"],
+)
+REQUEST_DURATION = Histogram(
+    "http_server_request_duration_seconds",
+    "Duration of HTTP requests served, by route template, method and status code",
+    ["http_route", "http_request_method", "http_response_status_code"],
+    buckets=HTTP_BUCKETS,
+)
+ACTIVE_REQUESTS = Gauge(
+    "http_server_active_requests",
+    "HTTP requests being served (watch streams and followed logs included)",
+    ["http_request_method"],
+)
+
+# Kubernetes apiserver calls, from the kube layer's one sender.
+APISERVER_REQUESTS = Counter(
+    "kserve_functions_apiserver_requests",
+    "Kubernetes apiserver calls by verb, resource and HTTP code (error: no answer)",
+    ["verb", "resource", "code"],
+)
+APISERVER_DURATION = Histogram(
+    "kserve_functions_apiserver_request_duration_seconds",
+    "Duration of Kubernetes apiserver calls until their answer's headers, by verb and resource",
+    ["verb", "resource"],
+    buckets=APISERVER_BUCKETS,
+)
+APISERVER_RETRIES = Counter(
+    "kserve_functions_apiserver_retries",
+    "Writes tried again after a conflict (the compare-and-swap loops), by verb and resource",
+    ["verb", "resource"],
+)
+APISERVER_WATCHES = Gauge(
+    "kserve_functions_apiserver_watches_open",
+    "Watches, streamed lists and followed logs open on the apiserver, by resource",
+    ["resource"],
+)
+APISERVER_LIST_BYTES = Counter(
+    "kserve_functions_apiserver_list_bytes",
+    "Bytes streamed from the apiserver (watches, streamed lists, logs), by resource",
+    ["resource"],
+)
+
+# The API's own work.
+DEPLOYS = Counter(
+    "kserve_functions_deploys",
+    "Deploys (POST /deploy, rollbacks, deploy events) by action and outcome",
+    ["action", "outcome"],
+)
+WAITS = Counter(
+    "kserve_functions_waits",
+    "wait=true waits by how they ended: ready, stopped (stop), gone (delete), failed "
+    "(a deploy whose model failed), timeout",
+    ["result"],
+)
+STREAMS_OPEN = Gauge(
+    "kserve_functions_streams_open",
+    "Watch streams and followed logs open, by kind (models, model, logs)",
+    ["kind"],
+)
+STREAM_REFUSALS = Counter(
+    "kserve_functions_stream_refusals",
+    "Streams refused because MAX_STREAMS were open (503)",
+)
+CLOUDEVENTS = Counter(
+    "kserve_functions_cloudevents",
+    "CloudEvents taken, by type (other: a type this function does not take) and outcome",
+    ["type", "outcome"],
+)
+STATUS_EVENTS = Counter(
+    "kserve_functions_status_events",
+    "Status-change events sent to K_SINK, by type and outcome (sent, failed)",
+    ["type", "outcome"],
+)
+REGISTRY_PUSHES = Counter(
+    "kserve_functions_registry_pushes",
+    "Registry pushes (webhooks and events) by outcome",
+    ["outcome"],
+)
+MODELS_ROLLED = Counter(
+    "kserve_functions_models_rolled",
+    "Models patched to a pushed image",
+)
+PUSH_TO_ROLLED = Histogram(
+    "kserve_functions_push_to_rolled_seconds",
+    "From a registry push taken to every model that opted in patched",
+    buckets=PUSH_BUCKETS,
+)
+AUTH_REVIEWS = Counter(
+    "kserve_functions_auth_reviews",
+    "TokenReviews and SubjectAccessReviews sent, by kind (token, access) and outcome",
+    ["kind", "outcome"],
+)
+AUTH_CACHE_HITS = Counter(
+    "kserve_functions_auth_cache_hits",
+    "Token and access reviews answered from the cache, by kind",
+    ["kind"],
+)
+RECORDS_FAILED = Counter(
+    "kserve_functions_records_failed",
+    "Best-effort records of a change (its Kubernetes Event, its revision) that failed",
+    ["record"],
+)
+
+
+_OUTCOMES: Final = {
+    400: "invalid",
+    401: "forbidden",
+    403: "forbidden",
+    404: "not_found",
+    409: "conflict",
+    410: "conflict",
+    413: "invalid",
+    415: "invalid",
+    422: "invalid",
+    503: "unavailable",
+}
+
+
+def outcome(status: int) -> str:
+    """The ``outcome`` label of work that ended in a problem of HTTP ``status``."""
+    return _OUTCOMES.get(status, "error")
+
+
+_EVENT_OUTCOME: ContextVar[str | None] = ContextVar("kserve_functions_event_outcome", default=None)
+
+
+def note_event_outcome(outcome: str) -> None:
+    """Say how the CloudEvent being handled ended, when not simply ``processed``:
+    ``refused`` (answered with a ``.failed`` reply) or ``duplicate`` (a redelivery
+    with nothing left to do). Read by ``taken_event``."""
+    _EVENT_OUTCOME.set(outcome)
+
+
+def taking_event() -> None:
+    """Start handling a CloudEvent: its outcome is ``processed`` unless noted."""
+    _EVENT_OUTCOME.set(None)
+
+
+def taken_event(event_type: str) -> None:
+    """Count the CloudEvent handled since ``taking_event`` by its noted outcome."""
+    CLOUDEVENTS.labels(event_type, _EVENT_OUTCOME.get() or "processed").inc()
