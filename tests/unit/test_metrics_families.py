@@ -1,0 +1,56 @@
+"""The metric families: the README's table is the module's, and outcomes map from statuses."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from kserve_functions.telemetry import metrics
+from prometheus_client import Counter, Gauge, Histogram
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _families() -> dict[str, tuple[str, tuple[str, ...]]]:
+    found = {}
+    for value in vars(metrics).values():
+        if isinstance(value, Counter | Gauge | Histogram):
+            kind = {Counter: "counter", Gauge: "gauge", Histogram: "histogram"}[type(value)]
+            name = value._name + ("_total" if kind == "counter" else "")
+            found[name] = (kind, tuple(value._labelnames))
+    return found
+
+
+def test_the_readme_lists_every_family_with_its_type_and_labels() -> None:
+    rows = re.findall(
+        r"^\| `([a-z_]+)` \| (counter|gauge|histogram) \| ([^|]*) \|", README.read_text(), re.M
+    )
+    listed = {
+        name: (kind, tuple(re.findall(r"`([a-z_]+)`", labels))) for name, kind, labels in rows
+    }
+    assert listed == _families()
+
+
+def test_no_family_is_labelled_by_what_a_caller_names() -> None:
+    forbidden = {"name", "model", "namespace", "user", "path", "pod"}
+    for name, (_, labels) in _families().items():
+        assert not forbidden & set(labels), name
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (400, "invalid"),
+        (401, "forbidden"),
+        (403, "forbidden"),
+        (404, "not_found"),
+        (409, "conflict"),
+        (422, "invalid"),
+        (503, "unavailable"),
+        (500, "error"),
+        (502, "error"),
+    ],
+)
+def test_outcomes_come_from_the_problems_status(status: int, outcome: str) -> None:
+    assert metrics.outcome(status) == outcome
