@@ -7,19 +7,20 @@ from pathlib import Path
 
 import pytest
 from kserve_functions.telemetry import metrics
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _families() -> dict[str, tuple[str, tuple[str, ...]]]:
-    found = {}
-    for value in vars(metrics).values():
-        if isinstance(value, Counter | Gauge | Histogram):
-            kind = {Counter: "counter", Gauge: "gauge", Histogram: "histogram"}[type(value)]
-            name = value._name + ("_total" if kind == "counter" else "")
-            found[name] = (kind, tuple(value._labelnames))
-    return found
+    return {name: (f.type, f.labels) for name, f in metrics.FAMILIES.items()}
+
+
+def test_every_family_is_registered_as_described() -> None:
+    exposed = {family.name: family.type for family in REGISTRY.collect()}
+    for name, family in metrics.FAMILIES.items():
+        # The registry names a counter without its _total suffix.
+        assert exposed[name.removesuffix("_total")] == family.type, name
 
 
 def test_the_readme_lists_every_family_with_its_type_and_labels() -> None:

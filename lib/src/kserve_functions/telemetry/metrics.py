@@ -17,8 +17,10 @@ resource.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextvars import ContextVar
-from typing import Final
+from dataclasses import dataclass
+from typing import Final, Literal
 
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
@@ -32,108 +34,143 @@ HTTP_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1,
 APISERVER_BUCKETS: Final = (0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
 PUSH_BUCKETS: Final = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
 
+
+@dataclass(frozen=True)
+class Family:
+    """A metric family as Prometheus shows it: its name (``_total`` for a counter),
+    type, labels and help."""
+
+    name: str
+    type: Literal["counter", "gauge", "histogram"]
+    labels: tuple[str, ...]
+    help: str
+
+
+FAMILIES: dict[str, Family] = {}
+"""Every family this module defines, by its exposed name (README and dashboards are
+held to it by tests)."""
+
+
+def _counter(name: str, help_: str, labels: Sequence[str] = ()) -> Counter:
+    FAMILIES[f"{name}_total"] = Family(f"{name}_total", "counter", tuple(labels), help_)
+    return Counter(name, help_, labels)
+
+
+def _gauge(name: str, help_: str, labels: Sequence[str] = ()) -> Gauge:
+    FAMILIES[name] = Family(name, "gauge", tuple(labels), help_)
+    return Gauge(name, help_, labels)
+
+
+def _histogram(
+    name: str, help_: str, labels: Sequence[str] = (), *, buckets: Sequence[float]
+) -> Histogram:
+    FAMILIES[name] = Family(name, "histogram", tuple(labels), help_)
+    return Histogram(name, help_, labels, buckets=buckets)
+
+
 # Function requests.
-INFO = Gauge(
+INFO = _gauge(
     "kserve_functions_info",
-    "The function this process serves and its version (always 1)",
-    ["function", "version"],
+    "The function this process serves and its version (always 1); a scrape's own "
+    "function label comes from the pod",
+    ["function_name", "version"],
 )
-REQUEST_DURATION = Histogram(
+REQUEST_DURATION = _histogram(
     "http_server_request_duration_seconds",
     "Duration of HTTP requests served, by route template, method and status code",
     ["http_route", "http_request_method", "http_response_status_code"],
     buckets=HTTP_BUCKETS,
 )
-ACTIVE_REQUESTS = Gauge(
+ACTIVE_REQUESTS = _gauge(
     "http_server_active_requests",
     "HTTP requests being served (watch streams and followed logs included)",
     ["http_request_method"],
 )
 
 # Kubernetes apiserver calls, from the kube layer's one sender.
-APISERVER_REQUESTS = Counter(
+APISERVER_REQUESTS = _counter(
     "kserve_functions_apiserver_requests",
     "Kubernetes apiserver calls by verb, resource and HTTP code (error: no answer)",
     ["verb", "resource", "code"],
 )
-APISERVER_DURATION = Histogram(
+APISERVER_DURATION = _histogram(
     "kserve_functions_apiserver_request_duration_seconds",
     "Duration of Kubernetes apiserver calls until their answer's headers, by verb and resource",
     ["verb", "resource"],
     buckets=APISERVER_BUCKETS,
 )
-APISERVER_RETRIES = Counter(
+APISERVER_RETRIES = _counter(
     "kserve_functions_apiserver_retries",
     "Writes tried again after a conflict (the compare-and-swap loops), by verb and resource",
     ["verb", "resource"],
 )
-APISERVER_WATCHES = Gauge(
+APISERVER_WATCHES = _gauge(
     "kserve_functions_apiserver_watches_open",
     "Watches, streamed lists and followed logs open on the apiserver, by resource",
     ["resource"],
 )
-APISERVER_LIST_BYTES = Counter(
+APISERVER_LIST_BYTES = _counter(
     "kserve_functions_apiserver_list_bytes",
     "Bytes streamed from the apiserver (watches, streamed lists, logs), by resource",
     ["resource"],
 )
 
 # The API's own work.
-DEPLOYS = Counter(
+DEPLOYS = _counter(
     "kserve_functions_deploys",
     "Deploys (POST /deploy, rollbacks, deploy events) by action and outcome",
     ["action", "outcome"],
 )
-WAITS = Counter(
+WAITS = _counter(
     "kserve_functions_waits",
     "wait=true waits by how they ended: ready, stopped (stop), gone (delete), failed "
     "(a deploy whose model failed), timeout",
     ["result"],
 )
-STREAMS_OPEN = Gauge(
+STREAMS_OPEN = _gauge(
     "kserve_functions_streams_open",
     "Watch streams and followed logs open, by kind (models, model, logs)",
     ["kind"],
 )
-STREAM_REFUSALS = Counter(
+STREAM_REFUSALS = _counter(
     "kserve_functions_stream_refusals",
     "Streams refused because MAX_STREAMS were open (503)",
 )
-CLOUDEVENTS = Counter(
+CLOUDEVENTS = _counter(
     "kserve_functions_cloudevents",
     "CloudEvents taken, by type (other: a type this function does not take) and outcome",
     ["type", "outcome"],
 )
-STATUS_EVENTS = Counter(
+STATUS_EVENTS = _counter(
     "kserve_functions_status_events",
     "Status-change events sent to K_SINK, by type and outcome (sent, failed)",
     ["type", "outcome"],
 )
-REGISTRY_PUSHES = Counter(
+REGISTRY_PUSHES = _counter(
     "kserve_functions_registry_pushes",
     "Registry pushes (webhooks and events) by outcome",
     ["outcome"],
 )
-MODELS_ROLLED = Counter(
+MODELS_ROLLED = _counter(
     "kserve_functions_models_rolled",
     "Models patched to a pushed image",
 )
-PUSH_TO_ROLLED = Histogram(
+PUSH_TO_ROLLED = _histogram(
     "kserve_functions_push_to_rolled_seconds",
     "From a registry push taken to every model that opted in patched",
     buckets=PUSH_BUCKETS,
 )
-AUTH_REVIEWS = Counter(
+AUTH_REVIEWS = _counter(
     "kserve_functions_auth_reviews",
     "TokenReviews and SubjectAccessReviews sent, by kind (token, access) and outcome",
     ["kind", "outcome"],
 )
-AUTH_CACHE_HITS = Counter(
+AUTH_CACHE_HITS = _counter(
     "kserve_functions_auth_cache_hits",
     "Token and access reviews answered from the cache, by kind",
     ["kind"],
 )
-RECORDS_FAILED = Counter(
+RECORDS_FAILED = _counter(
     "kserve_functions_records_failed",
     "Best-effort records of a change (its Kubernetes Event, its revision) that failed",
     ["record"],
