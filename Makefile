@@ -10,6 +10,8 @@ STAMP := $(VENV)/.installed
 DEV_KUBECONFIG := .dev/kubeconfig
 DEV_ADDRESS ?= 127.0.0.1:8080
 AUTH_MODE ?= none
+# text: today's log lines; json: one JSON object per line, as in the k8s/ manifests.
+LOG_FORMAT ?= text
 # The browser tests drive Debian's Chromium through Debian's chromedriver (same
 # build) and inject axe-core, installed from tests/browser/package-lock.json.
 CHROMIUM := /usr/bin/chromium
@@ -60,7 +62,7 @@ versions: $(STAMP)
 ## http://$(DEV_ADDRESS), until Ctrl-C
 dev: binaries
 	$(BIN)/python -m controlplane up --kubeconfig $(DEV_KUBECONFIG) -- \
-		env LISTEN_ADDRESS=$(DEV_ADDRESS) AUTH_MODE=$(AUTH_MODE) $(BIN)/python tools/dev/serve_root.py
+		env LISTEN_ADDRESS=$(DEV_ADDRESS) AUTH_MODE=$(AUTH_MODE) LOG_FORMAT=$(LOG_FORMAT) $(BIN)/python tools/dev/serve_root.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

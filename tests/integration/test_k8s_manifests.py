@@ -211,6 +211,7 @@ def test_every_pod_template_is_hardened(base: str) -> None:
             assert [p["containerPort"] for p in container["ports"]] == [8080]
             env = {e["name"]: e.get("value") for e in container["env"]}
             assert env["AUTH_MODE"] == "kubernetes", name
+            assert env["LOG_FORMAT"] == "json", f"{name}: one JSON object per log line"
             assert "KUBECONFIG" not in env, "in cluster: the ServiceAccount"
             assert env.get("EVENT_AUTH", "oidc") in {"oidc", "trust-broker"}
             assert int(env["MAX_BODY_BYTES"]) > 0
@@ -306,6 +307,14 @@ def test_http_route_sends_each_seed_path_and_method_to_its_function(
     method: str, path: str, service: str | None
 ) -> None:
     assert _route(method, path) == service
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+@pytest.mark.parametrize("path", ["/metrics", "/metrics/"])
+def test_http_route_does_not_publish_metrics(method: str, path: str) -> None:
+    # Every function serves GET /metrics, open (no token): scraped in-cluster only
+    # (k8s/observability/), never through the API's public host.
+    assert _route(method, path) is None
 
 
 def test_the_console_reads_a_document_that_describes_post_deploy() -> None:

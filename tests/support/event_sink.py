@@ -20,7 +20,8 @@ from controlplane.processes import free_port
 
 @dataclass(frozen=True)
 class Received:
-    """One event the sink accepted: its attributes, the Authorization it came with, its data."""
+    """One event the sink accepted: its attributes, the Authorization it came with, its data,
+    its ``traceparent`` extension and the POST's own ``traceparent`` header."""
 
     type: str
     source: str
@@ -30,6 +31,8 @@ class Received:
     datacontenttype: str | None
     authorization: str | None
     data: dict[str, Any]
+    traceparent: str | None = None
+    traceparent_header: str | None = None
 
 
 class RecordingSink:
@@ -90,6 +93,8 @@ class RecordingSink:
                     datacontenttype=event.get_datacontenttype(),
                     authorization=headers.get("authorization"),
                     data=data if isinstance(data, dict) else {},
+                    traceparent=event.get_extension("traceparent"),
+                    traceparent_header=headers.get("traceparent"),
                 )
                 with sink._lock:
                     sink._accepted.append(received)

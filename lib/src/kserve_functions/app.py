@@ -18,10 +18,14 @@ event parsing (a function that takes events at ``/`` is given an
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import logging
+import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TypeGuard
 
 from prometheus_client import REGISTRY, exposition
 
@@ -29,7 +33,7 @@ from kserve_functions.api import openapi
 from kserve_functions.api.routing import Route, Router
 from kserve_functions.auth.authorizer import Authorizer
 from kserve_functions.cloudevents.sink import EventSink, SinkConfigError
-from kserve_functions.config import AuthMode, ConfigError, EventAuth, Settings
+from kserve_functions.config import AuthMode, ConfigError, EventAuth, Settings, log_format
 from kserve_functions.context import Context, StreamSlots
 from kserve_functions.core import errors
 from kserve_functions.http.asgi import (
@@ -43,7 +47,7 @@ from kserve_functions.http.asgi import (
     send_response,
 )
 from kserve_functions.kube import Kube, KubeConfigError, check_configuration
-from kserve_functions.telemetry import metrics
+from kserve_functions.telemetry import logs, metrics, trace
 
 log = logging.getLogger("kserve_functions")
 
@@ -60,6 +64,9 @@ KNOWN_METHODS = frozenset(
 )
 UNMATCHED = "unmatched"
 """``http_route`` of a request no route took (404, 405) or that failed before routing."""
+
+REQUEST_ID_HEADER = "X-Request-Id"
+MAX_REQUEST_ID = 128
 
 EventIntake = Callable[[Context, Request], Awaitable[Response | None]]
 """The answer to a request at ``/`` that is an event or a webhook; None for plain HTTP."""
@@ -105,6 +112,8 @@ class ModelFunction:
     def start(self, cfg: Mapping[str, str]) -> None:
         """Read the configuration; on failure stay not-ready with the reason."""
         try:
+            # First, so that a start failing on another setting logs in this format too.
+            logs.configure(log_format(cfg))
             settings = Settings.from_environment(cfg)
             source = check_configuration(settings.kubeconfig)
         except (ConfigError, KubeConfigError) as e:
@@ -181,7 +190,13 @@ class ModelFunction:
     # -- requests -----------------------------------------------------------
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer one request; never lets an exception escape."""
+        """Answer one request; never lets an exception escape.
+
+        The request gets an id (its ``X-Request-Id`` when usable, else a new one),
+        echoed in the response and in a problem+json body (``requestId``), and a
+        span of the trace its ``traceparent`` names (``trace.continued``): both
+        are on every log line written while it is handled.
+        """
         if scope.get("type") != "http":
             return
         started = time.perf_counter()
@@ -189,32 +204,51 @@ class ModelFunction:
         method = method if method in KNOWN_METHODS else "_OTHER"
         active = metrics.ACTIVE_REQUESTS.labels(method)
         active.inc()
-        routed = [UNMATCHED]
+        given_id, parent = _tracing_headers(scope)
+        # A new id: 128 random bits in hex (uuid4's shape, at a third of its cost).
+        request_id = given_id if usable_request_id(given_id) else secrets.token_hex(16)
+        traced = trace.CURRENT.set(trace.continued(parent))
+        bound = logs.bind(request_id=request_id)
+        handled = _Handled()
         try:
-            response = await self._answer(scope, receive, routed)
             try:
-                await send_response(send, response, receive)
-            except Exception:
-                log.exception(
-                    "sending the answer to %s %r failed", scope.get("method"), scope.get("path")
+                response = _identified(await self._answer(scope, receive, handled), request_id)
+                try:
+                    await send_response(send, response, receive)
+                except Exception:
+                    log.exception(
+                        "sending the answer to %s %r failed", scope.get("method"), scope.get("path")
+                    )
+            finally:
+                active.dec()
+            elapsed = time.perf_counter() - started
+            metrics.REQUEST_DURATION.labels(handled.route, method, str(response.status)).observe(
+                elapsed
+            )
+            # The access line's arguments are computed only when INFO is written.
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "%s %r %d %.1fms",
+                    scope.get("method"),
+                    str(scope.get("path", ""))[:200],
+                    response.status,
+                    elapsed * 1000,
+                    # Fields of a JSON line (LOG_FORMAT=json); the text line is the message.
+                    extra={
+                        "http_route": handled.route,
+                        "http_request_method": method,
+                        "http_response_status_code": response.status,
+                        "duration_ms": round(elapsed * 1000, 3),
+                    },
                 )
         finally:
-            active.dec()
-        elapsed = time.perf_counter() - started
-        metrics.REQUEST_DURATION.labels(routed[0], method, str(response.status)).observe(elapsed)
-        # The access line's arguments are computed only when INFO is written.
-        if log.isEnabledFor(logging.INFO):
-            log.info(
-                "%s %r %d %.1fms",
-                scope.get("method"),
-                str(scope.get("path", ""))[:200],
-                response.status,
-                elapsed * 1000,
-            )
+            logs.FIELDS.reset(bound)
+            trace.CURRENT.reset(traced)
 
-    async def _answer(self, scope: Scope, receive: Receive, routed: list[str]) -> Response:
-        """The response to the request of ``scope``; ``routed[0]`` becomes the template
-        of the route that took it (``/`` for an event), for the request's metrics."""
+    async def _answer(self, scope: Scope, receive: Receive, handled: _Handled) -> Response:
+        """The response to the request of ``scope``; ``handled.route`` becomes the
+        template of the route that took it (``/`` for an event), for the request's
+        metrics. The path's model and the caller's user name become log fields."""
         context = self._context
         if context is None:
             return problem_response(
@@ -227,21 +261,78 @@ class ModelFunction:
             if request.path == "/" and self._intake is not None:
                 answered = await self._intake(context, request)
                 if answered is not None:
-                    routed[0] = "/"
+                    handled.route = "/"
                     return answered
             route, params = self._router.resolve(request.method, request.path)
-            routed[0] = route.path
+            handled.route = route.path
+            if "namespace" in params:
+                logs.bind(namespace=params["namespace"], model=params.get("name"))
             if route.authenticated:
                 # Once, here, before the handler reads anything of the request: an
                 # unknown path or method stays 404/405, a bad token is 401 before
                 # any 422 of the handler's parameters.
                 request = await context.auth.authenticated(request)
+                if request.caller is not None:
+                    logs.bind(user=request.caller.user)
             return await route.handler(context, request, params)
         except errors.ApiError as e:
             return problem_response(e)
         except Exception:
             log.exception("unexpected failure on %s %r", scope.get("method"), scope.get("path"))
             return problem_response(errors.Internal("the request failed inside the service"))
+
+
+@dataclasses.dataclass(slots=True)
+class _Handled:
+    """What ``_answer`` found out about a request, for its metrics and access line."""
+
+    route: str = UNMATCHED
+
+
+def _tracing_headers(scope: Scope) -> tuple[str | None, str | None]:
+    """The request's ``X-Request-Id`` and ``traceparent`` headers (None when absent),
+    read before the request is (it may fail, and its problem names the request id)."""
+    request_id: str | None = None
+    parent: str | None = None
+    for name, value in scope.get("headers", ()):
+        lowered = name.lower()
+        if lowered == b"x-request-id":
+            request_id = value.decode("latin-1")
+        elif lowered == b"traceparent":
+            parent = value.decode("latin-1")
+    return request_id, parent
+
+
+def usable_request_id(given: str | None) -> TypeGuard[str]:
+    """Whether a caller's request id is taken as it is: 1-``MAX_REQUEST_ID`` visible
+    ASCII characters (HTTP's VCHAR), safe to echo in a header and to write in a log."""
+    return (
+        given is not None
+        and 0 < len(given) <= MAX_REQUEST_ID
+        and given.isascii()
+        and given.isprintable()
+        and " " not in given
+    )
+
+
+def _identified(response: Response, request_id: str) -> Response:
+    """``response`` carrying ``X-Request-Id``, and, as a problem+json body, ``requestId``.
+
+    A copy: a route may answer with a response it keeps (its headers are not ours to change).
+    """
+    body = response.body
+    if (
+        response.content_type == errors.PROBLEM_CONTENT_TYPE
+        and isinstance(body, bytes)
+        and body.startswith(b"{")
+        and body.endswith(b"}")
+        and len(body) > 2  # noqa: PLR2004 - more than "{}": a member before ours
+    ):
+        # The problem's compact JSON (``asgi.dump``), one member longer.
+        body = b'%s,"requestId":%s}' % (body[:-1], json.dumps(request_id).encode())
+    return dataclasses.replace(
+        response, body=body, headers={**response.headers, REQUEST_ID_HEADER: request_id}
+    )
 
 
 async def _metrics(_context: Context, request: Request, _params: Mapping[str, str]) -> Response:

@@ -17,6 +17,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from kserve_functions.core import grammar
+from kserve_functions.telemetry.logs import LogFormat
 
 
 class AuthMode(StrEnum):
@@ -101,6 +102,8 @@ class Settings:
     # (``history.to_prune``, ``operations.changes``; revisions written before the
     # label, one by one by name), so pruning is one request per this many + 1 changes.
     revision_history_limit: int = 10
+    # LOG_FORMAT: today's text lines, or one JSON object per line (telemetry.logs).
+    log_format: LogFormat = LogFormat.TEXT
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Settings:
@@ -178,7 +181,24 @@ class Settings:
             revision_history_limit=_positive(
                 environ, "REVISION_HISTORY_LIMIT", defaults.revision_history_limit, int
             ),
+            log_format=log_format(environ),
         )
+
+
+def log_format(environ: Mapping[str, str]) -> LogFormat:
+    """``LOG_FORMAT`` (text, the default, or json).
+
+    Read on its own too (``app``), so that a start failing on another setting
+    already logs in the format asked for.
+
+    Raises:
+        ConfigError: it is neither.
+    """
+    raw = environ.get("LOG_FORMAT", LogFormat.TEXT.value)
+    if raw not in LogFormat.__members__.values():
+        choices = ", ".join(kind.value for kind in LogFormat)
+        raise ConfigError(f"LOG_FORMAT={raw[:100]!r} is not one of: {choices}")
+    return LogFormat(raw)
 
 
 def _url_template(environ: Mapping[str, str], name: str, default: str) -> str:

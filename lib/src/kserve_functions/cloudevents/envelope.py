@@ -7,6 +7,10 @@ attributes being *sent* (the SDK invents a missing ``id``, which would defeat
 redelivery detection), on JSON object data, and it builds the reply event —
 ``dev.kserve-functions.model.deployed`` / ``.deleted`` / ``.failed`` — that a
 Knative Broker routes onward.
+
+Tracing: an incoming event's ``traceparent`` extension (CloudEvents'
+distributed-tracing extension) is read into ``Event.traceparent``; every event
+built here carries the current trace (``trace.CURRENT``) in that extension.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from cloudevents.core.v1.event import CloudEvent
 from kserve_functions.core import errors
 from kserve_functions.core.models import ValidationIssue
 from kserve_functions.http.asgi import Request, Response
+from kserve_functions.telemetry import trace
 
 PREFIX = "dev.kserve-functions.model"
 DEPLOY = f"{PREFIX}.deploy"
@@ -58,6 +63,8 @@ class Event:
     id: str
     subject: str | None
     data: dict[str, Any]
+    # The distributed-tracing extension: the trace the event belongs to, if it says.
+    traceparent: str | None = None
 
     @property
     def delivery_token(self) -> str:
@@ -117,12 +124,14 @@ def parse(request: Request) -> Event:
             errors=[ValidationIssue(field="data", message="expected a JSON object")],
         )
     subject = event.get_subject()
+    traceparent = event.get_extension("traceparent")
     return Event(
         type=str(event.get_type()),
         source=str(event.get_source()),
         id=str(event.get_id()),
         subject=str(subject) if subject else None,
         data=data,
+        traceparent=traceparent if isinstance(traceparent, str) else None,
     )
 
 
@@ -149,6 +158,8 @@ def binary_message(
 
     For events this service sends on its own initiative (to ``K_SINK``), where
     the id is chosen by the caller: a consumer drops a repeated source + id.
+    The current trace goes as the event's ``traceparent`` extension and as the
+    POST's own ``traceparent`` header (for a traced Broker ingress).
     """
     attributes: dict[str, Any] = {
         "type": event_type,
@@ -158,8 +169,12 @@ def binary_message(
         "time": time,
         "datacontenttype": "application/json",
     }
+    parent = _traced(attributes)
     message = to_binary_event(CloudEvent(attributes=attributes, data=dict(data)))
-    return dict(message.headers), message.body
+    headers = dict(message.headers)
+    if parent is not None:
+        headers["traceparent"] = parent
+    return headers, message.body
 
 
 def reply(
@@ -182,7 +197,16 @@ def reply(
     }
     if subject:
         attributes["subject"] = subject
+    _traced(attributes)
     message = to_binary_event(CloudEvent(attributes=attributes, data=dict(data)))
     headers = dict(message.headers)
     content_type = headers.pop("content-type", "application/json")
     return Response(status=status, body=message.body, content_type=content_type, headers=headers)
+
+
+def _traced(attributes: dict[str, Any]) -> str | None:
+    """Put the current trace in ``attributes`` (the ``traceparent`` extension); its value."""
+    parent = trace.current_traceparent()
+    if parent is not None:
+        attributes["traceparent"] = parent
+    return parent

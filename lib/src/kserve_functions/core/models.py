@@ -867,3 +867,9 @@ class Problem(_Answer):
     status: int
     detail: str
     errors: list[ValidationIssue] | None = None
+    # Set as the answer leaves (``app``): the request's X-Request-Id, to quote when reporting it.
+    request_id: str | None = Field(
+        default=None,
+        alias="requestId",
+        description="The request's id (its X-Request-Id header), as the log lines name it",
+    )

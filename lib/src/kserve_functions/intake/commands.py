@@ -41,7 +41,7 @@ from kserve_functions.http.asgi import Request, Response, json_response
 from kserve_functions.kube import Caller
 from kserve_functions.objects import audit
 from kserve_functions.operations import delete, deploy, rollouts
-from kserve_functions.telemetry import metrics
+from kserve_functions.telemetry import logs, metrics, trace
 
 log = logging.getLogger("kserve_functions")
 
@@ -200,6 +200,7 @@ async def handle(
     metrics.taking_event()
     try:
         event = envelope.parse(request)
+        _follow(event)
         handler = handlers.get(event.type)
         if handler is None:
             handled = ", ".join(sorted(handlers)) or "none"
@@ -213,6 +214,8 @@ async def handle(
             context.auth.check_registry_secret(request)
         else:
             caller = await context.auth.authenticate_event(request)
+            if caller is not None:
+                logs.bind(user=caller.user)
         answer = await handler(context, event, source, caller)
     except errors.ApiError as e:
         metrics.note_event_outcome("retry" if e.retryable else "refused")
@@ -220,3 +223,12 @@ async def handle(
     finally:
         metrics.taken_event(counted)
     return answer
+
+
+def _follow(event: envelope.Event) -> None:
+    """Name ``event`` on every log line written while it is handled, and continue the
+    trace its ``traceparent`` extension names, when it names one: the trace of the
+    event's origin, which the HTTP request's header (the last hop's) may not be."""
+    logs.bind(event_id=event.id, event_type=event.type, event_source=event.source)
+    if trace.parse(event.traceparent) is not None:
+        trace.CURRENT.set(trace.continued(event.traceparent))

@@ -38,7 +38,7 @@ from yarl import URL
 from kserve_functions.core import errors
 from kserve_functions.kube.answers import DEFAULT_RETRY_AFTER_SECONDS, map_status
 from kserve_functions.kube.requests import APPLY_PATCH, KubeRequest, verb_and_resource
-from kserve_functions.telemetry import metrics
+from kserve_functions.telemetry import metrics, trace
 
 # The client's own default (100) would let 100 open watch streams take every
 # connection of a function instance.
@@ -323,12 +323,17 @@ class ApiServer:
         # the answer's headers (a watch's or a log's body is not its latency).
         code = "error"
         started = time.perf_counter()
+        header_params = {"Content-Type": content_type, "Accept": "application/json"}
+        # The request's trace goes on to the apiserver, as client-go passes it on.
+        parent = trace.current_traceparent()
+        if parent is not None:
+            header_params["traceparent"] = parent
         try:
             method, url, headers, body, _ = await api_client.param_serialize(
                 method=request.method,
                 resource_path=request.path,
                 query_params=list(request.query),
-                header_params={"Content-Type": content_type, "Accept": "application/json"},
+                header_params=header_params,
                 body=payload,
                 auth_settings=["BearerToken"],
             )

@@ -1,0 +1,48 @@
+"""One JSON object per log line, with Knative's field names (``LOG_FORMAT=json``).
+
+Imported only in JSON mode (``logs.configure``). Knative's components log
+through zap with ``timestamp``, ``severity``, ``logger``, ``caller`` and
+``message``; these lines use the same names, so one query reads both:
+
+    {"timestamp": "2026-12-07T04:26:00.123Z", "severity": "INFO",
+     "logger": "kserve_functions", "caller": "app.py:212", "message": "...",
+     "request_id": "...", "trace_id": "...", "span_id": "...", ...}
+
+``timestamp`` is RFC 3339 in UTC with milliseconds (zap's ISO 8601 encoder);
+``severity`` is Python's level name (``INFO``, ``WARNING``, ``ERROR``); an
+exception's traceback is ``stacktrace``. Every other field is the record's
+own: what the context filter bound (``logs.bind``) and a call's ``extra=``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+# The record attributes that become the first fields, in this order, and their names.
+_LEADING = ("timestamp", "levelname", "name", "caller", "message")
+_RENAMED = {"levelname": "severity", "name": "logger", "exc_info": "stacktrace"}
+
+
+class KnativeJsonFormatter(JsonFormatter):
+    """python-json-logger's formatter with zap's leading fields."""
+
+    def __init__(self) -> None:
+        super().__init__(list(_LEADING), rename_fields=dict(_RENAMED))
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        """The leading fields (``timestamp`` and ``caller`` computed here), then the rest."""
+        super().add_fields(log_data, record, message_dict)
+        # Assigned to keys already in place: the leading order stays.
+        log_data["timestamp"] = _rfc3339(record.created, record.msecs)
+        log_data["caller"] = f"{record.filename}:{record.lineno}"
+
+
+def _rfc3339(created: float, msecs: float) -> str:
+    """``created`` (seconds since the epoch) as ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(created))}.{int(msecs):03d}Z"

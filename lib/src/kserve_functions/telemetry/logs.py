@@ -1,0 +1,106 @@
+"""The functions' log lines: today's text, or one JSON object per line (``LOG_FORMAT``).
+
+``text`` (the default, ``make dev``) leaves logging as func-python set it up:
+``LEVEL:logger:message`` on stderr. ``json`` (the ``k8s/`` manifests) gives the
+root logger's handlers, which every logger writes through, a JSON formatter
+(``telemetry.json_format``) with Knative's (zap's) field names, and a filter
+that adds to each record the fields bound for the request or event being
+handled (``bind``: request id, event id, …) and its trace and span ids
+(``trace.CURRENT``). Text mode imports no JSON formatter and adds no filter:
+it costs nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from contextvars import ContextVar, Token
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
+
+from kserve_functions.telemetry import trace
+
+
+class LogFormat(StrEnum):
+    """``LOG_FORMAT``: how log lines are written."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+_NOTHING: Final[Mapping[str, object]] = MappingProxyType({})
+FIELDS: ContextVar[Mapping[str, object]] = ContextVar(
+    "kserve_functions_log_fields", default=_NOTHING
+)
+"""The log fields of the request or event being handled (``bind``)."""
+
+# hypercorn gives its error logger a text handler of its own when it first logs
+# (after the function's start) and lets it propagate to root as well.
+_SERVER_LOGGERS: Final = ("hypercorn.error", "hypercorn.access")
+
+
+def bind(**fields: object) -> Token[Mapping[str, object]]:
+    """Add ``fields`` to every log line of the current request or event (None values
+    are left out); ``FIELDS.reset`` with the token undoes it."""
+    return FIELDS.set({**FIELDS.get(), **{k: v for k, v in fields.items() if v is not None}})
+
+
+class ContextFilter(logging.Filter):
+    """Adds the bound fields and the trace and span ids to each record it sees.
+
+    A field the record already has (``extra=`` of the call) is kept.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Add the fields; never drops a record."""
+        attributes = record.__dict__
+        for name, value in FIELDS.get().items():
+            attributes.setdefault(name, value)
+        context = trace.CURRENT.get()
+        if context is not None:
+            attributes.setdefault("trace_id", context.trace_id)
+            attributes.setdefault("span_id", context.span_id)
+        return True
+
+
+class _ThroughRoot(logging.Filter):
+    """On a server logger with a text handler of its own: hands each record to the
+    root logger's (JSON) handlers instead, so it is written once, as JSON.
+
+    A logger's filters, unlike its handlers, survive hypercorn installing its
+    handler after ``configure``.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Write ``record`` through root; its own handlers get nothing."""
+        logging.getLogger().handle(record)
+        return False
+
+
+def configure(log_format: LogFormat) -> None:
+    """Write every log line of this process as ``log_format`` says.
+
+    ``text`` changes nothing. ``json`` puts the JSON formatter and the context
+    filter on each handler of the root logger (one made by ``logging.basicConfig``
+    when there is none) and routes the server's own loggers and Python's
+    warnings through them. Calling it again is harmless.
+    """
+    if log_format is LogFormat.TEXT:
+        return
+    # Imported here: text mode does not pay for the formatter's import.
+    from kserve_functions.telemetry.json_format import KnativeJsonFormatter  # noqa: PLC0415
+
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig()
+    formatter = KnativeJsonFormatter()
+    for handler in root.handlers:
+        handler.setFormatter(formatter)
+        if not any(isinstance(f, ContextFilter) for f in handler.filters):
+            handler.addFilter(ContextFilter())
+    for name in _SERVER_LOGGERS:
+        server = logging.getLogger(name)
+        if not any(isinstance(f, _ThroughRoot) for f in server.filters):
+            server.addFilter(_ThroughRoot())
+    logging.captureWarnings(capture=True)
