@@ -35,8 +35,8 @@ $(STAMP): pyproject.toml lib/pyproject.toml tools/controlplane/pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --group dev -e ./lib -e ./tools/controlplane
 	@touch $@
 
-## binaries: build etcd, the Kubernetes components, kwok, the KServe controller and func
-## from Go modules (once; cached by version)
+## binaries: build etcd, the Kubernetes components, kwok, the KServe controller, func,
+## prometheus and promtool from Go modules (once; cached by version)
 binaries: $(STAMP)
 	$(BIN)/python -m controlplane build
 

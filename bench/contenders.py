@@ -95,15 +95,33 @@ class Started:
     rss_kib: int
 
 
-def ours(function: str) -> Launch:
-    """One of our functions (``FUNCTION_DIRS``), served as ``served_api`` serves the root one."""
+def ours(
+    function: str,
+    *,
+    source_root: Path = REPO_ROOT,
+    name: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Launch:
+    """One of our functions (``FUNCTION_DIRS``), served as ``served_api`` serves the root one.
+
+    ``source_root``: another copy of the repository (an older commit's
+    worktree) to serve the function from: its function folder, and its
+    library (``lib/src``) first on ``PYTHONPATH``, ahead of the editable
+    install of this one. ``name`` (default: the function's) tells launches
+    apart; ``env`` adds settings.
+    """
+    extra_env = {**(env or {}), "AUTH_MODE": "none"}
+    if source_root != REPO_ROOT:
+        extra_env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(source_root / "lib" / "src"), os.environ.get("PYTHONPATH")])
+        )
     return Launch(
-        name=function,
+        name=name or function,
         argv=(sys.executable, "-c", served_api.SERVE),
-        cwd=FUNCTION_DIRS[function],
+        cwd=source_root / FUNCTION_DIRS[function].relative_to(REPO_ROOT),
         port_env="LISTEN_ADDRESS",
         # A bench's cluster is its own and on loopback only (as in served_api).
-        extra_env={"AUTH_MODE": "none"},
+        extra_env=extra_env,
     )
 
 

@@ -33,6 +33,30 @@ def test_kube_apiserver_version_goes_into_component_base() -> None:
     assert "-X k8s.io/component-base/version.gitMinor=37" in flags
 
 
+@pytest.mark.parametrize(
+    ("module_version", "release"),
+    [("v0.316.0", "3.16.0"), ("v0.300.1", "3.0.1"), ("v0.55.1", "2.55.1")],
+)
+def test_prometheus_module_version_names_its_release(module_version: str, release: str) -> None:
+    assert binaries.prometheus_release(module_version) == release
+    assert binaries.PROMETHEUS.ldflags(module_version) == [
+        f"-X github.com/prometheus/common/version.Version={release}"
+    ]
+
+
+def test_prometheus_version_that_is_no_module_release_is_named() -> None:
+    with pytest.raises(ControlPlaneError) as bad:
+        binaries.prometheus_release("v3.16.0")
+    assert bad.value.message == (
+        "v3.16.0 is not a github.com/prometheus/prometheus release (expected v0.Y.Z)"
+    )
+
+
+def test_prometheus_and_promtool_share_one_wrapper_module() -> None:
+    assert binaries.PROMETHEUS.module_dir == binaries.PROMTOOL.module_dir
+    assert binaries.PROMTOOL.package == "github.com/prometheus/prometheus/cmd/promtool"
+
+
 def test_cache_path_is_keyed_by_name_and_version(tmp_path: Path) -> None:
     path = binaries.cached_path(binaries.ETCD, tmp_path)
     assert path == tmp_path / f"etcd-{binaries.ETCD.version()}"

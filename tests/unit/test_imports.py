@@ -12,6 +12,7 @@ function loads fails it.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -52,6 +53,9 @@ NOT_LOADED: dict[str, frozenset[str]] = {
 }
 # The JSON log formatter: loaded by start() only with LOG_FORMAT=json (telemetry.logs).
 JSON_LOGS = frozenset({"pythonjsonlogger", "kserve_functions.telemetry.json_format"})
+# The OpenTelemetry SDK and exporter: loaded by start() only with an OTLP endpoint
+# (telemetry.spans); without one, not even the API.
+SPAN_EXPORT = frozenset({"opentelemetry", "google.protobuf", "kserve_functions.telemetry.otel"})
 
 # Prints what the new function instance has loaded and built, as JSON.
 _PROBE = """
@@ -99,7 +103,7 @@ def _top_packages(modules: object) -> set[str]:
 def test_a_function_loads_nothing_its_routes_do_not_need(name: str) -> None:
     loaded = _load(name)
 
-    assert _top_packages(loaded["modules"]) & (NOT_LOADED[name] | JSON_LOGS) == set()
+    assert _top_packages(loaded["modules"]) & (NOT_LOADED[name] | JSON_LOGS | SPAN_EXPORT) == set()
 
 
 @pytest.mark.parametrize("name", sorted(NOT_LOADED))
@@ -119,4 +123,46 @@ def test_the_check_sees_what_a_function_loads() -> None:
         "cloudevents",
         "kserve_functions.intake.commands",
         "kserve_functions.cloudevents.registry",
+    } <= loaded
+
+
+# Starts a new function instance with this process's environment and prints what is loaded.
+_STARTED_PROBE = """
+import json, os, sys
+import function
+function.new().start(os.environ.copy())
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def _loaded_once_started(name: str, env: dict[str, str]) -> set[str]:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
+    probe = subprocess.run(
+        [sys.executable, "-c", _STARTED_PROBE],
+        cwd=FUNCTION_ROOTS[name],
+        env={**environment, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr
+    return _top_packages(json.loads(probe.stdout))
+
+
+@pytest.mark.parametrize("name", ["root", "models"])
+def test_a_started_function_without_an_otlp_endpoint_imports_no_opentelemetry(name: str) -> None:
+    loaded = _loaded_once_started(name, {})
+
+    assert loaded & SPAN_EXPORT == set()
+
+
+def test_a_started_function_with_an_otlp_endpoint_loads_the_sdk() -> None:
+    # The check above sees the SDK when it is loaded (nothing is sent: no span is made).
+    loaded = _loaded_once_started("models", {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"})
+
+    assert {
+        "opentelemetry.sdk.trace",
+        "opentelemetry.exporter.otlp.proto.http",
+        "kserve_functions.telemetry.otel",
     } <= loaded

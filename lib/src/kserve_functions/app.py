@@ -47,7 +47,7 @@ from kserve_functions.http.asgi import (
     send_response,
 )
 from kserve_functions.kube import Kube, KubeConfigError, check_configuration
-from kserve_functions.telemetry import logs, metrics, trace
+from kserve_functions.telemetry import logs, metrics, spans, trace
 
 log = logging.getLogger("kserve_functions")
 
@@ -114,6 +114,9 @@ class ModelFunction:
         try:
             # First, so that a start failing on another setting logs in this format too.
             logs.configure(log_format(cfg))
+            if spans.wanted(cfg):
+                # Only then: without an endpoint the OpenTelemetry SDK is never imported.
+                spans.configure(self.name, VERSION)
             settings = Settings.from_environment(cfg)
             source = check_configuration(settings.kubeconfig)
         except (ConfigError, KubeConfigError) as e:
@@ -169,13 +172,15 @@ class ModelFunction:
         self._closing = loop.create_task(self.aclose())
 
     async def aclose(self) -> None:
-        """Close the Kubernetes client's session; the function is not ready afterwards."""
+        """Close the Kubernetes client's session and send the spans still batched (when
+        exported); the function is not ready afterwards."""
         context, self._context = self._context, None
         self._not_ready = "stopped"
         if context is not None:
             await context.kube.close()
             if context.sink is not None:
                 await context.sink.close()
+        await spans.flush()
 
     def alive(self) -> bool:
         """The process can serve; liveness never depends on the cluster."""
@@ -207,7 +212,9 @@ class ModelFunction:
         given_id, parent = _tracing_headers(scope)
         # A new id: 128 random bits in hex (uuid4's shape, at a third of its cost).
         request_id = given_id if usable_request_id(given_id) else secrets.token_hex(16)
-        traced = trace.CURRENT.set(trace.continued(parent))
+        # With spans exported, the request is handled in its server span's context.
+        span, context = spans.server(trace.continued(parent), method)
+        traced = trace.CURRENT.set(context)
         bound = logs.bind(request_id=request_id)
         handled = _Handled()
         try:
@@ -224,6 +231,13 @@ class ModelFunction:
             elapsed = time.perf_counter() - started
             metrics.REQUEST_DURATION.labels(handled.route, method, str(response.status)).observe(
                 elapsed
+            )
+            spans.end_server(
+                span,
+                method=method,
+                route=None if handled.route == UNMATCHED else handled.route,
+                status=response.status,
+                request_id=request_id,
             )
             # The access line's arguments are computed only when INFO is written.
             if log.isEnabledFor(logging.INFO):

@@ -38,7 +38,7 @@ from yarl import URL
 from kserve_functions.core import errors
 from kserve_functions.kube.answers import DEFAULT_RETRY_AFTER_SECONDS, map_status
 from kserve_functions.kube.requests import APPLY_PATCH, KubeRequest, verb_and_resource
-from kserve_functions.telemetry import metrics, trace
+from kserve_functions.telemetry import metrics, spans, trace
 
 # The client's own default (100) would let 100 open watch streams take every
 # connection of a function instance.
@@ -323,9 +323,12 @@ class ApiServer:
         # the answer's headers (a watch's or a log's body is not its latency).
         code = "error"
         started = time.perf_counter()
+        verb, resource = verb_and_resource(request)
         header_params = {"Content-Type": content_type, "Accept": "application/json"}
-        # The request's trace goes on to the apiserver, as client-go passes it on.
-        parent = trace.current_traceparent()
+        # The request's trace goes on to the apiserver, as client-go passes it on: with
+        # spans exported, the call's own span is the apiserver's parent.
+        span = spans.client(verb, resource, request.method)
+        parent = trace.current_traceparent() if span is None else trace.traceparent(span.context)
         if parent is not None:
             header_params["traceparent"] = parent
         try:
@@ -354,7 +357,7 @@ class ApiServer:
             code = str(response.status)
             return response
         finally:
-            verb, resource = verb_and_resource(request)
+            spans.end_client(span, code)
             metrics.APISERVER_REQUESTS.labels(verb, resource, code).inc()
             metrics.APISERVER_DURATION.labels(verb, resource).observe(time.perf_counter() - started)
 

@@ -214,3 +214,33 @@ def taking_event() -> None:
 def taken_event(event_type: str) -> None:
     """Count the CloudEvent handled since ``taking_event`` by its noted outcome."""
     CLOUDEVENTS.labels(event_type, _EVENT_OUTCOME.get() or "processed").inc()
+
+
+def _start_at_zero() -> None:
+    """Create the series whose label values are known in advance, at zero.
+
+    A series that first appears already counting hides its first increase from
+    ``rate()`` and ``increase()``; at zero from the process's start, a pod's
+    first deploy, failed record or refusal shows in the dashboard and alerts.
+    """
+    for action in ("created", "updated", "dry_run", "unknown"):
+        for result in ("ok", *sorted(set(_OUTCOMES.values())), "error"):
+            DEPLOYS.labels(action, result)
+    for result in ("ready", "stopped", "gone", "failed", "timeout"):
+        WAITS.labels(result)
+    for kind in ("models", "model", "logs"):
+        STREAMS_OPEN.labels(kind)
+    for result in ("ok", "refused", "failed"):
+        REGISTRY_PUSHES.labels(result)
+    for kind in ("token", "access"):
+        AUTH_CACHE_HITS.labels(kind)
+        for result in ("allowed", "denied", "error"):
+            AUTH_REVIEWS.labels(kind, result)
+    for record in ("event", "revision"):
+        RECORDS_FAILED.labels(record)
+    # An event type a function does not take is refused as "other" in every function.
+    for result in ("processed", "duplicate", "refused", "retry"):
+        CLOUDEVENTS.labels("other", result)
+
+
+_start_at_zero()

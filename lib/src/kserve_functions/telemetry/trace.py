@@ -8,10 +8,11 @@ call (``kube.transport``, as client-go sends it), the events the functions send
 (``cloudevents.envelope``), every log line (``telemetry.logs``). Without a
 usable ``traceparent`` a request starts a trace of its own.
 
-``CURRENT`` holds the context of the request being served; it is the seam for
-an OpenTelemetry exporter, which would record each ``TraceContext`` as a span.
-Nothing here records or samples: ``sampled`` is the caller's decision, passed
-on unchanged (a trace started here is not sampled, as nothing records it).
+``CURRENT`` holds the context of the request being served. Nothing here
+records or samples: ``sampled`` is the caller's decision, passed on unchanged
+(a trace started here is not sampled, as nothing records it). With spans
+exported (``telemetry.spans``), a request is handled in the context of its
+exported server span instead, whose ``sampled`` is the SDK sampler's decision.
 
 Parsing follows the Trace Context recommendation (level 1): version ``00`` is
 exactly ``00-<trace-id>-<parent-id>-<flags>``, lowercase hex, neither id all

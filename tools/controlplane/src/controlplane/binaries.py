@@ -2,14 +2,16 @@
 
 No Docker engine, no envtest download: etcd, the Kubernetes components
 (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl), kwok, the
-KServe controller manager and the Knative ``func`` CLI are compiled from their
-Go modules through the Go module proxy. Each is built from a wrapper module
-under ``tools/controlplane/gomod/<wrapper>/`` whose committed ``go.mod``/``go.sum``
-pin the exact version, so the version is read from there (one source of truth)
+KServe controller manager, the Knative ``func`` CLI and Prometheus (``prometheus``
+and ``promtool``, which check the functions' metrics and alert rules in the
+integration tier) are compiled from their Go modules through the Go module
+proxy. Each is built from a wrapper module under
+``tools/controlplane/gomod/<wrapper>/`` whose committed ``go.mod``/``go.sum`` pin
+the exact version, so the version is read from there (one source of truth)
 and the binary is cached outside the repository as ``<cache>/<name>-<version>``:
 built when missing, reused afterwards. The four Kubernetes components share one
 wrapper (one release, one lock), so Go's build cache compiles their common
-packages once.
+packages once; so do ``prometheus`` and ``promtool``.
 
 ``KUBEBUILDER_ASSETS`` (the envtest convention: a folder holding
 ``kube-apiserver`` and ``etcd``) replaces the build for those two when set.
@@ -111,19 +113,66 @@ def _func_ldflags(version: str) -> list[str]:
     return [f"-X knative.dev/func/pkg/version.Vers={version}"]
 
 
+# The first module minor version of Prometheus 3 (v0.300.0 is 3.0.0).
+_PROMETHEUS_3_MINOR = 300
+
+
+def prometheus_release(module_version: str) -> str:
+    """The Prometheus release of a ``github.com/prometheus/prometheus`` module version.
+
+    Prometheus tags its 3.Y.Z releases for Go as ``v0.3YY.Z`` (its module path
+    has no ``/v3``), so ``v0.316.0`` is ``3.16.0``; 2.Y.Z was ``v0.Y.Z``.
+
+    Raises:
+        ControlPlaneError: ``module_version`` is not a ``v0.Y.Z`` module version.
+    """
+    match = re.fullmatch(r"v0\.(\d+)\.(\d+)", module_version)
+    if match is None:
+        raise ControlPlaneError(
+            f"{module_version} is not a github.com/prometheus/prometheus release (expected v0.Y.Z)"
+        )
+    minor, patch = int(match.group(1)), int(match.group(2))
+    major, minor = divmod(minor, 100) if minor >= _PROMETHEUS_3_MINOR else (2, minor)
+    return f"{major}.{minor}.{patch}"
+
+
+def _prometheus_ldflags(version: str) -> list[str]:
+    # What Prometheus's own release build (.promu.yml) sets: `--version` prints it.
+    return [f"-X github.com/prometheus/common/version.Version={prometheus_release(version)}"]
+
+
 def _no_ldflags(version: str) -> list[str]:
     # kwok compiles its version in; KServe's manager prints none (the cache path
     # carries it).
     return []
 
 
-def _kubernetes(name: str, *, kubebuilder_asset: bool = False) -> Component:
+def _command(
+    name: str,
+    wrapper: str,
+    main_module: str,
+    ldflags: Callable[[str], list[str]],
+    *,
+    kubebuilder_asset: bool = False,
+) -> Component:
+    # One of several binaries of one wrapper (one release, one lock), built from
+    # `<main_module>/cmd/<name>`: their common packages compile once.
     return Component(
         name=name,
-        wrapper="kubernetes",
-        main_module="k8s.io/kubernetes",
-        package=f"k8s.io/kubernetes/cmd/{name}",
-        ldflags=_kubernetes_ldflags,
+        wrapper=wrapper,
+        main_module=main_module,
+        package=f"{main_module}/cmd/{name}",
+        ldflags=ldflags,
+        kubebuilder_asset=kubebuilder_asset,
+    )
+
+
+def _kubernetes(name: str, *, kubebuilder_asset: bool = False) -> Component:
+    return _command(
+        name,
+        "kubernetes",
+        "k8s.io/kubernetes",
+        _kubernetes_ldflags,
         kubebuilder_asset=kubebuilder_asset,
     )
 
@@ -164,6 +213,13 @@ FUNC = Component(
     ldflags=_func_ldflags,
     kubebuilder_asset=False,
 )
+# The tests' Prometheus: scrapes served functions; promtool lints rules and metrics.
+PROMETHEUS = _command(
+    "prometheus", "prometheus", "github.com/prometheus/prometheus", _prometheus_ldflags
+)
+PROMTOOL = _command(
+    "promtool", "prometheus", "github.com/prometheus/prometheus", _prometheus_ldflags
+)
 COMPONENTS: dict[str, Component] = {
     c.name: c
     for c in (
@@ -175,6 +231,8 @@ COMPONENTS: dict[str, Component] = {
         KWOK,
         KSERVE_CONTROLLER,
         FUNC,
+        PROMETHEUS,
+        PROMTOOL,
     )
 }
 
