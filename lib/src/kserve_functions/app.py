@@ -207,7 +207,7 @@ class ModelFunction:
         started = time.perf_counter()
         method = str(scope.get("method", "GET")).upper()
         method = method if method in KNOWN_METHODS else "_OTHER"
-        active = metrics.ACTIVE_REQUESTS.labels(method)
+        active = metrics.active_requests(method)
         active.inc()
         given_id, parent = _tracing_headers(scope)
         # A new id: 128 random bits in hex (uuid4's shape, at a third of its cost).
@@ -229,9 +229,7 @@ class ModelFunction:
             finally:
                 active.dec()
             elapsed = time.perf_counter() - started
-            metrics.REQUEST_DURATION.labels(handled.route, method, str(response.status)).observe(
-                elapsed
-            )
+            metrics.request_duration(handled.route, method, response.status).observe(elapsed)
             spans.end_server(
                 span,
                 method=method,

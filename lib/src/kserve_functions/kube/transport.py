@@ -358,8 +358,9 @@ class ApiServer:
             return response
         finally:
             spans.end_client(span, code)
-            metrics.APISERVER_REQUESTS.labels(verb, resource, code).inc()
-            metrics.APISERVER_DURATION.labels(verb, resource).observe(time.perf_counter() - started)
+            calls, duration = metrics.apiserver_call(verb, resource, code)
+            calls.inc()
+            duration.observe(time.perf_counter() - started)
 
 
 def _let_go(response: Any, *, whole: bool) -> None:  # noqa: ANN401 - the client's RESTResponse

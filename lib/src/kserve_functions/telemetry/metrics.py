@@ -17,6 +17,7 @@ resource.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -194,6 +195,29 @@ _OUTCOMES: Final = {
 def outcome(status: int) -> str:
     """The ``outcome`` label of work that ended in a problem of HTTP ``status``."""
     return _OUTCOMES.get(status, "error")
+
+
+# The series of every request and apiserver call, looked up once per label set:
+# prometheus-client's labels() validates and locks on each call (~2 µs); the label
+# values are bounded (see the module's docstring), so these caches are too.
+@functools.cache
+def request_duration(route: str, method: str, status: int) -> Histogram:
+    """The duration series of requests to ``route`` by ``method`` answered ``status``."""
+    return REQUEST_DURATION.labels(route, method, str(status))
+
+
+@functools.cache
+def active_requests(method: str) -> Gauge:
+    """The in-flight series of ``method``."""
+    return ACTIVE_REQUESTS.labels(method)
+
+
+@functools.cache
+def apiserver_call(verb: str, resource: str, code: str) -> tuple[Counter, Histogram]:
+    """The count and duration series of apiserver calls ``verb`` ``resource`` answered ``code``."""
+    return APISERVER_REQUESTS.labels(verb, resource, code), APISERVER_DURATION.labels(
+        verb, resource
+    )
 
 
 _EVENT_OUTCOME: ContextVar[str | None] = ContextVar("kserve_functions_event_outcome", default=None)
