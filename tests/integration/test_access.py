@@ -25,7 +25,7 @@ from kubernetes import client
 from support.functions import FunctionLauncher
 from support.objects import inference_service, inference_service_names, read_inference_service
 from support.problems import assert_problem
-from support.rbac import create_service_account, grant_inference_services
+from support.rbac import grant_inference_services, model_token
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -83,30 +83,17 @@ def home(namespace: str) -> str:
     return namespace
 
 
-def _token(
-    control_plane: ControlPlane,
-    admin_api: client.ApiClient,
-    home: str,
-    name: str,
-    verbs: tuple[str, ...],
-) -> str:
-    """A token of ServiceAccount ``name`` in ``home``, granted ``verbs`` on models there."""
-    create_service_account(admin_api, home, name)
-    grant_inference_services(admin_api, home, service_account=name, verbs=verbs)
-    return control_plane.mint_service_account_token(home, name)
-
-
 @pytest.fixture
 def reader(control_plane: ControlPlane, admin_api: client.ApiClient, home: str) -> str:
     """A token of ServiceAccount ``reader`` in ``home``: get, list and watch models there."""
-    return _token(control_plane, admin_api, home, "reader", READ_VERBS)
+    return model_token(control_plane, admin_api, home, "reader", READ_VERBS)
 
 
 @pytest.fixture
 def editor(control_plane: ControlPlane, admin_api: client.ApiClient, home: str) -> str:
     """A token of ServiceAccount ``editor`` in ``home``: every verb a model route asks."""
     verbs = ("get", "list", "watch", "create", "patch", "delete")
-    return _token(control_plane, admin_api, home, "editor", verbs)
+    return model_token(control_plane, admin_api, home, "editor", verbs)
 
 
 def _create_model(admin_api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
@@ -349,7 +336,7 @@ async def test_the_manifest_of_a_missing_model_is_404(api: Any, namespace: str) 
 async def test_the_manifest_needs_get_and_is_refused_before_the_model_is_read(
     secured: Secured, control_plane: ControlPlane, admin_api: client.ApiClient, home: str
 ) -> None:
-    lister = _token(control_plane, admin_api, home, "lister", ("list",))
+    lister = model_token(control_plane, admin_api, home, "lister", ("list",))
     _create_model(admin_api, home, "x")
     api, auth = secured(), _bearer(lister)
     access = (await api.get("/access", params={"namespace": home}, headers=auth)).json()

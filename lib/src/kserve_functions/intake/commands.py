@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import pydantic
 
+from kserve_functions.auth import permissions
 from kserve_functions.cloudevents import envelope, registry
 from kserve_functions.context import Context
 from kserve_functions.core import errors
@@ -120,7 +121,7 @@ async def on_delete(
         return _failed(source, _data_subject(event.data), problem)
     subject = _subject(target.namespace, target.name)
     try:
-        await context.auth.authorize(caller, ("delete",), target.namespace)
+        await context.auth.authorize_for(caller, permissions.DELETE, target.namespace)
         await delete.delete(context, target.namespace, target.name, _actor(event, caller))
     except errors.NotFound:
         log.info("delete %s (event): already absent", subject)

@@ -42,6 +42,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from kserve_functions.auth import permissions
 from kserve_functions.cloudevents import envelope
 from kserve_functions.cloudevents.sink import EventSink
 from kserve_functions.context import Context
@@ -107,7 +108,7 @@ async def on_model_change(
         errors.Unavailable: the apiserver or the sink failed; redeliver.
     """
     namespace, name = watched_model(event)
-    await context.auth.authorize(caller, ("get",), namespace)
+    await context.auth.authorize_for(caller, permissions.READ, namespace)
     sink = context.sink
     if sink is None:  # start() keeps a function without K_SINK not ready
         raise errors.Unavailable("this function has no event sink (K_SINK)")
