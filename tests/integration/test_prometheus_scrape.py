@@ -122,13 +122,22 @@ def test_prometheus_counts_the_sequence_and_evaluates_the_dashboard_and_alerts(
             1,
         )
         total('sum(kserve_functions_cloudevents_total{type="other", outcome="refused"})', 1)
-        # Rates need two scrapes after the sequence inside their window.
-        for counted in ("kserve_functions_deploys_total", "kserve_functions_cloudevents_total"):
-            server.query_until(f'sum(rate({counted}{{namespace="{NAMESPACE}"}}[1m])) > 0')
+
+        # A panel's rate() needs two scrapes of a series inside its window, and a
+        # series the sequence created (a route's first request) has its first
+        # sample only at the scrape after it: wait for each panel that must show
+        # data; every other panel is evaluated once (it must not be an error).
+        def panel(name: str, expr: str) -> prometheus.Result:
+            promql = observability.grafana_substituted(expr, namespace=NAMESPACE)
+            if name not in PANELS_WITH_DATA:
+                return server.query(promql)
+            try:
+                return server.query_until(promql)
+            except AssertionError:
+                return []  # named below with the other panels left without data
 
         evaluated = {
-            name: server.query(observability.grafana_substituted(expr, namespace=NAMESPACE))
-            for name, expr in observability.dashboard_expressions().items()
+            name: panel(name, expr) for name, expr in observability.dashboard_expressions().items()
         }
         # The variables are Grafana's label_values(<selector>, <label>): the selector
         # must find the scraped function, with the label the variable lists.
