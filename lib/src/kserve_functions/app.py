@@ -76,7 +76,9 @@ class ModelFunction:
     """A function instance serving ``routes`` plus ``/openapi.json``.
 
     ``intake``, when given, is asked first about every request at ``/`` (events,
-    registry webhooks); what it leaves (None) goes to the routes.
+    registry webhooks); what it leaves (None) goes to the routes. ``work``: what
+    the function does, whose metric series start at zero (``metrics.start_at_zero``;
+    all of them unless it says less).
     """
 
     def __init__(
@@ -86,6 +88,7 @@ class ModelFunction:
         *,
         intake: EventIntake | None = None,
         sends_events: bool = False,
+        work: Iterable[metrics.Work] = tuple(metrics.Work),
     ) -> None:
         self.name = name
         self._intake = intake
@@ -102,6 +105,7 @@ class ModelFunction:
         # in-cluster; the series carry no model, namespace or user.
         served.append(Route("GET", "/metrics", _metrics, authenticated=False))
         metrics.INFO.labels(name, VERSION).set(1)
+        metrics.start_at_zero(work)
         self._router = Router(served)
         self._context: Context | None = None
         self._not_ready = "not started"

@@ -8,6 +8,7 @@ from kserve_functions.app import ModelFunction
 from kserve_functions.functions.health import DELETE_RIGHTS, health_routes
 from kserve_functions.intake import commands, dispatch
 from kserve_functions.operations import delete
+from kserve_functions.telemetry.metrics import Work
 
 
 def routes() -> list[Route]:
@@ -25,4 +26,5 @@ def new() -> ModelFunction:
         "delete",
         [*routes(), *health_routes(DELETE_RIGHTS, at_root=False)],
         intake=dispatch.event_intake("delete", commands.DELETE_HANDLERS),
+        work=(Work.WAITS, Work.REVIEWS, Work.RECORDS, Work.EVENTS),
     )

@@ -77,4 +77,4 @@ def new() -> ModelFunction:
     rights on them and it checks none; each split function's own ``/health``
     checks the rights that function needs.
     """
-    return ModelFunction("health", health_routes((), at_root=True))
+    return ModelFunction("health", health_routes((), at_root=True), work=())

@@ -7,6 +7,7 @@ from kserve_functions.api.routing import Route
 from kserve_functions.app import ModelFunction
 from kserve_functions.functions.health import MODELS_RIGHTS, health_routes
 from kserve_functions.operations import access, diagnostics, listing, revisions
+from kserve_functions.telemetry.metrics import Work
 
 
 def routes() -> list[Route]:
@@ -27,4 +28,8 @@ def routes() -> list[Route]:
 
 def new() -> ModelFunction:
     """The models function: reads only, no events."""
-    return ModelFunction("models", [*routes(), *health_routes(MODELS_RIGHTS, at_root=False)])
+    return ModelFunction(
+        "models",
+        [*routes(), *health_routes(MODELS_RIGHTS, at_root=False)],
+        work=(Work.STREAMS, Work.REVIEWS),
+    )

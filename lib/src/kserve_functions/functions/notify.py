@@ -5,6 +5,7 @@ from __future__ import annotations
 from kserve_functions.app import ModelFunction
 from kserve_functions.functions.health import NOTIFY_RIGHTS, health_routes
 from kserve_functions.intake import dispatch, notify
+from kserve_functions.telemetry.metrics import Work
 
 
 def new() -> ModelFunction:
@@ -19,4 +20,5 @@ def new() -> ModelFunction:
         health_routes(NOTIFY_RIGHTS, at_root=False),
         intake=dispatch.event_intake("notify", notify.HANDLERS),
         sends_events=True,
+        work=(Work.REVIEWS, Work.EVENTS),
     )

@@ -13,4 +13,4 @@ from kserve_functions.console import assets
 
 def new() -> ModelFunction:
     """The ui function: the console (``/ui/``) and ``/health``."""
-    return ModelFunction("kserve-ui", [*assets.routes(), assets.health_route()])
+    return ModelFunction("kserve-ui", [*assets.routes(), assets.health_route()], work=())

@@ -2,10 +2,12 @@
 
 The families live in prometheus-client's default registry, beside its process
 and platform collectors, and are defined here once so that every function
-process exposes the same set (a function that never deploys keeps its deploy
-counters at zero). Each label takes values from a fixed set: a route template,
-never a path; a verb and a resource plural, never an object's name; an event
-type we know, else ``other``; never a namespace, a model or a user. The test
+process exposes the same set. A function starts at zero only the series of the
+work it does (``start_at_zero``): the models function has no deploy counters
+to show, and each series costs every scrape its line. Each label takes values
+from a fixed set: a route template, never a path; a verb and a resource plural,
+never an object's name; an event type we know, else ``other``; never a
+namespace, a model or a user. The test
 ``test_metrics_labels`` drives many models and namespaces and checks that the
 series stay the same.
 
@@ -18,9 +20,10 @@ resource.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final, Literal
 
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
@@ -240,31 +243,76 @@ def taken_event(event_type: str) -> None:
     CLOUDEVENTS.labels(event_type, _EVENT_OUTCOME.get() or "processed").inc()
 
 
-def _start_at_zero() -> None:
-    """Create the series whose label values are known in advance, at zero.
+class Work(StrEnum):
+    """The work a function does whose series start at zero (``start_at_zero``)."""
 
-    A series that first appears already counting hides its first increase from
-    ``rate()`` and ``increase()``; at zero from the process's start, a pod's
-    first deploy, failed record or refusal shows in the dashboard and alerts.
-    """
+    DEPLOYS = "deploys"
+    WAITS = "waits"
+    STREAMS = "streams"
+    PUSHES = "pushes"
+    REVIEWS = "reviews"
+    RECORDS = "records"
+    EVENTS = "events"
+
+
+def _deploys() -> None:
     for action in ("created", "updated", "dry_run", "unknown"):
         for result in ("ok", *sorted(set(_OUTCOMES.values())), "error"):
             DEPLOYS.labels(action, result)
+
+
+def _waits() -> None:
     for result in ("ready", "stopped", "gone", "failed", "timeout"):
         WAITS.labels(result)
+
+
+def _streams() -> None:
     for kind in ("models", "model", "logs"):
         STREAMS_OPEN.labels(kind)
+
+
+def _pushes() -> None:
     for result in ("ok", "refused", "failed"):
         REGISTRY_PUSHES.labels(result)
+
+
+def _reviews() -> None:
     for kind in ("token", "access"):
         AUTH_CACHE_HITS.labels(kind)
         for result in ("allowed", "denied", "error"):
             AUTH_REVIEWS.labels(kind, result)
+
+
+def _records() -> None:
     for record in ("event", "revision"):
         RECORDS_FAILED.labels(record)
-    # An event type a function does not take is refused as "other" in every function.
+
+
+def _events() -> None:
+    # An event type a function does not take is refused as "other" by every intake.
     for result in ("processed", "duplicate", "refused", "retry"):
         CLOUDEVENTS.labels("other", result)
 
 
-_start_at_zero()
+_AT_ZERO: Final = {
+    Work.DEPLOYS: _deploys,
+    Work.WAITS: _waits,
+    Work.STREAMS: _streams,
+    Work.PUSHES: _pushes,
+    Work.REVIEWS: _reviews,
+    Work.RECORDS: _records,
+    Work.EVENTS: _events,
+}
+
+
+def start_at_zero(work: Iterable[Work]) -> None:
+    """Create the series of ``work`` whose label values are known in advance, at zero.
+
+    A series that first appears already counting hides its first increase from
+    ``rate()`` and ``increase()``; at zero from the process's start, a pod's
+    first deploy, failed record or refusal shows in the dashboard and alerts.
+    Only the work a function does: a series it never counts would be written
+    by every scrape for nothing. Calling it again is harmless.
+    """
+    for done in work:
+        _AT_ZERO[done]()
