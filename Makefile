@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml lib/pyproject.toml tools/controlplane/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python >= 3.11 needed, $(PYTHON) is " + sys.version.split()[0] + ": set PYTHON=python3.11 (or newer)")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip==25.3
-	$(BIN)/pip install --quiet --disable-pip-version-check --group dev -e ./lib -e ./tools/controlplane
+	$(BIN)/pip install --quiet --disable-pip-version-check --group dev -e './lib[mcp]' -e ./tools/controlplane
 	@touch $@
 
 ## binaries: build etcd, the Kubernetes components, kwok, the KServe controller, func,

@@ -46,6 +46,7 @@ FUNCTION_DIRS = {
     "deploy": REPO_ROOT / "functions" / "deploy",
     "delete": REPO_ROOT / "functions" / "delete",
     "health": REPO_ROOT / "functions" / "health",
+    "mcp": REPO_ROOT / "functions" / "mcp",
 }
 # A refused connection (not listening yet) is retried this often: the cold
 # start is measured to about this step.
@@ -83,6 +84,8 @@ class Probe:
     path: str
     body: bytes | None = None
     expected: frozenset[int] = frozenset({200})
+    # Sent besides Content-Type (an MCP request's Accept).
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -259,6 +262,7 @@ def _await_answer(
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         try:
             headers = {"content-type": "application/json"} if probe.body is not None else {}
+            headers.update(probe.headers)
             connection.request(probe.method, probe.path, body=probe.body, headers=headers)
             answer = connection.getresponse()
             body = answer.read()

@@ -323,6 +323,24 @@ def _ui(it: Running) -> None:
     assert moved.status == 308, moved.body
 
 
+def _mcp(it: Running) -> None:
+    url = it.run.url
+    # Its tools are deploy's, models' and delete's routes: it checks their rights.
+    _assert_healthy(it.invoke(target=f"{url}/health", request_type="GET"), writes=True)
+
+    # A stateless tools/list as an MCP client sends it (the SDK is loaded on it).
+    listing = curl(
+        "POST",
+        f"{url}/mcp",
+        json_body={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={"Accept": "application/json, text/event-stream"},
+    )
+    assert (listing.status, listing.content_type) == (200, "text/event-stream"), listing.body
+    [data] = [line[6:] for line in listing.body.splitlines() if line.startswith("data: ")]
+    tools = [tool["name"] for tool in json.loads(data)["result"]["tools"]]
+    assert {"list_models", "deploy_model", "delete_model"} <= set(tools), tools
+
+
 SCENARIOS: dict[str, Callable[[Running], None]] = {
     "deploy": _deploy,
     "models": _models,
@@ -330,6 +348,7 @@ SCENARIOS: dict[str, Callable[[Running], None]] = {
     "health": _health,
     "notify": _notify,
     "ui": _ui,
+    "mcp": _mcp,
     "root": _root,
 }
 

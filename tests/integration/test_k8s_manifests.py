@@ -38,6 +38,7 @@ FUNCTIONS = (
     "kserve-health",
     "kserve-notify",
     "kserve-ui",
+    "kserve-mcp",
 )
 # What the all-in-one kserve-api is not: notify (fed by an ApiServerSource, sending to a
 # SinkBinding's K_SINK: a Knative Eventing install) and that source's identity.
@@ -287,6 +288,10 @@ def _route(method: str, path: str) -> str | None:
         ("GET", "/access", "kserve-models"),
         ("POST", "/", "kserve-deploy"),
         ("OPTIONS", "/", "kserve-deploy"),
+        # The MCP server: POST only (stateless: no GET stream, no session to DELETE).
+        ("POST", "/mcp", "kserve-mcp"),
+        ("GET", "/mcp", None),
+        ("DELETE", "/mcp", None),
         ("GET", "/deploy", None),
         ("DELETE", "/deploy", None),
         # The model actions' prefix (/models/) matches /models element-wise; the

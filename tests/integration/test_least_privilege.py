@@ -61,6 +61,8 @@ ISVC_GRANTS: dict[str, frozenset[str]] = {
     # The web console's files: the browser calls the API with the user's own token.
     "kserve-ui": frozenset(),
     "kserve-api": frozenset({"get", "list", "watch", "create", "patch", "delete"}),
+    # The MCP server: its tools are deploy's, models' and delete's routes.
+    "kserve-mcp": frozenset({"get", "list", "watch", "create", "patch", "delete"}),
     # get: the model read afresh; patch: the record of the status event sent.
     "kserve-notify": frozenset({"get", "patch"}),
     # Knative's ApiServerSource adapter: a reflector (list, watch) per resource.
@@ -70,30 +72,36 @@ ISVC_GRANTS: dict[str, frozenset[str]] = {
 UNBOUND = frozenset({"kserve-ui"})
 # Who authenticates and authorizes callers (TokenReview + SubjectAccessReview).
 REVIEWERS = frozenset(
-    {"kserve-deploy", "kserve-models", "kserve-delete", "kserve-api", "kserve-notify"}
+    {"kserve-deploy", "kserve-models", "kserve-delete", "kserve-api", "kserve-mcp", "kserve-notify"}
 )
 # Who lists namespaces (GET /models?namespace=*).
-NAMESPACE_LISTERS = frozenset({"kserve-models", "kserve-api"})
+NAMESPACE_LISTERS = frozenset({"kserve-models", "kserve-api", "kserve-mcp"})
 # Who reads a Standard-mode model's predictor Deployment (has it rolled out?).
-DEPLOYMENT_READERS = frozenset({"kserve-deploy", "kserve-models", "kserve-api", "kserve-notify"})
+DEPLOYMENT_READERS = frozenset(
+    {"kserve-deploy", "kserve-models", "kserve-api", "kserve-mcp", "kserve-notify"}
+)
 # Who reads the predictor's logs and a model's Events (GET …/logs, …/events).
-DIAGNOSTICS_READERS = frozenset({"kserve-models", "kserve-api"})
+DIAGNOSTICS_READERS = frozenset({"kserve-models", "kserve-api", "kserve-mcp"})
 # Who records the audit Event of a change it makes.
-EVENT_RECORDERS = frozenset({"kserve-deploy", "kserve-delete", "kserve-api", "kserve-notify"})
+EVENT_RECORDERS = frozenset(
+    {"kserve-deploy", "kserve-delete", "kserve-api", "kserve-mcp", "kserve-notify"}
+)
 # Who reads a model's pods (why it cannot start).
-POD_LISTERS = frozenset({"kserve-models", "kserve-api", "kserve-notify", "kserve-notify-source"})
+POD_LISTERS = frozenset(
+    {"kserve-models", "kserve-api", "kserve-mcp", "kserve-notify", "kserve-notify-source"}
+)
 # Who gets and watches the models' pods (notify's ApiServerSource).
 POD_WATCHERS = frozenset({"kserve-notify-source"})
 # Who may JSON-patch a model (notify's record): every account with patch.
 PATCHERS = frozenset(account for account, verbs in ISVC_GRANTS.items() if "patch" in verbs)
 # Who follows a predictor Deployment's roll-out (deploy's wait=true).
-DEPLOYMENT_WATCHERS = frozenset({"kserve-deploy", "kserve-api"})
+DEPLOYMENT_WATCHERS = frozenset({"kserve-deploy", "kserve-api", "kserve-mcp"})
 # Who dry-runs a create for /health (the functions that create models).
-ADMISSION_PROBERS = frozenset({"kserve-deploy", "kserve-api"})
+ADMISSION_PROBERS = frozenset({"kserve-deploy", "kserve-api", "kserve-mcp"})
 # Who writes a model's history (a revision per change, the oldest pruned).
-HISTORY_WRITERS = frozenset({"kserve-deploy", "kserve-api"})
+HISTORY_WRITERS = frozenset({"kserve-deploy", "kserve-api", "kserve-mcp"})
 # Who lists a model's history (numbering and rollback; GET …/revisions).
-HISTORY_READERS = frozenset({"kserve-deploy", "kserve-models", "kserve-api"})
+HISTORY_READERS = frozenset({"kserve-deploy", "kserve-models", "kserve-api", "kserve-mcp"})
 ACCOUNTS = sorted(ISVC_GRANTS)
 # The functions (every account but the ApiServerSource's) read the InferenceService
 # CRD for GET /health.

@@ -39,6 +39,7 @@ _SOURCES: dict[str, tuple[str, ...]] = {
     "health": ("functions/health", "lib"),
     "notify": ("functions/notify", "lib"),
     "ui": ("functions/ui", "lib"),
+    "mcp": ("functions/mcp", "lib"),
     "root": ("func.yaml", "pyproject.toml", "function", "lib"),
 }
 
@@ -315,7 +316,13 @@ def curl_stream(url: str, *, seconds: float) -> str:
     return done.stdout
 
 
-def curl(method: str, url: str, *, json_body: Mapping[str, Any] | None = None) -> Answer:
+def curl(
+    method: str,
+    url: str,
+    *,
+    json_body: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Answer:
     """Send one request with ``curl`` and return its answer.
 
     Raises:
@@ -332,6 +339,8 @@ def curl(method: str, url: str, *, json_body: Mapping[str, Any] | None = None) -
         "--write-out",
         _CURL_TRAILER,
     ]
+    for name, value in (headers or {}).items():
+        args = [*args, "--header", f"{name}: {value}"]
     if json_body is not None:
         # --header/--data-binary rather than --json (curl >= 7.82 only).
         args = [*args, "--header", "Content-Type: application/json"]

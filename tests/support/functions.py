@@ -37,6 +37,7 @@ FUNCTION_ROOTS: dict[str, Path] = {
     "health": REPO_ROOT / "functions" / "health",
     "notify": REPO_ROOT / "functions" / "notify",
     "ui": REPO_ROOT / "functions" / "ui",
+    "mcp": REPO_ROOT / "functions" / "mcp",
     "root": REPO_ROOT,
 }
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 from kserve_functions.core.resources import EVENT, POD, Right
-from kserve_functions.functions import health
+from kserve_functions.functions import health, mcp
 
 REPO = Path(__file__).resolve().parents[2]
 # Checked apart from the reviews (the CRD check), or needed only to authenticate
@@ -60,6 +60,8 @@ def _checked(rights: Iterable[Right]) -> set[Grant]:
         ("kserve-functions-models", health.MODELS_RIGHTS),
         ("kserve-functions-delete", health.DELETE_RIGHTS),
         ("kserve-functions-notify", health.NOTIFY_RIGHTS),
+        # Its tools are deploy's, models' and delete's routes.
+        ("kserve-functions-mcp", mcp.MCP_RIGHTS),
         # It checks no rights and is granted none (but the CRD check's get).
         ("kserve-functions-health", ()),
     ],

@@ -33,6 +33,17 @@ EVENT_PATHS = frozenset(
         "kserve_functions.objects.transitions",
     }
 )
+# The MCP SDK and the tools over it: loaded on the first /mcp request (mcp.endpoint).
+MCP_SDK = frozenset(
+    {
+        "mcp",
+        "mcp_types",
+        "starlette",
+        "jsonschema",
+        "kserve_functions.mcp.server",
+        "kserve_functions.mcp.tools",
+    }
+)
 NOT_LOADED: dict[str, frozenset[str]] = {
     # Reads only: no event path, no canary promotion or abort.
     "models": EVENT_PATHS | {"kserve_functions.operations.canary"},
@@ -49,7 +60,10 @@ NOT_LOADED: dict[str, frozenset[str]] = {
     ),
     "deploy": frozenset({"kserve_functions.intake.notify", "kserve_functions.objects.transitions"}),
     "notify": frozenset({"kserve_functions.operations.revisions"}),
-    "root": frozenset({"kserve_functions.intake.notify", "kserve_functions.objects.transitions"}),
+    "root": frozenset({"kserve_functions.intake.notify", "kserve_functions.objects.transitions"})
+    | MCP_SDK,
+    # Takes no event; its tools' operations, and the SDK, load on its first request.
+    "mcp": EVENT_PATHS | MCP_SDK | {"kserve_functions.operations.canary"},
 }
 # The JSON log formatter: loaded by start() only with LOG_FORMAT=json (telemetry.logs).
 JSON_LOGS = frozenset({"pythonjsonlogger", "kserve_functions.telemetry.json_format"})
@@ -150,7 +164,7 @@ def _loaded_once_started(name: str, env: dict[str, str]) -> set[str]:
     return _top_packages(json.loads(probe.stdout))
 
 
-@pytest.mark.parametrize("name", ["root", "models"])
+@pytest.mark.parametrize("name", ["root", "models", "mcp"])
 def test_a_started_function_without_an_otlp_endpoint_imports_no_opentelemetry(name: str) -> None:
     loaded = _loaded_once_started(name, {})
 
@@ -166,3 +180,22 @@ def test_a_started_function_with_an_otlp_endpoint_loads_the_sdk() -> None:
         "opentelemetry.exporter.otlp.proto.http",
         "kserve_functions.telemetry.otel",
     } <= loaded
+
+
+def test_the_check_sees_the_mcp_sdk_once_the_server_is_imported() -> None:
+    # What the first /mcp request imports (mcp.endpoint): the names above are real.
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json, sys; import kserve_functions.mcp.server; "
+            "print(json.dumps(sorted(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr
+
+    assert _top_packages(json.loads(probe.stdout)) >= MCP_SDK

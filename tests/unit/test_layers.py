@@ -32,6 +32,7 @@ PURE_REQUESTS = "Requests, answers and paging are pure: no client, no HTTP"
 FACADE = "Above kube, only its facade: kserve_functions.kube, not its modules"
 PLAIN_SINK = "The event sink is plain HTTP: no Kubernetes client"
 NO_EVENTS_IN_APP = "The function object loads no event parsing, directly or not"
+MCP = "MCP: the endpoint, then the SDK's server, resources, tools, who asks"
 CONTRACTS = (
     LAYERS,
     OPERATIONS,
@@ -48,6 +49,7 @@ CONTRACTS = (
     FACADE,
     PLAIN_SINK,
     NO_EVENTS_IN_APP,
+    MCP,
 )
 
 
@@ -118,6 +120,9 @@ def test_the_library_keeps_its_contracts() -> None:
         ("auth/allowlists", "from kserve_functions.auth import authorizer  # noqa", AUTH),
         ("app", "from kserve_functions.intake import commands  # noqa", NO_EVENTS_IN_APP),
         ("context", "from kserve_functions.cloudevents import envelope  # noqa", NO_EVENTS_IN_APP),
+        ("mcp/tools", "from kserve_functions.mcp import server  # noqa", MCP),
+        ("mcp/endpoint", "from kserve_functions import app  # noqa", LAYERS),
+        ("operations/listing", "from kserve_functions.mcp import tools  # noqa", LAYERS),
     ],
     ids=[
         "models-import-app",
@@ -144,6 +149,9 @@ def test_the_library_keeps_its_contracts() -> None:
         "allowlists-import-the-authorizer",
         "app-imports-commands",
         "app-loads-the-envelope-through-context",
+        "mcp-tools-import-the-sdks-server",
+        "mcp-imports-the-function-object",
+        "an-operation-imports-the-mcp-tools",
     ],
 )
 def test_an_import_against_the_layers_fails_the_check(

@@ -35,6 +35,7 @@ AT_ZERO = {
     "models": {STREAMS, REVIEWS},
     "delete": {WAITS, REVIEWS, RECORDS, EVENTS},
     "notify": {REVIEWS, EVENTS},
+    "mcp": {DEPLOYS, WAITS, STREAMS, REVIEWS, RECORDS},
     "health": set(),
     "ui": set(),
 }

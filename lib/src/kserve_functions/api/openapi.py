@@ -106,6 +106,17 @@ def describer(routes: Sequence[Route], *, title: str, version: str) -> Handler:
     return describe
 
 
+def request_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON Schema of request model ``model`` alone, as the document describes it
+    (its nested models under ``$defs``): an MCP tool's input (``mcp.tools``) reads the
+    same schema as the route's body."""
+    schema = model.model_json_schema(
+        by_alias=True, mode="validation", ref_template="#/$defs/{model}"
+    )
+    _keys_by_pattern(schema)
+    return schema
+
+
 def _keys_by_pattern(node: object) -> None:
     """Make every map's key pattern bind its keys, in place.
 

@@ -62,6 +62,12 @@ def http_actor(user: str | None, method: str, path: str) -> Actor:
     return Actor(by=user or ANONYMOUS, how=f"{method} {path}")
 
 
+def mcp_actor(user: str | None, tool: str) -> Actor:
+    """A caller of the MCP server's tool ``tool``; ``user`` None when callers are not
+    authenticated."""
+    return Actor(by=user or ANONYMOUS, how=f"mcp tool {tool}")
+
+
 def event_actor(user: str | None, event_type: str, source: str, event_id: str) -> Actor:
     """The sender of a CloudEvent; ``user`` None when the broker is trusted."""
     return Actor(by=user or TRUSTED_BROKER, how=f"event {event_type} from {source} (id {event_id})")
