@@ -91,6 +91,8 @@ class LoadResult:
     seconds: float
     statuses: Counter[int]
     cpu_seconds: dict[int, float]
+    # The user part of cpu_seconds (procstat.user_seconds).
+    user_seconds: dict[int, float] = field(default_factory=dict)
 
     @property
     def throughput(self) -> float:
@@ -120,6 +122,7 @@ async def closed_loop(
             session, path, clients=clients, requests=warm_up, latencies=[], statuses=Counter()
         )
         cpu_before = {pid: procstat.cpu_seconds(pid) for pid in watch_pids}
+        user_before = {pid: procstat.user_seconds(pid) for pid in watch_pids}
         latencies: list[float] = []
         statuses: Counter[int] = Counter()
         began = time.perf_counter()
@@ -133,7 +136,8 @@ async def closed_loop(
         )
         seconds = time.perf_counter() - began
         cpu = {pid: procstat.cpu_seconds(pid) - cpu_before[pid] for pid in watch_pids}
-    return LoadResult(latencies, seconds, statuses, cpu)
+        user = {pid: procstat.user_seconds(pid) - user_before[pid] for pid in watch_pids}
+    return LoadResult(latencies, seconds, statuses, cpu, user)
 
 
 async def _run(
