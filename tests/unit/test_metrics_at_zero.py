@@ -1,4 +1,5 @@
-"""Each function starts at zero the series of the work it does, and only those.
+"""Each function starts at zero the series of the work it does, and only those (a
+family without labels, one series, is exposed only by a function doing its work).
 
 Each function is created in a process of its own (the registry is the
 process's), as func-python creates it, and its exposition read there.
@@ -23,19 +24,24 @@ print(generate_latest(REGISTRY).decode())
 DEPLOYS = "kserve_functions_deploys_total"
 WAITS = "kserve_functions_waits_total"
 STREAMS = "kserve_functions_streams_open"
+REFUSALS = "kserve_functions_stream_refusals_total"
 PUSHES = "kserve_functions_registry_pushes_total"
+ROLLED = "kserve_functions_models_rolled_total"
+PUSH_TO_ROLLED = "kserve_functions_push_to_rolled_seconds_count"
 REVIEWS = "kserve_functions_auth_reviews_total"
 RECORDS = "kserve_functions_records_failed_total"
 EVENTS = "kserve_functions_cloudevents_total"
-EVERY = frozenset({DEPLOYS, WAITS, STREAMS, PUSHES, REVIEWS, RECORDS, EVENTS})
+STREAMING = {STREAMS, REFUSALS}
+PUSHING = {PUSHES, ROLLED, PUSH_TO_ROLLED}
+EVERY = frozenset({DEPLOYS, WAITS, *STREAMING, *PUSHING, REVIEWS, RECORDS, EVENTS})
 
 AT_ZERO = {
     "root": EVERY,
     "deploy": EVERY,
-    "models": {STREAMS, REVIEWS},
+    "models": {*STREAMING, REVIEWS},
     "delete": {WAITS, REVIEWS, RECORDS, EVENTS},
     "notify": {REVIEWS, EVENTS},
-    "mcp": {DEPLOYS, WAITS, STREAMS, REVIEWS, RECORDS},
+    "mcp": {DEPLOYS, WAITS, *STREAMING, REVIEWS, RECORDS},
     "health": set(),
     "ui": set(),
 }

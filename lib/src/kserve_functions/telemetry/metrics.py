@@ -1,10 +1,11 @@
 """Every metric the functions expose at ``GET /metrics``, in one place.
 
 The families live in prometheus-client's default registry, beside its process
-and platform collectors, and are defined here once so that every function
-process exposes the same set. A function starts at zero only the series of the
-work it does (``start_at_zero``): the models function has no deploy counters
-to show, and each series costs every scrape its line. Each label takes values
+and platform collectors, and are defined here once for every function. A
+function starts at zero only the series of the
+work it does (``start_at_zero``; a family without labels, one series, is
+exposed only there): the models function has no deploy counters or push
+histogram to show, and each series costs every scrape its line. Each label takes values
 from a fixed set: a route template, never a path; a verb and a resource plural,
 never an object's name; an event type we know, else ``other``; never a
 namespace, a model or a user. The test
@@ -26,7 +27,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, Literal
 
-from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.registry import Collector
 
 # A counter's *_created series would double every family's series for a value no
 # panel or alert of ours reads.
@@ -55,9 +57,11 @@ FAMILIES: dict[str, Family] = {}
 held to it by tests)."""
 
 
-def _counter(name: str, help_: str, labels: Sequence[str] = ()) -> Counter:
+def _counter(
+    name: str, help_: str, labels: Sequence[str] = (), *, registered: bool = True
+) -> Counter:
     FAMILIES[f"{name}_total"] = Family(f"{name}_total", "counter", tuple(labels), help_)
-    return Counter(name, help_, labels)
+    return Counter(name, help_, labels, registry=REGISTRY if registered else None)
 
 
 def _gauge(name: str, help_: str, labels: Sequence[str] = ()) -> Gauge:
@@ -66,10 +70,17 @@ def _gauge(name: str, help_: str, labels: Sequence[str] = ()) -> Gauge:
 
 
 def _histogram(
-    name: str, help_: str, labels: Sequence[str] = (), *, buckets: Sequence[float]
+    name: str,
+    help_: str,
+    labels: Sequence[str] = (),
+    *,
+    buckets: Sequence[float],
+    registered: bool = True,
 ) -> Histogram:
     FAMILIES[name] = Family(name, "histogram", tuple(labels), help_)
-    return Histogram(name, help_, labels, buckets=buckets)
+    return Histogram(
+        name, help_, labels, buckets=buckets, registry=REGISTRY if registered else None
+    )
 
 
 # Function requests.
@@ -136,9 +147,12 @@ STREAMS_OPEN = _gauge(
     "Watch streams and followed logs open, by kind (models, model, logs)",
     ["kind"],
 )
+# A family without labels is one series from the start: registered (exposed) only
+# by a function that does its work (start_at_zero), as a labelled one starts at zero.
 STREAM_REFUSALS = _counter(
     "kserve_functions_stream_refusals",
     "Streams refused because MAX_STREAMS were open (503)",
+    registered=False,
 )
 CLOUDEVENTS = _counter(
     "kserve_functions_cloudevents",
@@ -158,11 +172,13 @@ REGISTRY_PUSHES = _counter(
 MODELS_ROLLED = _counter(
     "kserve_functions_models_rolled",
     "Models patched to a pushed image",
+    registered=False,
 )
 PUSH_TO_ROLLED = _histogram(
     "kserve_functions_push_to_rolled_seconds",
     "From a registry push taken to every model that opted in patched",
     buckets=PUSH_BUCKETS,
+    registered=False,
 )
 AUTH_REVIEWS = _counter(
     "kserve_functions_auth_reviews",
@@ -269,11 +285,24 @@ def _waits() -> None:
 def _streams() -> None:
     for kind in ("models", "model", "logs"):
         STREAMS_OPEN.labels(kind)
+    _register(STREAM_REFUSALS)
 
 
 def _pushes() -> None:
     for result in ("ok", "refused", "failed"):
         REGISTRY_PUSHES.labels(result)
+    _register(MODELS_ROLLED, PUSH_TO_ROLLED)
+
+
+_REGISTERED: set[Collector] = set()
+
+
+def _register(*collectors: Collector) -> None:
+    """Expose ``collectors`` (once: the registry refuses a second registration)."""
+    for collector in collectors:
+        if collector not in _REGISTERED:
+            REGISTRY.register(collector)
+            _REGISTERED.add(collector)
 
 
 def _reviews() -> None:
