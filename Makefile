@@ -9,6 +9,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_KUBECONFIG := .dev/kubeconfig
 DEV_ADDRESS ?= 127.0.0.1:8080
+# Knative Eventing in `make dev`: the project's Broker and Triggers (k8s/eventing/)
+# deliver to the API; `make dev DEV_EVENTING=` starts the cluster without it.
+DEV_EVENTING ?= --with-eventing --event-subscriber http://$(DEV_ADDRESS)/
 AUTH_MODE ?= none
 # text: today's log lines; json: one JSON object per line, as in the k8s/ manifests.
 LOG_FORMAT ?= text
@@ -36,7 +39,7 @@ $(STAMP): pyproject.toml lib/pyproject.toml tools/controlplane/pyproject.toml
 	@touch $@
 
 ## binaries: build etcd, the Kubernetes components, kwok, the KServe controller, func,
-## prometheus and promtool from Go modules (once; cached by version)
+## prometheus, promtool and Knative Eventing from Go modules (once; cached by version)
 binaries: $(STAMP)
 	$(BIN)/python -m controlplane build
 
@@ -61,7 +64,7 @@ versions: $(STAMP)
 ## dev: the local KServe cluster (kubeconfig in .dev/kubeconfig) and the API on
 ## http://$(DEV_ADDRESS), until Ctrl-C
 dev: binaries
-	$(BIN)/python -m controlplane up --kubeconfig $(DEV_KUBECONFIG) -- \
+	$(BIN)/python -m controlplane up --kubeconfig $(DEV_KUBECONFIG) $(DEV_EVENTING) -- \
 		env LISTEN_ADDRESS=$(DEV_ADDRESS) AUTH_MODE=$(AUTH_MODE) LOG_FORMAT=$(LOG_FORMAT) $(BIN)/python tools/dev/serve_root.py
 
 lint: $(STAMP)

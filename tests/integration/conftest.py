@@ -21,7 +21,7 @@ import pytest
 import pytest_asyncio
 from controlplane.cluster import ControlPlane, Settings
 from controlplane.errors import ControlPlaneError
-from controlplane.processes import free_port
+from controlplane.eventing_launch import Eventing
 from kserve_functions.app import ModelFunction
 from kubernetes import client
 from support.apiserver_source import ApiServerSource, Broker
@@ -35,6 +35,7 @@ from support.functions import (
     new_function,
 )
 from support.notify_rig import NotifyRig
+from support.webhooks import install_down_validator
 
 # Process ids of every control plane the session started, checked at the end.
 _STARTED_PIDS: list[int] = []
@@ -51,6 +52,21 @@ def control_plane() -> Iterator[ControlPlane]:
     _STARTED_PIDS.extend(plane.pids)
     yield plane
     plane.stop()
+
+
+@pytest.fixture(scope="session")
+def eventing(control_plane: ControlPlane) -> Eventing:
+    """Knative Eventing on the session's cluster, started for the first test that needs it.
+
+    Only the tests that ask for it pay its start (see ``controlplane.eventing_launch``);
+    one that cannot get it fails with the launcher's message, it never skips.
+    """
+    try:
+        running = control_plane.start_eventing()
+    except ControlPlaneError as e:
+        pytest.fail(f"Knative Eventing did not start on the local cluster: {e}", pytrace=False)
+    _STARTED_PIDS.extend(pid for pid in control_plane.pids if pid not in _STARTED_PIDS)
+    return running
 
 
 @pytest.fixture(scope="session")
@@ -125,23 +141,9 @@ def kserve_webhook_down(
     fails the call exactly as when the manager's webhook server is not running,
     while the session's other namespaces keep the working one.
     """
-    admission = client.AdmissionregistrationV1Api(admin_api)
-    kserve = admission.read_validating_webhook_configuration("inferenceservice.serving.kserve.io")
-    [webhook] = kserve.webhooks or []
-    path = "/validate-serving-kserve-io-v1beta1-inferenceservice"
-    webhook.client_config.url = f"https://127.0.0.1:{free_port()}{path}"
-    webhook.namespace_selector = client.V1LabelSelector(
-        match_labels={"kubernetes.io/metadata.name": namespace}
-    )
-    webhook.timeout_seconds = 2
-    name = f"down-{namespace}"
-    admission.create_validating_webhook_configuration(
-        client.V1ValidatingWebhookConfiguration(
-            metadata=client.V1ObjectMeta(name=name), webhooks=[webhook]
-        )
-    )
+    name = install_down_validator(admin_api, namespace, timeout_seconds=2)
     yield namespace
-    admission.delete_validating_webhook_configuration(name)
+    client.AdmissionregistrationV1Api(admin_api).delete_validating_webhook_configuration(name)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

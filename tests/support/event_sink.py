@@ -82,7 +82,10 @@ class RecordingSink:
                 event = from_http_event(HTTPMessage(headers=headers, body=body))
                 data = event.get_data()
                 if isinstance(data, bytes | str):
-                    data = json.loads(data)
+                    try:
+                        data = json.loads(data)
+                    except ValueError:  # a dead-letter sink keeps unreadable events too
+                        data = {"unreadable": data if isinstance(data, str) else data.decode()}
                 subject, time = event.get_subject(), event.get_time()
                 received = Received(
                     type=str(event.get_type()),

@@ -2,16 +2,21 @@
 
 No Docker engine, no envtest download: etcd, the Kubernetes components
 (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl), kwok, the
-KServe controller manager, the Knative ``func`` CLI and Prometheus (``prometheus``
+KServe controller manager, the Knative ``func`` CLI, Prometheus (``prometheus``
 and ``promtool``, which check the functions' metrics and alert rules in the
-integration tier) are compiled from their Go modules through the Go module
-proxy. Each is built from a wrapper module under
+integration tier) and Knative Eventing (``EVENTING``) are compiled from their Go
+modules through the Go module proxy. Each is built from a wrapper module under
 ``tools/controlplane/gomod/<wrapper>/`` whose committed ``go.mod``/``go.sum`` pin
 the exact version, so the version is read from there (one source of truth)
 and the binary is cached outside the repository as ``<cache>/<name>-<version>``:
 built when missing, reused afterwards. The four Kubernetes components share one
 wrapper (one release, one lock), so Go's build cache compiles their common
-packages once; so do ``prometheus`` and ``promtool``.
+packages once; so do ``prometheus`` and ``promtool``, and Knative Eventing's seven.
+
+A wrapper may hold Go code of the project's own (``own_code``): a main, or a
+file a ``Patch`` adds to an upstream package at build time. Then the cache
+entry also carries a digest of the wrapper's Go files, so editing that code
+rebuilds the binary.
 
 ``KUBEBUILDER_ASSETS`` (the envtest convention: a folder holding
 ``kube-apiserver`` and ``etcd``) replaces the build for those two when set.
@@ -19,6 +24,7 @@ packages once; so do ``prometheus`` and ``promtool``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -43,6 +49,25 @@ _DOWNLOAD_FAILURE = re.compile(
 
 
 @dataclass(frozen=True)
+class Patch:
+    """A build-time change to one upstream package, the smallest that makes it run here.
+
+    In ``module``'s folder ``directory``, the lines ``remove`` are deleted
+    from ``file`` (the build fails if upstream's file no longer holds them
+    exactly) and the wrapper's file ``add`` joins the package. The module
+    cache is left alone (Go refuses to overlay files in it): the build copies
+    the module into its own folder, changes the copy, and builds with a
+    ``-modfile`` that replaces the module with that copy.
+    """
+
+    module: str
+    directory: str
+    file: str
+    remove: str
+    add: str
+
+
+@dataclass(frozen=True)
 class Component:
     """One binary built from a wrapper module.
 
@@ -58,6 +83,8 @@ class Component:
     package: str
     ldflags: Callable[[str], list[str]]
     kubebuilder_asset: bool
+    own_code: bool = False
+    patches: tuple[Patch, ...] = ()
 
     @property
     def module_dir(self) -> Path:
@@ -220,6 +247,73 @@ PROMETHEUS = _command(
 PROMTOOL = _command(
     "promtool", "prometheus", "github.com/prometheus/prometheus", _prometheus_ldflags
 )
+
+# Knative Eventing: the data plane's upstream mains (the broker's ingress and
+# filter, the InMemoryChannel dispatcher, the ApiServerSource adapter) and a main
+# of the project's own for the control plane (upstream's bind health probes on a
+# hard-coded :8080); see gomod/knative-eventing.
+_EVENTING = "knative.dev/eventing"
+
+
+def _eventing(
+    name: str, package: str, *, own_code: bool = False, patches: tuple[Patch, ...] = ()
+) -> Component:
+    return Component(
+        name=name,
+        wrapper="knative-eventing",
+        main_module=_EVENTING,
+        package=package,
+        ldflags=_no_ldflags,
+        kubebuilder_asset=False,
+        own_code=own_code or bool(patches),
+        patches=patches,
+    )
+
+
+EVENTING_CONTROLLER = _eventing(
+    "eventing-controller",
+    "kserve-functions.local/knative-eventing/cmd/eventing-controller",
+    own_code=True,
+)
+IMC_CONTROLLER = _eventing(
+    "eventing-imc-controller",
+    "kserve-functions.local/knative-eventing/cmd/imc-controller",
+    own_code=True,
+)
+EVENTING_WEBHOOK = _eventing(
+    "eventing-webhook",
+    "kserve-functions.local/knative-eventing/cmd/eventing-webhook",
+    own_code=True,
+)
+EVENTING_INGRESS = _eventing("eventing-broker-ingress", f"{_EVENTING}/cmd/broker/ingress")
+EVENTING_FILTER = _eventing("eventing-broker-filter", f"{_EVENTING}/cmd/broker/filter")
+# The InMemoryChannel dispatcher's listening ports are constants of its package
+# (8080, 8443): the one patch makes them variables read from the environment
+# (gomod/knative-eventing/_patch/imc-dispatcher/local_ports.go).
+IMC_DISPATCHER_PORTS = Patch(
+    module=_EVENTING,
+    directory="pkg/reconciler/inmemorychannel/dispatcher",
+    file="controller.go",
+    remove="\thttpPort      = 8080\n\thttpsPort     = 8443\n",
+    add="_patch/imc-dispatcher/local_ports.go",
+)
+EVENTING_DISPATCHER = _eventing(
+    "eventing-imc-dispatcher",
+    f"{_EVENTING}/cmd/in_memory/channel_dispatcher",
+    patches=(IMC_DISPATCHER_PORTS,),
+)
+EVENTING_ADAPTER = _eventing(
+    "eventing-apiserver-adapter", f"{_EVENTING}/cmd/apiserver_receive_adapter"
+)
+EVENTING = (
+    EVENTING_CONTROLLER,
+    IMC_CONTROLLER,
+    EVENTING_WEBHOOK,
+    EVENTING_INGRESS,
+    EVENTING_FILTER,
+    EVENTING_DISPATCHER,
+    EVENTING_ADAPTER,
+)
 COMPONENTS: dict[str, Component] = {
     c.name: c
     for c in (
@@ -233,6 +327,7 @@ COMPONENTS: dict[str, Component] = {
         FUNC,
         PROMETHEUS,
         PROMTOOL,
+        *EVENTING,
     )
 }
 
@@ -247,8 +342,25 @@ def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
 
 
 def cached_path(component: Component, cache_dir: Path) -> Path:
-    """The cache entry of ``component`` at its pinned version (may not exist yet)."""
-    return cache_dir / f"{component.name}-{component.version()}"
+    """The cache entry of ``component`` at its pinned version (may not exist yet).
+
+    A component built with Go code of the project's own is also keyed by a
+    digest of its wrapper's Go files (``<name>-<version>-<digest>``).
+    """
+    name = f"{component.name}-{component.version()}"
+    if component.own_code:
+        name += f"-{wrapper_digest(component.module_dir)}"
+    return cache_dir / name
+
+
+def wrapper_digest(wrapper_dir: Path) -> str:
+    """A short digest of a wrapper module's ``go.mod``, ``go.sum`` and Go sources."""
+    digest = hashlib.sha256()
+    files = [wrapper_dir / "go.mod", wrapper_dir / "go.sum", *sorted(wrapper_dir.rglob("*.go"))]
+    for path in files:
+        digest.update(str(path.relative_to(wrapper_dir)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
 
 
 def kubebuilder_asset(component: Component, environ: Mapping[str, str]) -> Path | None:
@@ -343,6 +455,9 @@ def _build(
     env["GOTOOLCHAIN"] = "local"
     ldflags = " ".join(["-s", "-w", *component.ldflags(version)])
     argv = [go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(partial), component.package]
+    patched = target.with_name(target.name + ".patched")
+    if component.patches:
+        argv[2:2] = [f"-modfile={_patched_modules(component, go, env, patched)}"]
     with build_log.open("w") as out:
         result = subprocess.run(
             argv,
@@ -352,6 +467,7 @@ def _build(
             env=env,
             check=False,
         )
+    shutil.rmtree(patched, ignore_errors=True)
     if result.returncode != 0:
         partial.unlink(missing_ok=True)
         output = build_log.read_text(errors="replace")
@@ -359,6 +475,56 @@ def _build(
     partial.replace(target)
     build_log.unlink()
     log(f"built {component.name} {version}")
+
+
+def _patched_modules(component: Component, go: str, env: dict[str, str], folder: Path) -> Path:
+    """Copy and patch the modules ``component.patches`` change; return the ``-modfile``.
+
+    The returned ``go.mod`` is the wrapper's plus a ``replace`` of each patched
+    module by its copy under ``folder``; ``go.sum`` beside it is the wrapper's.
+
+    Raises:
+        ControlPlaneError: a module cannot be found, or its file no longer
+            holds the lines to remove (upstream changed: revisit the patch).
+    """
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    replaces: list[str] = []
+    for index, patch in enumerate(component.patches):
+        found = subprocess.run(
+            [go, "list", "-m", "-f", "{{.Dir}}", patch.module],
+            cwd=component.module_dir,
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        source = Path(found.stdout.strip())
+        if found.returncode != 0 or not source.is_dir():
+            raise ControlPlaneError(
+                f"cannot build {component.name}: Go module {patch.module} not found "
+                f"({found.stderr.strip()[:200]})"
+            )
+        copy = folder / f"module-{index}"
+        shutil.copytree(source, copy, copy_function=shutil.copyfile)
+        for directory, _, _ in os.walk(copy):
+            os.chmod(directory, 0o755)  # noqa: S103 - the module cache's folders are read-only
+        original = copy / patch.directory / patch.file
+        text = original.read_text() if original.is_file() else ""
+        if text.count(patch.remove) != 1:
+            raise ControlPlaneError(
+                f"cannot build {component.name}: {patch.module}'s {patch.directory}/{patch.file} "
+                f"no longer holds the lines the patch removes ({patch.remove.strip()!r}): "
+                f"revisit {component.module_dir / patch.add}"
+            )
+        original.write_text(text.replace(patch.remove, ""))
+        added = component.module_dir / patch.add
+        shutil.copyfile(added, copy / patch.directory / f"zz_kserve_functions_{added.name}")
+        replaces.append(f"replace {patch.module} => {copy}\n")
+    go_mod = folder / "go.mod"
+    go_mod.write_text((component.module_dir / "go.mod").read_text() + "\n" + "".join(replaces))
+    shutil.copyfile(component.module_dir / "go.sum", folder / "go.sum")
+    return go_mod
 
 
 def _build_error(

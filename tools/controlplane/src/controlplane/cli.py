@@ -4,8 +4,9 @@
 building them all, downloads the upstream Go modules whose manifests the
 cluster installs, ``upstream``); ``up`` starts
 the local KServe cluster (or, ``--without-kserve``, etcd and kube-apiserver
-only), writes its kubeconfig and keeps it running until Ctrl-C, SIGTERM or
-SIGHUP, then stops within a bound (``_up``);
+only; ``--with-eventing``, Knative Eventing too, with ``--event-subscriber``
+the project's ``k8s/eventing/`` delivering to the API), writes its kubeconfig
+and keeps it running until Ctrl-C, SIGTERM or SIGHUP, then stops within a bound (``_up``);
 ``versions`` prints the pinned version and path of each binary and the
 pinned version of each upstream module;
 ``pin-kubernetes`` regenerates the Kubernetes wrapper for another release.
@@ -26,9 +27,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from controlplane import binaries, pinning, processes, upstream
+from controlplane import binaries, pinning, processes, project_eventing, upstream
 from controlplane.cluster import ControlPlane, Settings
 from controlplane.errors import ControlPlaneError
+from controlplane.eventing_launch import Eventing
 
 # How often `up` looks at the cluster's processes.
 _WATCH_SECONDS = 1.0
@@ -65,6 +67,19 @@ def _parser() -> argparse.ArgumentParser:
         "--without-kserve",
         action="store_true",
         help="start etcd and kube-apiserver only (no controllers, nodes or KServe)",
+    )
+    up.add_argument(
+        "--with-eventing",
+        action="store_true",
+        help="start Knative Eventing (Broker, Triggers, webhook, data plane) on the cluster too "
+        "(about 6 s more)",
+    )
+    up.add_argument(
+        "--event-subscriber",
+        metavar="URI",
+        default=None,
+        help="with --with-eventing: apply k8s/eventing/ to namespace default with every "
+        "Trigger's subscriber this URI (the API served beside the cluster)",
     )
     up.add_argument(
         "beside",
@@ -107,6 +122,11 @@ def _ready_message(control_plane: ControlPlane, cache_dir: Path | None) -> str:
     if control_plane.settings.kserve_cluster:
         # Where a pod's container log is written to be read by `kubectl logs` (README).
         lines.append(f"pod logs: {control_plane.pod_log_dir}")
+    if control_plane.eventing is not None:
+        lines.append(
+            "knative eventing: every Broker's ingress at "
+            f"{control_plane.eventing.ingress_url('<namespace>', '<broker>')}"
+        )
     kubectl = binaries.cached_path(binaries.KUBECTL, cache_dir or binaries.default_cache_dir())
     if kubectl.exists():
         lines += [
@@ -117,6 +137,32 @@ def _ready_message(control_plane: ControlPlane, cache_dir: Path | None) -> str:
     else:
         lines.append(f"  export KUBECONFIG={control_plane.kubeconfig_path}")
     return "\n".join([*lines, "press Ctrl-C to stop it"])
+
+
+# Where `make dev` applies k8s/eventing/ (its models go there too, by default).
+_DEV_NAMESPACE = "default"
+
+
+def _apply_project_eventing(control_plane: ControlPlane, subscriber: str) -> None:
+    project_eventing.apply(
+        kubectl=binaries.ensure(binaries.KUBECTL, cache_dir=control_plane.settings.cache_dir),
+        kubeconfig=control_plane.kubeconfig_path,
+        folder=control_plane.work_dir / "project-eventing",
+        namespace=_DEV_NAMESPACE,
+        subscriber_uri=subscriber,
+    )
+
+
+def _event_message(running: Eventing, subscriber: str) -> str:
+    ingress = running.ingress_url(_DEV_NAMESPACE, project_eventing.BROKER)
+    return "\n".join(
+        [
+            f"the project's Broker (k8s/eventing/, every Trigger to {subscriber}) takes "
+            f"CloudEvents at {ingress}",
+            "send a deploy event through it (the reply goes back through the Broker):",
+            f"  {project_eventing.curl_example(ingress, _DEV_NAMESPACE)}",
+        ]
+    )
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -149,7 +195,13 @@ def _up(args: argparse.Namespace) -> int:
     control_plane = ControlPlane(settings)
     try:
         with control_plane:
+            if settings.kserve_cluster and args.with_eventing:
+                control_plane.start_eventing()
+                if args.event_subscriber:
+                    _apply_project_eventing(control_plane, args.event_subscriber)
             print(_ready_message(control_plane, args.cache_dir), flush=True)
+            if control_plane.eventing is not None and args.event_subscriber:
+                print(_event_message(control_plane.eventing, args.event_subscriber), flush=True)
             command = args.beside[1:] if args.beside[:1] == ["--"] else args.beside
             if command:
                 return _run_beside(command, control_plane)

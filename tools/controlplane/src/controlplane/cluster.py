@@ -48,6 +48,7 @@ from controlplane import (
     binaries,
     controllers,
     crds,
+    eventing_launch,
     kserve,
     kubeconfig,
     kwok,
@@ -140,6 +141,8 @@ class ControlPlane:
         self._kubeconfig_path: Path | None = None
         self._pod_log_dir: Path | None = None
         self._etcd_url: str | None = None
+        self._host_proxy_port: int | None = None
+        self._eventing: eventing_launch.Eventing | None = None
 
     def __enter__(self) -> ControlPlane:
         self.start()
@@ -365,7 +368,17 @@ class ControlPlane:
             # The ServiceAccount admission plugin waits for a `default` ServiceAccount
             # that only kube-controller-manager creates, and none runs then.
             argv.append("--disable-admission-plugins=ServiceAccount")
-        self._processes.append(ManagedProcess("kube-apiserver", argv, work_dir / "apiserver.log"))
+        env = None
+        if self.settings.kserve_cluster:
+            # The apiserver calls Knative Eventing's webhooks (admission, conversion) at
+            # their Services' names; only the loopback proxy that `start_eventing`
+            # starts on this port knows them (Go never proxies loopback addresses, so
+            # KServe's webhook, etcd and kwok are reached directly as before).
+            self._host_proxy_port = free_port()
+            env = {**os.environ, "HTTPS_PROXY": f"http://127.0.0.1:{self._host_proxy_port}"}
+        self._processes.append(
+            ManagedProcess("kube-apiserver", argv, work_dir / "apiserver.log", env=env)
+        )
 
     def _start_kserve_cluster(
         self,
@@ -493,6 +506,24 @@ class ControlPlane:
         kubeconfig.write(path, self._kubeconfig_for(user))
         return path
 
+    def _service_account_kubeconfig(self, namespace: str, service_account: str) -> Path:
+        # A week: the longest a `make dev` session is expected to run.
+        token = self.mint_service_account_token(
+            namespace, service_account, expiration_seconds=7 * 24 * 3600
+        )
+        path = self.work_dir / "kubeconfigs" / f"sa-{namespace}-{service_account}.yaml"
+        credentials = self._require(self._credentials, "credentials")
+        kubeconfig.write(
+            path,
+            kubeconfig.render(
+                server=self.server,
+                ca_pem=credentials.ca_cert.read_bytes(),
+                user=f"system:serviceaccount:{namespace}:{service_account}",
+                token=token,
+            ),
+        )
+        return path
+
     def _wait_endpoints(self, endpoints: dict[str, str], what: str) -> None:
         context = ssl.create_default_context(cafile=str(self.ca_cert_path))
         self._wait(readiness.endpoints_check(endpoints, context), what)
@@ -501,6 +532,42 @@ class ControlPlane:
         readiness.wait_for(
             check, processes=self._processes, timeout=self.settings.ready_timeout, what=what
         )
+
+    # -- Knative Eventing, on demand ---------------------------------------------
+
+    @property
+    def eventing(self) -> eventing_launch.Eventing | None:
+        """The running Knative Eventing's loopback addresses, or None before ``start_eventing``."""
+        return self._eventing
+
+    def start_eventing(self) -> eventing_launch.Eventing:
+        """Install and start Knative Eventing (``eventing_launch``); idempotent.
+
+        Its processes join the cluster's: ``stop`` ends them with the other
+        apiserver clients. Call it from the thread that called ``start`` (see
+        ``restart``: the parent-death signal follows the starting thread).
+
+        Raises:
+            ControlPlaneError: the cluster is the reduced one (no kwok, so no
+                EndpointSlices for the Broker), or as ``eventing_launch.start``;
+                what was started of Eventing keeps running until ``stop``.
+        """
+        if self._eventing is not None:
+            return self._eventing
+        if not self.settings.kserve_cluster or self._host_proxy_port is None:
+            raise ControlPlaneError("Knative Eventing needs the full cluster (kwok, controllers)")
+        with self.admin_client() as api_client:
+            self._eventing = eventing_launch.start(
+                api_client=api_client,
+                kubeconfig=self.kubeconfig_path,
+                service_account_kubeconfig=self._service_account_kubeconfig,
+                proxy_port=self._host_proxy_port,
+                cache_dir=self.settings.cache_dir,
+                start_process=lambda name, argv, env: self._start_process(name, argv, env=env),
+                wait=self._wait,
+                environ=os.environ,
+            )
+        return self._eventing
 
     # -- faults, for tests ------------------------------------------------------
 

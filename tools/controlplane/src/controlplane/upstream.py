@@ -15,7 +15,8 @@ once, found again in milliseconds.
 
 KServe's files come from ``gomod/kserve-controller/``, the wrapper the
 controller manager is built from, so one version bump there moves the binary
-and its configuration together. The others come from ``gomod/upstream-crds/``,
+and its configuration together; so do Knative Eventing's, from
+``gomod/knative-eventing/``. The others come from ``gomod/upstream-crds/``,
 which builds nothing and only pins them.
 """
 
@@ -62,7 +63,7 @@ class GoModule:
 
 KSERVE = GoModule("github.com/kserve/kserve", "kserve-controller")
 KNATIVE_SERVING = GoModule("knative.dev/serving", "upstream-crds")
-KNATIVE_EVENTING = GoModule("knative.dev/eventing", "upstream-crds")
+KNATIVE_EVENTING = GoModule("knative.dev/eventing", "knative-eventing")
 GATEWAY_API = GoModule("sigs.k8s.io/gateway-api", "upstream-crds")
 MODULES = (KSERVE, KNATIVE_SERVING, KNATIVE_EVENTING, GATEWAY_API)
 
