@@ -290,6 +290,21 @@ async def notify_rig(
     sink.close()
 
 
+@pytest.fixture
+def brokered_notify(
+    eventing: Eventing, namespace: str, function_env: dict[str, str], tmp_path: Path
+) -> Iterator[ServedFunction]:
+    """The notify function on loopback, its sink (``K_SINK``, which k8s/eventing's
+    SinkBinding injects in a cluster) the real Broker ``default`` of ``namespace``."""
+    sink = {"K_SINK": eventing.ingress_url(namespace, "default")}
+    function = ServedFunction("notify", {**function_env, **sink}, tmp_path / "notify.log")
+    try:
+        function.wait_ready()
+        yield function
+    finally:
+        function.stop()
+
+
 # -- the console in a browser ---------------------------------------------------
 
 

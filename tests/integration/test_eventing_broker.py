@@ -15,8 +15,6 @@ CloudEvents SDK (``RecordingSink``).
 from __future__ import annotations
 
 import concurrent.futures
-import json
-import os
 import re
 import time
 import uuid
@@ -33,15 +31,14 @@ from controlplane.eventing_launch import Eventing, not_ready
 from kubernetes import client
 from support import kubectl
 from support.event_sink import RecordingSink
-from support.functions import REPO_ROOT, ServedFunction
+from support.eventing import BROKER, EVENTING_DIR, overlay, patch, trigger
+from support.functions import ServedFunction
 from support.objects import as_dict, read_inference_service
 from support.webhooks import install_down_validator
 from support.workloads import wait_for
 
 pytestmark = pytest.mark.integration
 
-EVENTING_DIR = REPO_ROOT / "k8s" / "eventing"
-BROKER = "default"
 GROUP, VERSION = "eventing.knative.dev", "v1"
 DEPLOY = "dev.kserve-functions.model.deploy"
 DEPLOYED = "dev.kserve-functions.model.deployed"
@@ -65,27 +62,17 @@ def _overlay(folder: Path, subscriber_urls: dict[str, str], dead_letter_uri: str
     """A kustomization of k8s/eventing/ whose Triggers' subscribers are loopback URIs,
     and whose Broker has a dead-letter sink if ``dead_letter_uri`` is given."""
     patches = [
-        {
-            "target": {"kind": "Trigger", "name": f"{prefix}.*"},
-            "patch": json.dumps(
-                [{"op": "replace", "path": "/spec/subscriber", "value": {"uri": url}}]
-            ),
-        }
+        patch(
+            {"kind": "Trigger", "name": f"{prefix}.*"},
+            [{"op": "replace", "path": "/spec/subscriber", "value": {"uri": url}}],
+        )
         for prefix, url in subscriber_urls.items()
     ]
     if dead_letter_uri is not None:
         sink = {"uri": dead_letter_uri}
         add = [{"op": "add", "path": "/spec/delivery/deadLetterSink", "value": sink}]
-        patches.append({"target": {"kind": "Broker"}, "patch": json.dumps(add)})
-    kustomization = {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": [os.path.relpath(EVENTING_DIR, folder)],
-        "patches": patches,
-    }
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "kustomization.yaml").write_text(json.dumps(kustomization, indent=2))
-    return folder
+        patches.append(patch({"kind": "Broker"}, add))
+    return overlay(folder, patches)
 
 
 def _list(admin_api: client.ApiClient, namespace: str, plural: str) -> list[dict[str, Any]]:
@@ -109,18 +96,6 @@ def _all_ready(admin_api: client.ApiClient, namespace: str) -> dict[str, str] | 
     return None if pending else {}
 
 
-def _trigger(namespace: str, name: str, url: str, event_type: str | None) -> dict[str, Any]:
-    spec: dict[str, Any] = {"broker": BROKER, "subscriber": {"uri": url}}
-    if event_type is not None:
-        spec["filter"] = {"attributes": {"type": event_type}}
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "Trigger",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    }
-
-
 @pytest.fixture
 def sinks() -> Iterator[Callable[[], RecordingSink]]:
     """A factory of recording subscribers, closed after the test."""
@@ -134,21 +109,6 @@ def sinks() -> Iterator[Callable[[], RecordingSink]]:
     yield open_sink
     for sink in opened:
         sink.close()
-
-
-@pytest.fixture
-def notify(
-    eventing: Eventing, namespace: str, function_env: dict[str, str], tmp_path: Path
-) -> Iterator[ServedFunction]:
-    """The notify function, its sink (``K_SINK``, which k8s/eventing's SinkBinding
-    injects in a cluster) the Broker of ``namespace``, on loopback."""
-    sink = {"K_SINK": eventing.ingress_url(namespace, BROKER)}
-    function = ServedFunction("notify", {**function_env, **sink}, tmp_path / "notify.log")
-    try:
-        function.wait_ready()
-        yield function
-    finally:
-        function.stop()
 
 
 @pytest.fixture
@@ -175,13 +135,13 @@ def project_broker(
     namespace: str,
     admin_api: client.ApiClient,
     served: Callable[[str], ServedFunction],
-    notify: ServedFunction,
+    brokered_notify: ServedFunction,
     dead_letter_sink: RecordingSink | None,
     tmp_path: Path,
 ) -> str:
     """``k8s/eventing/`` applied in ``namespace`` with the local overlay; every object Ready."""
     urls = {prefix: f"{served(name).url}/" for prefix, name in SUBSCRIBERS.items()}
-    urls[NOTIFY_TRIGGERS] = f"{notify.url}/"
+    urls[NOTIFY_TRIGGERS] = f"{brokered_notify.url}/"
     dead_letter_uri = None if dead_letter_sink is None else dead_letter_sink.url
     overlay = _overlay(tmp_path / "overlay", urls, dead_letter_uri)
     kubeconfig = f"--kubeconfig={control_plane.kubeconfig_path}"
@@ -254,7 +214,11 @@ def _add_trigger(
     admin_api: client.ApiClient, namespace: str, name: str, url: str, event_type: str | None
 ) -> None:
     client.CustomObjectsApi(admin_api).create_namespaced_custom_object(
-        GROUP, VERSION, namespace, "triggers", _trigger(namespace, name, url, event_type)
+        GROUP,
+        VERSION,
+        namespace,
+        "triggers",
+        trigger(namespace, name, url, None if event_type is None else {"type": event_type}),
     )
 
 

@@ -249,9 +249,9 @@ PROMTOOL = _command(
 )
 
 # Knative Eventing: the data plane's upstream mains (the broker's ingress and
-# filter, the InMemoryChannel dispatcher, the ApiServerSource adapter) and a main
-# of the project's own for the control plane (upstream's bind health probes on a
-# hard-coded :8080); see gomod/knative-eventing.
+# filter, the InMemoryChannel dispatcher) and mains of the project's own for the
+# control plane and the ApiServerSource adapter (upstream's bind health probes on
+# a hard-coded :8080); see gomod/knative-eventing.
 _EVENTING = "knative.dev/eventing"
 
 
@@ -302,8 +302,12 @@ EVENTING_DISPATCHER = _eventing(
     f"{_EVENTING}/cmd/in_memory/channel_dispatcher",
     patches=(IMC_DISPATCHER_PORTS,),
 )
+# Upstream's ApiServerSource adapter main with its health probes (a hard-coded
+# :8080) off: gomod/knative-eventing/cmd/apiserver-adapter.
 EVENTING_ADAPTER = _eventing(
-    "eventing-apiserver-adapter", f"{_EVENTING}/cmd/apiserver_receive_adapter"
+    "eventing-apiserver-adapter",
+    "kserve-functions.local/knative-eventing/cmd/apiserver-adapter",
+    own_code=True,
 )
 EVENTING = (
     EVENTING_CONTROLLER,

@@ -562,6 +562,7 @@ class ControlPlane:
                 kubeconfig=self.kubeconfig_path,
                 service_account_kubeconfig=self._service_account_kubeconfig,
                 proxy_port=self._host_proxy_port,
+                work_dir=self.work_dir,
                 cache_dir=self.settings.cache_dir,
                 start_process=lambda name, argv, env: self._start_process(name, argv, env=env),
                 wait=self._wait,

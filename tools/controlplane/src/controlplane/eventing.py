@@ -11,7 +11,9 @@ the control plane (core reconcilers with the MT channel-based Broker's, the
 InMemoryChannel controller and its webhook, the eventing webhook) runs
 upstream's constructors from three mains of the project's own, which leave out
 upstream's health-probe server (a hard-coded :8080) and shorten the webhooks'
-SIGTERM drain. The ApiServerSource adapter is built but not run yet.
+SIGTERM drain. The ApiServerSource adapter is upstream's main with its health
+probes off (``binaries.EVENTING_ADAPTER``), one process per adapter Deployment,
+run by the glue of ``source_adapters``.
 
 What is the launcher's glue:
 
@@ -22,7 +24,10 @@ What is the launcher's glue:
   its Deployment's ServiceAccount (``service_account``);
 - cluster DNS is replaced by a forward proxy (``hostproxy``) that the data
   plane reaches through ``HTTP_PROXY`` and the apiserver, for the webhooks,
-  through ``HTTPS_PROXY`` (``eventing_launch.Eventing.routes``).
+  through ``HTTPS_PROXY`` (``eventing_launch.Eventing.routes``);
+- the ApiServerSource adapters, whose Deployments the ApiServerSource
+  controller makes at run time, are run the same way by a supervisor process
+  of their own (``source_adapters``), one per Deployment while it exists.
 
 Not simulated: the Deployments' pods themselves (scaling, restarts), TLS
 between the data plane's parts (transport encryption is off, upstream's

@@ -10,7 +10,9 @@ apiserver → proxy → webhook path works), the ingress, filter and dispatcher
 answer a kubelet-style probe, and a probe Broker (created without
 ``spec.config``, so defaulted by the webhook) and a Trigger on it are Ready:
 the Broker and Trigger reconcilers, the InMemoryChannel controller and its
-webhook, and the dispatcher all did their part.
+webhook, and the dispatcher all did their part. Beside them runs the glue that
+runs an ApiServerSource adapter process per adapter Deployment
+(``source_adapters``); it is not waited for (no adapter exists yet).
 """
 
 from __future__ import annotations
@@ -91,12 +93,16 @@ def start(
     kubeconfig: Path,
     service_account_kubeconfig: ServiceAccountKubeconfig,
     proxy_port: int,
+    work_dir: Path,
     cache_dir: Path | None,
     start_process: StartProcess,
     wait: Wait,
     environ: Mapping[str, str],
 ) -> Eventing:
     """Install and start Eventing; return once a probe Broker and Trigger are Ready.
+
+    ``work_dir`` holds the ApiServerSource adapters' logs and kubeconfigs
+    (``source_adapters``).
 
     Raises:
         ControlPlaneError: a binary cannot be built, upstream's configuration
@@ -184,6 +190,22 @@ def start(
             IMC_DISPATCHER_HTTP_PORT=running.dispatcher_port,
             IMC_DISPATCHER_HTTPS_PORT=free_port(),
         ),
+    )
+
+    # Glue of its own (``source_adapters``): runs upstream's ApiServerSource adapter
+    # for each adapter Deployment the ApiServerSource controller makes.
+    start_process(
+        "eventing-source-adapters",
+        [
+            sys.executable,
+            "-m",
+            "controlplane.source_adapters",
+            f"--kubeconfig={kubeconfig}",
+            f"--adapter={found[binaries.EVENTING_ADAPTER.name]}",
+            f"--proxy-url={running.proxy_url}",
+            f"--folder={work_dir / 'source-adapters'}",
+        ],
+        dict(environ),
     )
 
     wait(
