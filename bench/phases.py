@@ -1,7 +1,8 @@
 """Repeated wall-clock measurements: named phases printed per run and as medians.
 
 Shared by the benchmarks whose one run yields several phase durations
-(``{phase: seconds}``), and the percentile the benches of many samples report;
+(``{phase: seconds}``), and the percentile and the median's confidence interval
+the benches of many samples report;
 machines here are shared and noisy, so compare the medians of several runs,
 never one.
 """
@@ -36,3 +37,28 @@ def percentile(samples: Sequence[float], fraction: float) -> float:
     """
     ordered = sorted(samples)
     return ordered[max(math.ceil(fraction * len(ordered)), 1) - 1]
+
+
+def median_interval(samples: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """A distribution-free ``confidence`` interval of the median of ``samples``' population.
+
+    The order-statistic interval ``[x(k), x(n+1-k)]`` (``x(1)`` the smallest):
+    the largest ``k`` for which the median lies outside it with probability at
+    most ``1 - confidence``, each sample being equally likely above or below
+    the median (binomial with p = 1/2). With 9 samples that is the 2nd and 8th,
+    with 31 the 10th and 22nd; with 5 or fewer no interval reaches 95 %, and
+    the whole range is returned. It assumes only independent samples, so it
+    holds for per-round ratios whatever the machine's noise looks like.
+    """
+    ordered = sorted(samples)
+    n = len(ordered)
+    if n == 0:
+        raise ValueError("no samples")
+    # P(median outside [x(k), x(n+1-k)]) = 2 * P(Binomial(n, 1/2) <= k - 1).
+    k, below = 1, 0.0
+    while k < (n + 1) // 2:
+        below += math.comb(n, k - 1) / 2**n
+        if 2 * (below + math.comb(n, k) / 2**n) > 1 - confidence:
+            break
+        k += 1
+    return ordered[k - 1], ordered[n - k]
