@@ -93,8 +93,8 @@ _WATCHED_IMPORTS = ("prometheus_client", "pythonjsonlogger")
 class Plan:
     """How much of each measurement the run does."""
 
-    cold_trials: int = 15
-    rounds: int = 9
+    cold_trials: int = 31
+    rounds: int = 31
     requests: tuple[int, ...] = (600, 2000)
     served: int = 100_000
     drive_seconds: float = 120.0
