@@ -53,6 +53,8 @@ READY, UNREADY, FAILED, DELETED = (
 )
 # kwok's Stage crashes the kserve-container of pods so labelled (support.workloads).
 CRASH_MESSAGE = "model file /mnt/models/model.joblib is corrupt"
+# The Stage's delay before it restarts a crashed container (pod-crash-loop-restart).
+CRASH_RESTART_SECONDS = 30
 ADAPTER_TYPES = {f"dev.knative.apiserver.resource.{t}" for t in ("add", "update", "delete")}
 RESTART_TOKEN = "kserve-functions.dev/restart-token"
 HOLD = "kserve-functions.dev/test-hold"
@@ -294,10 +296,12 @@ def test_a_crash_looping_model_fed_by_the_real_adapter_is_reported_failed_once(
     _wait_types(status, namespace, "broken", [FAILED])
     # The crash loop goes on (kwok restarts the container, KServe rewrites the
     # status): the adapter keeps sending changes, none of which is a transition.
+    # kwok's crash-loop Stage restarts the container 30 s after each crash, so
+    # the changes come in bursts that far apart: wait through two of them.
     seen = len(adapter.events())
     wait_for(
-        lambda: True if len(adapter.events()) >= seen + 4 else None,
-        timeout=30,
+        lambda: True if len(adapter.events()) >= seen + 2 else None,
+        timeout=CRASH_RESTART_SECONDS * 2 + 10,
         what="further changes of the crash-looping model from the adapter",
     )
     time.sleep(QUIET_SECONDS)

@@ -279,7 +279,11 @@ class _Load:
 
 @pytest_asyncio.fixture
 async def load_clients(private_functions: _Functions) -> AsyncIterator[tuple[Any, Any]]:
-    limits = httpx.Limits(max_connections=2 * CLIENTS)
+    # A client must let a kept-alive connection go before the server does:
+    # hypercorn (func-python's server) closes one idle for 5 s, httpx's default
+    # expiry is 5 s too, and a request sent on a connection the server is closing
+    # at that moment fails with ReadError, though the function never went away.
+    limits = httpx.Limits(max_connections=2 * CLIENTS, keepalive_expiry=2.0)
     timeout = httpx.Timeout(CLIENT_TIMEOUT_SECONDS)
     async with (
         httpx.AsyncClient(
