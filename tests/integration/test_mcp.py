@@ -389,3 +389,27 @@ async def test_get_on_the_endpoint_is_not_a_stream(mcp_url: str) -> None:
 
     assert answer.status_code == 405
     assert answer.headers["allow"] == "POST"
+
+
+# -- stopping --------------------------------------------------------------------------
+
+
+async def test_a_function_that_served_mcp_stops_with_its_sessions_closed(
+    function_env: dict[str, str], tmp_path: Path, namespace: str
+) -> None:
+    # func-python's stop leaves the closing to the loop's last turn, which cancels
+    # it; stopping the SDK's server first must not leave the Kubernetes client's
+    # session open (asyncio reports an unclosed session at exit).
+    function = ServedFunction("root", function_env, tmp_path / "root.log")
+    try:
+        function.wait_ready()
+        async with httpx.AsyncClient(base_url=function.url) as http:
+            assert (await http.get("/health")).status_code == 200
+            assert (await http.get("/models", params={"namespace": namespace})).status_code == 200
+        async with connected(function.url) as session:
+            assert (await session.list_tools()).tools
+    finally:
+        function.stop()
+
+    assert function.process.returncode == 0, function.log()
+    assert "Unclosed" not in function.log(), function.log()[-2000:]

@@ -50,9 +50,15 @@ class McpFunction(ModelFunction):
             log.error("%s cannot start: %s", self.name, e)
 
     async def aclose(self) -> None:
-        """Stop the MCP server, then as ``ModelFunction.aclose``."""
-        await self.endpoint.aclose()
-        await super().aclose()
+        """Stop the MCP server, then as ``ModelFunction.aclose``, even if cancelled.
+
+        func-python's ``stop`` leaves this to a task the loop's end cancels while
+        the SDK's server is still stopping: the Kubernetes session is closed anyway.
+        """
+        try:
+            await self.endpoint.aclose()
+        finally:
+            await super().aclose()
 
 
 def new() -> McpFunction:
