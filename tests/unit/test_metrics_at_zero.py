@@ -15,9 +15,9 @@ from support.functions import FUNCTION_ROOTS
 
 _EXPOSITION = """
 import function
-from prometheus_client import REGISTRY, generate_latest
+from kserve_functions.telemetry import metrics
 function.new()
-print(generate_latest(REGISTRY).decode())
+print(metrics.exposition("")[0].decode())
 """
 
 # A family's series at zero, by the work that counts it.

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from kserve_functions.telemetry import metrics
-from prometheus_client import REGISTRY
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -19,7 +18,7 @@ def _families() -> dict[str, tuple[str, tuple[str, ...]]]:
 def test_every_family_is_registered_as_described() -> None:
     # As a function doing all the work registers them (the root function).
     metrics.start_at_zero(tuple(metrics.Work))
-    exposed = {family.name: family.type for family in REGISTRY.collect()}
+    exposed = {family.name: family.type for family in metrics.registry().collect()}
     for name, family in metrics.FAMILIES.items():
         # The registry names a counter without its _total suffix.
         assert exposed[name.removesuffix("_total")] == family.type, name

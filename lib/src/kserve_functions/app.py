@@ -27,8 +27,6 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TypeGuard
 
-from prometheus_client import REGISTRY, exposition
-
 from kserve_functions.api import openapi
 from kserve_functions.api.routing import Route, Router
 from kserve_functions.auth.authorizer import Authorizer
@@ -354,8 +352,8 @@ def _identified(response: Response, request_id: str) -> Response:
 async def _metrics(_context: Context, request: Request, _params: Mapping[str, str]) -> Response:
     """``GET /metrics``: the Prometheus exposition of this process's metrics
     (OpenMetrics when the scraper asks for it, as the client library negotiates)."""
-    encode, content_type = exposition.choose_encoder(request.header("accept") or "")
-    return Response(status=200, body=encode(REGISTRY), content_type=content_type)
+    body, content_type = metrics.exposition(request.header("accept") or "")
+    return Response(status=200, body=body, content_type=content_type)
 
 
 def _event_sink(settings: Settings) -> EventSink:

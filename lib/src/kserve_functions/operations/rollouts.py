@@ -99,8 +99,8 @@ async def roll_out(context: Context, pushes: Sequence[ImagePush]) -> RolloutRepo
         reports.append(PushReport(image=push.tagged, digest=push.digest, models=list(results)))
         failed = any(r.result == "failed" for r in results)
         metrics.REGISTRY_PUSHES.labels("failed" if failed else "ok").inc()
-        metrics.MODELS_ROLLED.inc(sum(r.result == "updated" for r in results))
-    metrics.PUSH_TO_ROLLED.observe(time.perf_counter() - started)
+        metrics.MODELS_ROLLED.unlabelled.inc(sum(r.result == "updated" for r in results))
+    metrics.PUSH_TO_ROLLED.unlabelled.observe(time.perf_counter() - started)
     return RolloutReport(pushes=reports)
 
 

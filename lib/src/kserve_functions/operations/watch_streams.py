@@ -634,7 +634,7 @@ def take_slot(slots: StreamSlots, kind: Literal["models", "model", "logs"]) -> H
         errors.Unavailable: all ``MAX_STREAMS`` are taken.
     """
     if not slots.take():
-        metrics.STREAM_REFUSALS.inc()
+        metrics.STREAM_REFUSALS.unlabelled.inc()
         raise errors.Unavailable(
             f"this function already serves {slots.limit} watch streams (MAX_STREAMS); "
             "try again later or watch fewer",

@@ -1,9 +1,11 @@
 """Every metric the functions expose at ``GET /metrics``, in one place.
 
-The families live in prometheus-client's default registry, beside its process
-and platform collectors, and are defined here once for every function. A
-function starts at zero only the series of the
-work it does (``start_at_zero``; a family without labels, one series, is
+The families are defined here once for every function, as ``telemetry.series``
+families (updated without locks on the event loop's thread), and handed to
+prometheus-client's default registry, beside its process and platform
+collectors, when ``GET /metrics`` first asks (``exposition``): the client
+library is not imported before. A function starts at zero only the series of
+the work it does (``start_at_zero``; a family without labels, one series, is
 exposed only there): the models function has no deploy counters or push
 histogram to show, and each series costs every scrape its line. Each label takes values
 from a fixed set: a route template, never a path; a verb and a resource plural,
@@ -25,14 +27,13 @@ from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
-from prometheus_client.registry import Collector
+from kserve_functions.telemetry import series
+from kserve_functions.telemetry.series import CounterSeries, GaugeSeries, HistogramSeries
 
-# A counter's *_created series would double every family's series for a value no
-# panel or alert of ours reads.
-disable_created_metrics()  # type: ignore[no-untyped-call]  # the library's own stub-less helper
+if TYPE_CHECKING:
+    from prometheus_client.registry import CollectorRegistry
 
 # OpenTelemetry's advised buckets for http.server.request.duration, in seconds.
 HTTP_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
@@ -56,17 +57,23 @@ FAMILIES: dict[str, Family] = {}
 """Every family this module defines, by its exposed name (README and dashboards are
 held to it by tests)."""
 
+_DEFINED: list[series.AnyFamily] = []
+
 
 def _counter(
     name: str, help_: str, labels: Sequence[str] = (), *, registered: bool = True
-) -> Counter:
+) -> series.Family[CounterSeries]:
     FAMILIES[f"{name}_total"] = Family(f"{name}_total", "counter", tuple(labels), help_)
-    return Counter(name, help_, labels, registry=REGISTRY if registered else None)
+    family = series.counter(name, help_, labels, exposed=registered)
+    _DEFINED.append(family)
+    return family
 
 
-def _gauge(name: str, help_: str, labels: Sequence[str] = ()) -> Gauge:
+def _gauge(name: str, help_: str, labels: Sequence[str] = ()) -> series.Family[GaugeSeries]:
     FAMILIES[name] = Family(name, "gauge", tuple(labels), help_)
-    return Gauge(name, help_, labels)
+    family = series.gauge(name, help_, labels)
+    _DEFINED.append(family)
+    return family
 
 
 def _histogram(
@@ -76,11 +83,11 @@ def _histogram(
     *,
     buckets: Sequence[float],
     registered: bool = True,
-) -> Histogram:
+) -> series.Family[HistogramSeries]:
     FAMILIES[name] = Family(name, "histogram", tuple(labels), help_)
-    return Histogram(
-        name, help_, labels, buckets=buckets, registry=REGISTRY if registered else None
-    )
+    family = series.histogram(name, help_, labels, buckets=buckets, exposed=registered)
+    _DEFINED.append(family)
+    return family
 
 
 # Function requests.
@@ -216,23 +223,23 @@ def outcome(status: int) -> str:
     return _OUTCOMES.get(status, "error")
 
 
-# The series of every request and apiserver call, looked up once per label set:
-# prometheus-client's labels() validates and locks on each call (~2 µs); the label
-# values are bounded (see the module's docstring), so these caches are too.
+# The series of every request and apiserver call, looked up once per label set
+# (labels() makes a tuple of strings each time); the label values are bounded
+# (see the module's docstring), so these caches are too.
 @functools.cache
-def request_duration(route: str, method: str, status: int) -> Histogram:
+def request_duration(route: str, method: str, status: int) -> HistogramSeries:
     """The duration series of requests to ``route`` by ``method`` answered ``status``."""
     return REQUEST_DURATION.labels(route, method, str(status))
 
 
 @functools.cache
-def active_requests(method: str) -> Gauge:
+def active_requests(method: str) -> GaugeSeries:
     """The in-flight series of ``method``."""
     return ACTIVE_REQUESTS.labels(method)
 
 
 @functools.cache
-def apiserver_call(verb: str, resource: str, code: str) -> tuple[Counter, Histogram]:
+def apiserver_call(verb: str, resource: str, code: str) -> tuple[CounterSeries, HistogramSeries]:
     """The count and duration series of apiserver calls ``verb`` ``resource`` answered ``code``."""
     return APISERVER_REQUESTS.labels(verb, resource, code), APISERVER_DURATION.labels(
         verb, resource
@@ -294,15 +301,10 @@ def _pushes() -> None:
     _register(MODELS_ROLLED, PUSH_TO_ROLLED)
 
 
-_REGISTERED: set[Collector] = set()
-
-
-def _register(*collectors: Collector) -> None:
-    """Expose ``collectors`` (once: the registry refuses a second registration)."""
-    for collector in collectors:
-        if collector not in _REGISTERED:
-            REGISTRY.register(collector)
-            _REGISTERED.add(collector)
+def _register(*families: series.AnyFamily) -> None:
+    """Expose ``families`` (each without labels: its one series)."""
+    for family in families:
+        family.exposed = True
 
 
 def _reviews() -> None:
@@ -345,3 +347,23 @@ def start_at_zero(work: Iterable[Work]) -> None:
     """
     for done in work:
         _AT_ZERO[done]()
+
+
+@functools.cache
+def registry() -> CollectorRegistry:
+    """prometheus-client's default registry with this module's families in it (the
+    client library is imported here, on the first call: the first scrape)."""
+    from prometheus_client import REGISTRY  # noqa: PLC0415
+
+    REGISTRY.register(series.Collector(_DEFINED))
+    return REGISTRY
+
+
+def exposition(accept: str) -> tuple[bytes, str]:
+    """The exposition of every metric of this process and its content type, in the
+    format ``accept`` (a scraper's ``Accept`` header) asks for, as the client
+    library negotiates it: OpenMetrics when asked, else Prometheus text."""
+    from prometheus_client import exposition as client_exposition  # noqa: PLC0415
+
+    encode, content_type = client_exposition.choose_encoder(accept)
+    return encode(registry()), content_type
