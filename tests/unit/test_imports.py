@@ -70,6 +70,9 @@ JSON_LOGS = frozenset({"pythonjsonlogger", "kserve_functions.telemetry.json_form
 # The OpenTelemetry SDK and exporter: loaded by start() only with an OTLP endpoint
 # (telemetry.spans); without one, not even the API.
 SPAN_EXPORT = frozenset({"opentelemetry", "google.protobuf", "kserve_functions.telemetry.otel"})
+# The metrics client library: loaded by the first GET /metrics (telemetry.metrics),
+# not by a function's start or its first request.
+METRICS_CLIENT = frozenset({"prometheus_client"})
 
 # Prints what the new function instance has loaded and built, as JSON.
 _PROBE = """
@@ -117,7 +120,11 @@ def _top_packages(modules: object) -> set[str]:
 def test_a_function_loads_nothing_its_routes_do_not_need(name: str) -> None:
     loaded = _load(name)
 
-    assert _top_packages(loaded["modules"]) & (NOT_LOADED[name] | JSON_LOGS | SPAN_EXPORT) == set()
+    assert (
+        _top_packages(loaded["modules"])
+        & (NOT_LOADED[name] | JSON_LOGS | SPAN_EXPORT | METRICS_CLIENT)
+        == set()
+    )
 
 
 @pytest.mark.parametrize("name", sorted(NOT_LOADED))

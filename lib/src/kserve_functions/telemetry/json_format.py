@@ -22,6 +22,7 @@ lines takes alike.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any
@@ -51,4 +52,11 @@ class KnativeJsonFormatter(OrjsonFormatter):
 
 def _rfc3339(created: float, msecs: float) -> str:
     """``created`` (seconds since the epoch) as ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
-    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(created))}.{int(msecs):03d}Z"
+    return f"{_second(int(created))}.{int(msecs):03d}Z"
+
+
+@functools.lru_cache(maxsize=4)
+def _second(second: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SS`` of ``second`` (since the epoch), UTC: made once per
+    second of log lines, not once per line."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
