@@ -11,6 +11,7 @@ resource's coordinates, never from positional client arguments.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, Unpack
@@ -88,25 +89,32 @@ def verb_and_resource(request: KubeRequest) -> tuple[str, str]:
     ``delete``, of a collection ``deletecollection``). Both come from the
     path's shape, never its names, so they take few values.
     """
-    segments = [s for s in request.path.split("/") if s]
+    return _verb_and_resource(request.method, request.path, request.is_watch)
+
+
+# Every apiserver call asks (for its metrics): the recent paths' answers are kept, as
+# a function calls the same few paths again and again (its models, its lists).
+@functools.lru_cache(maxsize=1024)
+def _verb_and_resource(method: str, path: str, is_watch: bool) -> tuple[str, str]:
+    segments = [s for s in path.split("/") if s]
     if segments[:1] == ["api"]:
         rest = segments[2:]  # /api/v1/...
     elif segments[:1] == ["apis"]:
         rest = segments[3:]  # /apis/<group>/<version>/...
     else:
-        return request.method.lower(), segments[0] if segments else "root"
+        return method.lower(), segments[0] if segments else "root"
     if len(rest) > 2 and rest[0] == "namespaces":  # noqa: PLR2004 - namespaces/<ns>/...
         rest = rest[2:]
     if not rest:
-        return request.method.lower(), "root"
+        return method.lower(), "root"
     resource = rest[0] + (f"/{rest[2]}" if len(rest) > 2 else "")  # noqa: PLR2004
     named = len(rest) > 1
-    if request.method == "GET":
-        verb = "get" if named else ("watch" if request.is_watch else "list")
-    elif request.method == "DELETE":
+    if method == "GET":
+        verb = "get" if named else ("watch" if is_watch else "list")
+    elif method == "DELETE":
         verb = "delete" if named else "deletecollection"
     else:
-        verb = _VERBS.get(request.method, request.method.lower())
+        verb = _VERBS.get(method, method.lower())
     return verb, resource
 
 

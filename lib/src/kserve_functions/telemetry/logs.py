@@ -43,7 +43,11 @@ _SERVER_LOGGERS: Final = ("hypercorn.error", "hypercorn.access")
 def bind(**fields: object) -> Token[Mapping[str, object]]:
     """Add ``fields`` to every log line of the current request or event (None values
     are left out); ``FIELDS.reset`` with the token undoes it."""
-    return FIELDS.set({**FIELDS.get(), **{k: v for k, v in fields.items() if v is not None}})
+    merged = dict(FIELDS.get())
+    for name, value in fields.items():
+        if value is not None:
+            merged[name] = value
+    return FIELDS.set(merged)
 
 
 class ContextFilter(logging.Filter):
