@@ -25,6 +25,12 @@ TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 RFC3339_UTC_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
+@pytest.fixture(autouse=True)
+def fields_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As configure() leaves it in JSON mode: these tests write JSON lines.
+    monkeypatch.setattr(logs, "FIELDS_WRITTEN", True)
+
+
 def _written(
     emit: Callable[[logging.Logger], object], *, bound: dict[str, object] | None = None
 ) -> list[str]:
@@ -131,13 +137,26 @@ def test_outside_a_request_a_line_has_no_request_fields() -> None:
     }
 
 
-def test_bind_adds_to_what_is_bound_and_reset_undoes_it() -> None:
+def test_bind_adds_to_what_is_bound_and_unbind_undoes_it() -> None:
     def run() -> None:
         first = logs.bind(request_id="r1")
-        logs.bind(event_id="e1")
+        logs.bind(event_id="e1", user=None)
         assert logs.FIELDS.get() == {"request_id": "r1", "event_id": "e1"}
-        logs.FIELDS.reset(first)
+        logs.unbind(first)
         assert logs.FIELDS.get() == {}
+
+    contextvars.copy_context().run(run)
+
+
+def test_in_text_mode_bind_binds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No text line shows the fields: a request does not pay for them.
+    monkeypatch.setattr(logs, "FIELDS_WRITTEN", False)
+
+    def run() -> None:
+        token = logs.bind(request_id="r1")
+        assert token is None
+        assert logs.FIELDS.get() == {}
+        logs.unbind(token)
 
     contextvars.copy_context().run(run)
 

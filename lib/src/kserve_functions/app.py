@@ -251,10 +251,12 @@ class ModelFunction:
                         "http_request_method": method,
                         "http_response_status_code": response.status,
                         "duration_ms": round(elapsed * 1000, 3),
-                    },
+                    }
+                    if logs.FIELDS_WRITTEN
+                    else None,
                 )
         finally:
-            logs.FIELDS.reset(bound)
+            logs.unbind(bound)
             trace.CURRENT.reset(traced)
 
     async def _answer(self, scope: Scope, receive: Receive, handled: _Handled) -> Response:

@@ -6,8 +6,8 @@ root logger's handlers, which every logger writes through, a JSON formatter
 (``telemetry.json_format``) with Knative's (zap's) field names, and a filter
 that adds to each record the fields bound for the request or event being
 handled (``bind``: request id, event id, …) and its trace and span ids
-(``trace.CURRENT``). Text mode imports no JSON formatter and adds no filter:
-it costs nothing.
+(``trace.CURRENT``). Text mode imports no JSON formatter and adds no filter,
+and binds nothing (no line would show it): it costs nothing.
 """
 
 from __future__ import annotations
@@ -35,19 +35,34 @@ FIELDS: ContextVar[Mapping[str, object]] = ContextVar(
 )
 """The log fields of the request or event being handled (``bind``)."""
 
+FIELDS_WRITTEN = False
+"""Whether log lines carry the bound fields (``configure`` in JSON mode): until
+then ``bind`` does nothing, and a caller need not build fields only a JSON line
+writes."""
+
 # hypercorn gives its error logger a text handler of its own when it first logs
 # (after the function's start) and lets it propagate to root as well.
 _SERVER_LOGGERS: Final = ("hypercorn.error", "hypercorn.access")
 
 
-def bind(**fields: object) -> Token[Mapping[str, object]]:
+def bind(**fields: object) -> Token[Mapping[str, object]] | None:
     """Add ``fields`` to every log line of the current request or event (None values
-    are left out); ``FIELDS.reset`` with the token undoes it."""
+    are left out); ``unbind`` with the token undoes it. Does nothing (None) while
+    no line writes them (``FIELDS_WRITTEN``): a request pays nothing for them in
+    text mode."""
+    if not FIELDS_WRITTEN:
+        return None
     merged = dict(FIELDS.get())
     for name, value in fields.items():
         if value is not None:
             merged[name] = value
     return FIELDS.set(merged)
+
+
+def unbind(token: Token[Mapping[str, object]] | None) -> None:
+    """Undo the ``bind`` that gave ``token`` (None: it bound nothing)."""
+    if token is not None:
+        FIELDS.reset(token)
 
 
 class ContextFilter(logging.Filter):
@@ -90,8 +105,10 @@ def configure(log_format: LogFormat) -> None:
     when there is none) and routes the server's own loggers and Python's
     warnings through them. Calling it again is harmless.
     """
+    global FIELDS_WRITTEN  # noqa: PLW0603 - the process's one logging set-up
     if log_format is LogFormat.TEXT:
         return
+    FIELDS_WRITTEN = True
     # Imported here: text mode does not pay for the formatter's import.
     from kserve_functions.telemetry.json_format import KnativeJsonFormatter  # noqa: PLC0415
 
