@@ -34,12 +34,11 @@ def fields_written(monkeypatch: pytest.MonkeyPatch) -> None:
 def _written(
     emit: Callable[[logging.Logger], object], *, bound: dict[str, object] | None = None
 ) -> list[str]:
-    """The lines a JSON-formatting handler with the context filter writes while
+    """The lines a JSON-formatting handler writes while
     ``emit(logger)`` logs, with ``bound`` fields and a trace context set."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(KnativeJsonFormatter())
-    handler.addFilter(logs.ContextFilter())
     logger = logging.getLogger("test_logs.private")
     logger.propagate = False
     logger.setLevel(logging.DEBUG)
@@ -122,7 +121,6 @@ def test_outside_a_request_a_line_has_no_request_fields() -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(KnativeJsonFormatter())
-    handler.addFilter(logs.ContextFilter())
     record = logging.LogRecord("x", logging.INFO, "/a/b/start.py", 7, "started", None, None)
 
     handler.handle(record)

@@ -10,8 +10,11 @@ through zap with ``timestamp``, ``severity``, ``logger``, ``caller`` and
 
 ``timestamp`` is RFC 3339 in UTC with milliseconds (zap's ISO 8601 encoder);
 ``severity`` is Python's level name (``INFO``, ``WARNING``, ``ERROR``); an
-exception's traceback is ``stacktrace``. Every other field is the record's
-own: what the context filter bound (``logs.bind``) and a call's ``extra=``.
+exception's traceback is ``stacktrace``. Every other field is a call's
+``extra=``, then what is bound for the request or event being handled
+(``logs.bind``) and its trace (``trace.CURRENT``), where the call gave no
+field of that name. The formatter reads these itself, rather than a handler's
+filter copying them onto each record first: the line is assembled once.
 
 The library's orjson writer, not its ``json`` one: every request writes a line,
 and orjson (already the apiserver client's decoder) writes it in about two
@@ -29,13 +32,16 @@ from typing import Any
 
 from pythonjsonlogger.orjson import OrjsonFormatter
 
+from kserve_functions.telemetry import logs, trace
+
 # The record attributes that become the first fields, in this order, and their names.
 _LEADING = ("timestamp", "levelname", "name", "caller", "message")
 _RENAMED = {"levelname": "severity", "name": "logger", "exc_info": "stacktrace"}
 
 
 class KnativeJsonFormatter(OrjsonFormatter):
-    """python-json-logger's formatter with zap's leading fields."""
+    """python-json-logger's formatter with zap's leading fields and the request's
+    (or event's) bound fields and trace."""
 
     def __init__(self) -> None:
         super().__init__(list(_LEADING), rename_fields=dict(_RENAMED))
@@ -43,11 +49,20 @@ class KnativeJsonFormatter(OrjsonFormatter):
     def add_fields(
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
     ) -> None:
-        """The leading fields (``timestamp`` and ``caller`` computed here), then the rest."""
+        """The leading fields (``timestamp`` and ``caller`` computed here), the
+        record's own, then the bound ones and the trace's ids."""
         super().add_fields(log_data, record, message_dict)
         # Assigned to keys already in place: the leading order stays.
         log_data["timestamp"] = _rfc3339(record.created, record.msecs)
         log_data["caller"] = f"{record.filename}:{record.lineno}"
+        # Formatted where the record is made (logging's handlers are synchronous),
+        # so these are the request's or event's own.
+        for name, value in logs.FIELDS.get().items():
+            log_data.setdefault(name, value)
+        context = trace.CURRENT.get()
+        if context is not None:
+            log_data.setdefault("trace_id", context.trace_id)
+            log_data.setdefault("span_id", context.span_id)
 
 
 def _rfc3339(created: float, msecs: float) -> str:

@@ -3,11 +3,11 @@
 ``text`` (the default, ``make dev``) leaves logging as func-python set it up:
 ``LEVEL:logger:message`` on stderr. ``json`` (the ``k8s/`` manifests) gives the
 root logger's handlers, which every logger writes through, a JSON formatter
-(``telemetry.json_format``) with Knative's (zap's) field names, and a filter
-that adds to each record the fields bound for the request or event being
-handled (``bind``: request id, event id, …) and its trace and span ids
-(``trace.CURRENT``). Text mode imports no JSON formatter and adds no filter,
-and binds nothing (no line would show it): it costs nothing.
+(``telemetry.json_format``) with Knative's (zap's) field names, which adds to
+each line the fields bound for the request or event being handled (``bind``:
+request id, event id, …) and its trace and span ids (``trace.CURRENT``). Text
+mode imports no JSON formatter and binds nothing (no line would show it): it
+costs nothing.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from contextvars import ContextVar, Token
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
-
-from kserve_functions.telemetry import trace
 
 
 class LogFormat(StrEnum):
@@ -65,24 +63,6 @@ def unbind(token: Token[Mapping[str, object]] | None) -> None:
         FIELDS.reset(token)
 
 
-class ContextFilter(logging.Filter):
-    """Adds the bound fields and the trace and span ids to each record it sees.
-
-    A field the record already has (``extra=`` of the call) is kept.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Add the fields; never drops a record."""
-        attributes = record.__dict__
-        for name, value in FIELDS.get().items():
-            attributes.setdefault(name, value)
-        context = trace.CURRENT.get()
-        if context is not None:
-            attributes.setdefault("trace_id", context.trace_id)
-            attributes.setdefault("span_id", context.span_id)
-        return True
-
-
 class _ThroughRoot(logging.Filter):
     """On a server logger with a text handler of its own: hands each record to the
     root logger's (JSON) handlers instead, so it is written once, as JSON.
@@ -100,10 +80,10 @@ class _ThroughRoot(logging.Filter):
 def configure(log_format: LogFormat) -> None:
     """Write every log line of this process as ``log_format`` says.
 
-    ``text`` changes nothing. ``json`` puts the JSON formatter and the context
-    filter on each handler of the root logger (one made by ``logging.basicConfig``
-    when there is none) and routes the server's own loggers and Python's
-    warnings through them. Calling it again is harmless.
+    ``text`` changes nothing. ``json`` puts the JSON formatter on each handler of
+    the root logger (one made by ``logging.basicConfig`` when there is none),
+    routes the server's own loggers and Python's warnings through them, and
+    makes ``bind`` bind. Calling it again is harmless.
     """
     global FIELDS_WRITTEN  # noqa: PLW0603 - the process's one logging set-up
     if log_format is LogFormat.TEXT:
@@ -118,8 +98,6 @@ def configure(log_format: LogFormat) -> None:
     formatter = KnativeJsonFormatter()
     for handler in root.handlers:
         handler.setFormatter(formatter)
-        if not any(isinstance(f, ContextFilter) for f in handler.filters):
-            handler.addFilter(ContextFilter())
     for name in _SERVER_LOGGERS:
         server = logging.getLogger(name)
         if not any(isinstance(f, _ThroughRoot) for f in server.filters):
