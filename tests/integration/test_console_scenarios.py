@@ -191,9 +191,10 @@ def test_a_model_deployed_through_the_form_is_followed_until_ready_without_a_rel
     wait_for(d, "#notice", text=f"Deployed iris in {namespace} as revision 1")
     wait_for(d, _badge(DETAIL_STATE, "ready"), timeout=SLOW)
     wait_for(d, "ol#changes > li", text="ready generation 1")
-    # It opened before KServe had a pod ready; its stream brought the rest.
-    states = [state for state, _ in _changes(d)]
-    assert states[0] != "ready", states
+    # Whether the page opened before KServe had a pod ready depends on the
+    # machine's load (on a loaded one the first change it shows is already
+    # "ready"); below, the list shows a model deployed meanwhile appear and become
+    # ready from its stream, without a reload.
     wait_for(d, 'ol#revisions > li[data-revision="1"]', text="deploy")
     wait_for(d, "dl#detail-summary", text="registry.example.com/team/iris:1")
 
