@@ -7,6 +7,8 @@ written by its exposition in both formats, must give the same text.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from kserve_functions.telemetry import series
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -18,14 +20,8 @@ BUCKETS = (0.005, 0.01, 0.1, 1, 10)
 OBSERVED = (0.005, 0.0051, 0.01, 0.5, 10, 10.5, 0.0, 3)
 
 
-def _theirs() -> CollectorRegistry:
-    registry = CollectorRegistry()
-    counter = Counter("things", "Things done", ["kind"], registry=registry)
-    gauge = Gauge("open_things", "Things open", ["kind"], registry=registry)
-    histogram = Histogram(
-        "thing_seconds", "Time per thing", ["kind"], buckets=BUCKETS, registry=registry
-    )
-    unlabelled = Counter("refusals", "Refusals", registry=registry)
+def _update(counter: Any, gauge: Any, histogram: Any) -> None:
+    """The same updates, to the client library's metrics or to ours (same method names)."""
     for kind in ("a", "b"):
         counter.labels(kind).inc()
         counter.labels(kind).inc(2.5)
@@ -34,6 +30,17 @@ def _theirs() -> CollectorRegistry:
         for amount in OBSERVED:
             histogram.labels(kind).observe(amount)
     gauge.labels("c").set(7)
+
+
+def _theirs() -> CollectorRegistry:
+    registry = CollectorRegistry()
+    counter = Counter("things", "Things done", ["kind"], registry=registry)
+    gauge = Gauge("open_things", "Things open", ["kind"], registry=registry)
+    histogram = Histogram(
+        "thing_seconds", "Time per thing", ["kind"], buckets=BUCKETS, registry=registry
+    )
+    unlabelled = Counter("refusals", "Refusals", registry=registry)
+    _update(counter, gauge, histogram)
     unlabelled.inc()
     return registry
 
@@ -43,14 +50,7 @@ def _ours() -> CollectorRegistry:
     gauge = series.gauge("open_things", "Things open", ["kind"])
     histogram = series.histogram("thing_seconds", "Time per thing", ["kind"], buckets=BUCKETS)
     unlabelled = series.counter("refusals", "Refusals")
-    for kind in ("a", "b"):
-        counter.labels(kind).inc()
-        counter.labels(kind).inc(2.5)
-        gauge.labels(kind).inc(3)
-        gauge.labels(kind).dec()
-        for amount in OBSERVED:
-            histogram.labels(kind).observe(amount)
-    gauge.labels("c").set(7)
+    _update(counter, gauge, histogram)
     unlabelled.unlabelled.inc()
     registry = CollectorRegistry()
     registry.register(series.Collector([counter, gauge, histogram, unlabelled]))
