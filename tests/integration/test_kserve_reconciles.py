@@ -189,6 +189,16 @@ async def test_a_model_that_cannot_be_scheduled_is_not_ready_with_a_reason(
         scheduled["message"],
     )
     assert "nvidia.com/gpu" in detail["message"]
+
+    def kserve_saw_no_available_pod() -> str | None:
+        # KServe copies the Deployment's conditions on its next reconcile: first
+        # "NewReplicaSetCreated" (progressing), then the Deployment's unavailability.
+        stored = read_inference_service(admin_api, namespace, "greedy")
+        conditions = stored.get("status", {}).get("conditions", [])
+        reasons = {c.get("reason") for c in conditions if c["type"] == "Ready"}
+        return "MinimumReplicasUnavailable" if "MinimumReplicasUnavailable" in reasons else None
+
+    workloads.wait_for(kserve_saw_no_available_pod, what="KServe reporting no available pod")
     listed = (await api("models").get("/models", params={"namespace": namespace})).json()
     [model] = listed["models"]
     assert (model["state"], model["reason"]) == ("starting", "MinimumReplicasUnavailable")
