@@ -326,6 +326,25 @@ async def test_a_problem_is_sent_as_problem_json_with_its_headers() -> None:
     ]
 
 
+@pytest.mark.asyncio
+async def test_headers_given_to_send_follow_the_responses_own() -> None:
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    response = Response(status=200, body=b"{}", headers={"Allow": "GET"})
+    await asgi.send_response(send, response, headers=((b"x-request-id", b"r1"),))
+
+    assert sent[0]["headers"] == [
+        (b"content-type", b"application/json"),
+        (b"allow", b"GET"),
+        (b"x-request-id", b"r1"),
+        (b"content-length", b"2"),
+    ]
+    assert response.headers == {"Allow": "GET"}
+
+
 def test_an_unavailable_problem_says_when_to_retry() -> None:
     response = asgi.problem_response(errors.Unavailable("down", retry_after_seconds=7))
     assert (response.status, response.headers) == (503, {"Retry-After": "7"})

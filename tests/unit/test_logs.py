@@ -101,6 +101,24 @@ def test_a_calls_extra_fields_are_written_and_win_over_bound_ones() -> None:
     assert record["model"] == "other"
 
 
+def test_extra_fields_follow_in_the_calls_order_and_private_ones_are_left_out() -> None:
+    extra = {"zeta": 1, "_private": "hidden", "alpha": [1, 2], "duration_ms": 0.5}
+
+    [line] = _written(lambda logger: logger.info("GET", extra=extra))
+
+    record = json.loads(line)
+    assert list(record)[5:8] == ["zeta", "alpha", "duration_ms"]
+    assert "_private" not in record
+    assert record["alpha"] == [1, 2]
+
+
+def test_a_dict_message_is_its_fields() -> None:
+    [line] = _written(lambda logger: logger.info({"event": "rolled", "models": 3}))
+
+    record = json.loads(line)
+    assert (record["message"], record["event"], record["models"]) == ("", "rolled", 3)
+
+
 def test_an_exception_is_its_stacktrace_on_the_same_line() -> None:
     def emit(logger: logging.Logger) -> None:
         try:

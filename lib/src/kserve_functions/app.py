@@ -62,7 +62,8 @@ KNOWN_METHODS = frozenset(
 UNMATCHED = "unmatched"
 """``http_route`` of a request no route took (404, 405) or that failed before routing."""
 
-REQUEST_ID_HEADER = "X-Request-Id"
+REQUEST_ID_HEADER = b"x-request-id"
+"""``X-Request-Id`` as ASGI names headers (lower case, bytes)."""
 MAX_REQUEST_ID = 128
 
 EventIntake = Callable[[Context, Request], Awaitable[Response | None]]
@@ -219,9 +220,16 @@ class ModelFunction:
         handled = _Handled()
         try:
             try:
-                response = _identified(await self._answer(scope, receive, handled), request_id)
+                response = _naming_request_id(
+                    await self._answer(scope, receive, handled), request_id
+                )
                 try:
-                    await send_response(send, response, receive)
+                    await send_response(
+                        send,
+                        response,
+                        receive,
+                        headers=((REQUEST_ID_HEADER, request_id.encode("latin-1")),),
+                    )
                 except Exception:
                     log.exception(
                         "sending the answer to %s %r failed", scope.get("method"), scope.get("path")
@@ -310,7 +318,7 @@ def _tracing_headers(scope: Scope) -> tuple[str | None, str | None]:
     parent: str | None = None
     for name, value in scope.get("headers", ()):
         lowered = name.lower()
-        if lowered == b"x-request-id":
+        if lowered == REQUEST_ID_HEADER:
             request_id = value.decode("latin-1")
         elif lowered == b"traceparent":
             parent = value.decode("latin-1")
@@ -329,29 +337,25 @@ def usable_request_id(given: str | None) -> TypeGuard[str]:
     )
 
 
-def _identified(response: Response, request_id: str) -> Response:
-    """``response`` carrying ``X-Request-Id``, and, as a problem+json body, ``requestId``.
+def _naming_request_id(response: Response, request_id: str) -> Response:
+    """``response`` with, as a problem+json body, the member ``requestId``; any
+    other response as it is (the id goes in the ``X-Request-Id`` header, added as
+    it is sent).
 
-    A copy: a route may answer with a response it keeps (its headers are not ours to change).
+    A copy: a route may answer with a response it keeps (its body is not ours to change).
     """
     body = response.body
-    if (
+    if not (
         response.content_type == errors.PROBLEM_CONTENT_TYPE
         and isinstance(body, bytes)
         and body.startswith(b"{")
         and body.endswith(b"}")
         and len(body) > 2  # noqa: PLR2004 - more than "{}": a member before ours
     ):
-        # The problem's compact JSON (``asgi.dump``), one member longer.
-        body = b'%s,"requestId":%s}' % (body[:-1], json.dumps(request_id).encode())
-    # Every field of Response, built: dataclasses.replace() walks the fields'
-    # metadata on each call (a few µs on every request).
-    return Response(
-        status=response.status,
-        body=body,
-        content_type=response.content_type,
-        headers={**response.headers, REQUEST_ID_HEADER: request_id},
-    )
+        return response
+    # The problem's compact JSON (``asgi.dump``), one member longer.
+    body = b'%s,"requestId":%s}' % (body[:-1], json.dumps(request_id).encode())
+    return dataclasses.replace(response, body=body)
 
 
 async def _metrics(_context: Context, request: Request, _params: Mapping[str, str]) -> Response:

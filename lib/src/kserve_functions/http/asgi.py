@@ -18,6 +18,7 @@ from collections.abc import (
     Callable,
     Mapping,
     MutableMapping,
+    Sequence,
 )
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -186,8 +187,15 @@ def problem_response(error: errors.ApiError) -> Response:
     )
 
 
-async def send_response(send: Send, response: Response, receive: Receive | None = None) -> None:
-    """Send ``response``; a streamed body goes out chunk by chunk.
+async def send_response(
+    send: Send,
+    response: Response,
+    receive: Receive | None = None,
+    *,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
+    """Send ``response``, with ``headers`` (ASGI's lower-case names and bytes) after
+    its own; a streamed body goes out chunk by chunk.
 
     With ``receive``, a streamed body stops as soon as the client disconnects
     (``http.disconnect``): the server may not fail a ``send`` to a gone client,
@@ -195,16 +203,18 @@ async def send_response(send: Send, response: Response, receive: Receive | None 
     its next write. The body's generator is closed either way, so its
     ``finally`` blocks release what it holds.
     """
-    headers = [(b"content-type", response.content_type.encode())]
-    headers += [
-        (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()
-    ]
+    sent = [(b"content-type", response.content_type.encode())]
+    if response.headers:
+        sent += [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()
+        ]
+    sent += headers
     if isinstance(response.body, bytes):
-        headers.append((b"content-length", str(len(response.body)).encode()))
-        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        sent.append((b"content-length", str(len(response.body)).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": sent})
         await send({"type": "http.response.body", "body": response.body})
         return
-    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.start", "status": response.status, "headers": sent})
     chunks = response.body
     disconnect = asyncio.ensure_future(_disconnected(receive)) if receive else None
     try:

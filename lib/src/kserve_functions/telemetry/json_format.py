@@ -26,6 +26,7 @@ lines takes alike.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import time
 from typing import Any
@@ -34,6 +35,8 @@ from pythonjsonlogger.orjson import OrjsonFormatter
 
 from kserve_functions.telemetry import logs, trace
 
+# How many attributes LogRecord's constructor gives every record (21 in Python 3.11).
+_MADE_WITH = len(logging.LogRecord("", logging.INFO, "", 0, "", None, None).__dict__)
 # The record attributes that become the first fields, in this order, and their names.
 _LEADING = ("timestamp", "levelname", "name", "caller", "message")
 _RENAMED = {"levelname": "severity", "name": "logger", "exc_info": "stacktrace"}
@@ -49,12 +52,31 @@ class KnativeJsonFormatter(OrjsonFormatter):
     def add_fields(
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
     ) -> None:
-        """The leading fields (``timestamp`` and ``caller`` computed here), the
-        record's own, then the bound ones and the trace's ids."""
-        super().add_fields(log_data, record, message_dict)
-        # Assigned to keys already in place: the leading order stays.
+        """The leading fields, the record's own (a dict message's members, its
+        traceback as ``stacktrace``, then its ``extra=`` fields), then the bound
+        ones and the trace's ids where the record gave no field of that name.
+
+        The library's hook for choosing the fields, written for the options this
+        formatter is built with (no defaults, static fields or timestamp field):
+        its own walks every attribute of the record in Python (``merge_record_extra``,
+        a third of a line's cost, measured in instructions); here only those after
+        the ones ``LogRecord`` sets on every record are looked at (a record's
+        attributes keep their order: ``makeRecord`` adds ``extra=`` after them).
+        """
         log_data["timestamp"] = _rfc3339(record.created, record.msecs)
+        log_data["severity"] = record.levelname
+        log_data["logger"] = record.name
         log_data["caller"] = f"{record.filename}:{record.lineno}"
+        log_data["message"] = record.message
+        for name, value in message_dict.items():
+            log_data[_RENAMED.get(name, name)] = value
+        attributes = record.__dict__
+        reserved = self._skip_fields
+        # Past the attributes every record is made with come the call's ``extra=``
+        # (and what was set on the record after, as its ``message``): only those are read.
+        for name in itertools.islice(attributes, _MADE_WITH, None):
+            if name not in reserved and not name.startswith("_"):
+                log_data[_RENAMED.get(name, name)] = attributes[name]
         # Formatted where the record is made (logging's handlers are synchronous),
         # so these are the request's or event's own.
         for name, value in logs.FIELDS.get().items():
@@ -67,7 +89,7 @@ class KnativeJsonFormatter(OrjsonFormatter):
 
 def _rfc3339(created: float, msecs: float) -> str:
     """``created`` (seconds since the epoch) as ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
-    return f"{_second(int(created))}.{int(msecs):03d}Z"
+    return "%s.%03dZ" % (_second(int(created)), msecs)  # noqa: UP031 - a third cheaper than an f-string's int()
 
 
 @functools.lru_cache(maxsize=4)
