@@ -50,11 +50,12 @@ def bind(**fields: object) -> Token[Mapping[str, object]] | None:
     text mode."""
     if not FIELDS_WRITTEN:
         return None
-    merged = dict(FIELDS.get())
-    for name, value in fields.items():
-        if value is not None:
-            merged[name] = value
-    return FIELDS.set(merged)
+    if None in fields.values():
+        fields = {name: value for name, value in fields.items() if value is not None}
+    bound = FIELDS.get()
+    # ``fields`` is this call's own dict (its keyword arguments): kept as it is
+    # when nothing was bound before (a request's or event's first bind).
+    return FIELDS.set({**bound, **fields} if bound else fields)
 
 
 def unbind(token: Token[Mapping[str, object]] | None) -> None:
