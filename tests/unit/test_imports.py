@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from support.functions import FUNCTION_ROOTS
@@ -169,6 +170,66 @@ def _loaded_once_started(name: str, env: dict[str, str]) -> set[str]:
     )
     assert probe.returncode == 0, probe.stderr
     return _top_packages(json.loads(probe.stdout))
+
+
+# Starts the models function, answers one GET of the path given, and prints the
+# answer's status and what is loaded then.
+_SERVED_PROBE = """
+import asyncio, json, os, sys
+import function
+instance = function.new()
+instance.start(os.environ.copy())
+
+async def get(path):
+    sent = []
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+    async def send(message):
+        sent.append(message)
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "headers": []}
+    await instance.handle(scope, receive, send)
+    await instance.aclose()
+    return sent[0]["status"]
+
+status = asyncio.run(get(sys.argv[1]))
+print(json.dumps({"status": status, "modules": sorted(sys.modules)}))
+"""
+
+
+_UNREACHED_KUBECONFIG = """
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "loads_it"), [("/nope", 404, False), ("/metrics", 200, True)]
+)
+def test_a_request_loads_the_metrics_client_only_when_it_asks_for_metrics(
+    path: str, status: int, loads_it: bool, tmp_path: Path
+) -> None:
+    # A request is counted and timed without the client library; GET /metrics loads it.
+    # Neither reads the cluster: the kubeconfig only has to be one.
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(_UNREACHED_KUBECONFIG)
+    probe = subprocess.run(
+        [sys.executable, "-c", _SERVED_PROBE, path],
+        cwd=FUNCTION_ROOTS["models"],
+        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr
+    answered = json.loads(probe.stdout)
+
+    assert answered["status"] == status
+    assert (_top_packages(answered["modules"]) >= METRICS_CLIENT) is loads_it
 
 
 @pytest.mark.parametrize("name", ["root", "models", "mcp"])
