@@ -89,7 +89,7 @@ class KnativeJsonFormatter(OrjsonFormatter):
 
 def _rfc3339(created: float, msecs: float) -> str:
     """``created`` (seconds since the epoch) as ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
-    return "%s.%03dZ" % (_second(int(created)), msecs)  # noqa: UP031 - a third cheaper than an f-string's int()
+    return "%s.%03dZ" % (_second(int(created)), msecs)  # noqa: UP031 - fewer instructions than an f-string with int()
 
 
 @functools.lru_cache(maxsize=4)
