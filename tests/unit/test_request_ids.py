@@ -38,6 +38,7 @@ def test_a_problem_body_names_the_request_id() -> None:
         "detail": "no route /nope",
         "requestId": given,
     }
+    assert isinstance(original.body, bytes)
     assert "requestId" not in json.loads(original.body), "the route's response is not changed"
 
 
