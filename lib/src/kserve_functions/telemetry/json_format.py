@@ -59,7 +59,7 @@ class KnativeJsonFormatter(OrjsonFormatter):
         The library's hook for choosing the fields, written for the options this
         formatter is built with (no defaults, static fields or timestamp field):
         its own walks every attribute of the record in Python (``merge_record_extra``,
-        a third of a line's cost, measured in instructions); here only those after
+        a third of the formatting's instructions); here only those after
         the ones ``LogRecord`` sets on every record are looked at (a record's
         attributes keep their order: ``makeRecord`` adds ``extra=`` after them).
         """
