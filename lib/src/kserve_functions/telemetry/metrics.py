@@ -382,18 +382,20 @@ def exposition(accept: str) -> tuple[bytes, str]:
     format ``accept`` (a scraper's ``Accept`` header) asks for, as the client
     library negotiates it: OpenMetrics when asked, else Prometheus text.
 
-    The client library writes its default registry; this module's families are
-    written after it by ``writer.Writer`` (the same bytes, a tenth of the cost)
-    in the formats it writes, else by the library too. OpenMetrics ends once, with
-    the last part's ``# EOF``.
+    The client library writes its default registry; this module's families follow,
+    written by ``writer.Writer`` in the formats it writes (the library's bytes;
+    measured: 54 µs against the library's 540 µs for the models function's
+    families, its default registry 150 µs), else by the library too. OpenMetrics
+    ends once, with the last part's ``# EOF``.
     """
+    from prometheus_client import REGISTRY  # noqa: PLC0415
     from prometheus_client import exposition as client_exposition  # noqa: PLC0415
 
     from kserve_functions.telemetry import writer  # noqa: PLC0415
 
     encode, content_type = client_exposition.choose_encoder(accept)
-    theirs, (ours, fast) = registries()[0], _ours()
-    first = encode(theirs)
+    ours, fast = _ours()
+    first = encode(REGISTRY)
     form = writer.format_of(content_type)
     last = encode(ours) if form is None else fast.write(form)
     if first.endswith(_EOF) and last.endswith(_EOF):

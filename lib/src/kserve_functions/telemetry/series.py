@@ -9,9 +9,9 @@ collectors, ``http.server`` and ``gzip``) is about 12 ms of a function's cold
 start. The functions update metrics on their event loop's thread only, so the
 values here are plain numbers, and prometheus-client is imported when
 ``GET /metrics`` first asks for them: this module's ``Collector`` hands the
-families to the client library's registry (its documented custom-collector
-API), whose exposition writes them, as text or OpenMetrics, beside its
-process and platform collectors.
+families to a client library's registry (its documented custom-collector
+API), whose writers write them as text or OpenMetrics; ``telemetry.writer``
+writes the same bytes faster, in the formats most scrapes ask for.
 
 Not thread-safe by design: update only from the event loop's thread (an
 update from another thread could be lost, never corrupt the exposition).

@@ -3,11 +3,13 @@ prometheus-client writes them, at a fraction of its cost a line.
 
 The client library's writers build every sample line anew at each scrape:
 they check and escape each metric and label name, sort and escape the labels
-and format the value, about 10 µs a line; a function's hundred-odd lines were
-most of a 2 ms scrape. A series' labels never change, so here the beginning
-of each of its lines (``name{labels} ``) is made once, at the first scrape
+and format the value, about 8 µs a sample: the models function's 63 samples
+of its own families took 0.54 ms, most of the exposition's cost, in a served
+scrape of 1.3 to 2.2 ms of CPU. A series' labels never change, so here the
+beginning of each of its lines (``name{labels} ``) is made once, at the first scrape
 that shows the series, and a scrape formats only the values (with the client
-library's ``floatToGoString``, so they are spelled as it spells them).
+library's ``floatToGoString``, so they are spelled as it spells them): 54 µs
+for those 63.
 
 Only where that is the client library's output byte for byte (test_writer
 holds every kind, in each format, to the library's writing of
