@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from controlplane import binaries, crds, kserve
+from controlplane.cli import CTRL_C_GRACE_SECONDS
 from controlplane.cluster import REPO_ROOT, STOP_BOUND_SECONDS, ControlPlane, Settings
 from controlplane.errors import ControlPlaneError
 from controlplane.processes import STOP_BOUND_SECONDS as PROCESS_STOP_BOUND_SECONDS
@@ -280,10 +281,17 @@ def test_make_dev_restarts_right_after_ctrl_c(small_crd_dir: Path, tmp_path: Pat
         assert answer.startswith(b"HTTP/1.1 200 "), answer
         first.ctrl_c()
         rest = first.stopped_within(
-            PROCESS_STOP_BOUND_SECONDS + STOP_BOUND_SECONDS + _EXIT_SLACK_SECONDS, after="Ctrl-C"
+            CTRL_C_GRACE_SECONDS
+            + PROCESS_STOP_BOUND_SECONDS
+            + STOP_BOUND_SECONDS
+            + _EXIT_SLACK_SECONDS,
+            after="Ctrl-C",
         )
         assert first.process.returncode == 0, rest
         assert "control plane stopped" in rest.splitlines(), rest
+        # The API server ends on the Ctrl-C it got too, not on a SIGTERM landing as its
+        # event loop closes (CPython then prints a traceback: the wakeup fd is gone).
+        assert "Traceback" not in rest, rest
     finally:
         _end(first)
     # What refused the restart: the first server's connection, in TIME_WAIT for a minute.
@@ -295,6 +303,48 @@ def test_make_dev_restarts_right_after_ctrl_c(small_crd_dir: Path, tmp_path: Pat
         assert answer.startswith(b"HTTP/1.1 200 "), answer
     finally:
         _end(second)
+
+
+# A command beside that takes a moment to end on Ctrl-C, as a server closing its
+# event loop does, and says which signal ended it.
+_ENDS_ON_SIGINT = """
+import signal, sys, time
+def ending(signum, frame):
+    time.sleep(0.5)
+    print("ended on", signal.Signals(signum).name, flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGINT, ending)
+signal.signal(signal.SIGTERM, ending)
+print("serving", flush=True)
+while True:
+    time.sleep(1)
+"""
+
+
+def test_ctrl_c_lets_the_command_beside_end_on_its_own_sigint(
+    small_crd_dir: Path, tmp_path: Path
+) -> None:
+    started = _Launcher(
+        tmp_path / "kubeconfig",
+        bare_crd_dir=small_crd_dir,
+        beside=[sys.executable, "-c", _ENDS_ON_SIGINT],
+    )
+    try:
+        started.read_until("serving")
+        started.ctrl_c()
+        rest = started.stopped_within(
+            CTRL_C_GRACE_SECONDS
+            + PROCESS_STOP_BOUND_SECONDS
+            + STOP_BOUND_SECONDS
+            + _EXIT_SLACK_SECONDS,
+            after="Ctrl-C",
+        )
+    finally:
+        _end(started)
+    # Not sent SIGTERM while it was ending: its SIGINT handler ran to the end.
+    assert "ended on SIGINT" in rest.splitlines(), rest
+    assert "SIGTERM" not in rest, rest
+    assert "control plane stopped" in rest.splitlines(), rest
 
 
 def test_cli_stops_cleanly_on_sigterm(bare_launcher: _Launcher) -> None:

@@ -17,6 +17,7 @@ such as a log tail, on the lines after it).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import signal
@@ -34,6 +35,9 @@ from controlplane.eventing_launch import Eventing
 
 # How often `up` looks at the cluster's processes.
 _WATCH_SECONDS = 1.0
+# After Ctrl-C, how long the command beside has to end on the SIGINT it got too
+# before it is sent SIGTERM (the root function ends in well under a second).
+CTRL_C_GRACE_SECONDS = 2.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -165,15 +169,21 @@ def _event_message(running: Eventing, subscriber: str) -> str:
     )
 
 
+class _Told(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: the launcher was told to stop (Ctrl-C is the plain
+    KeyboardInterrupt), taking the same path out."""
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+    raise _Told
 
 
 def _up(args: argparse.Namespace) -> int:
     """Run the cluster (and the command beside it) until a signal; stop both within a bound.
 
     Ctrl-C (SIGINT), SIGTERM and SIGHUP (the terminal closed) all stop it:
-    the command beside first (``processes.STOP_BOUND_SECONDS``, 7 s at most),
+    the command beside first (``processes.STOP_BOUND_SECONDS``, 7 s at most;
+    after Ctrl-C up to ``CTRL_C_GRACE_SECONDS`` more, see ``_run_beside``),
     then the cluster (``cluster.STOP_BOUND_SECONDS``, 21 s at most); about 3 s
     when every process ends on SIGTERM, as they do.
     """
@@ -243,8 +253,11 @@ def _check_components(control_plane: ControlPlane) -> None:
 def _run_beside(command: list[str], control_plane: ControlPlane) -> int:
     """Run ``command`` against the cluster; return its exit status.
 
-    Ctrl-C reaches the command too (same process group); on any signal that
-    stops the launcher, the command gets SIGTERM and, if it has not ended within
+    Ctrl-C reaches the command too (same process group), so then it is given
+    ``CTRL_C_GRACE_SECONDS`` to end on that alone: a SIGTERM landing while the
+    API server's event loop closes makes CPython print a traceback (the signal's
+    wakeup fd is already closed). Then, as on any other signal that stops the
+    launcher, the command gets SIGTERM and, if it has not ended within
     ``processes.STOP_GRACE_SECONDS``, SIGKILL.
     Should a component of the cluster end meanwhile, the command is stopped and
     the component named (``_check_components``), rather than leaving the
@@ -259,7 +272,10 @@ def _run_beside(command: list[str], control_plane: ControlPlane) -> int:
         while (code := child.poll()) is None:
             _check_components(control_plane)
             time.sleep(_WATCH_SECONDS)
-    except BaseException:
+    except BaseException as stopping:
+        if type(stopping) is KeyboardInterrupt:  # Ctrl-C, not _Told
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(CTRL_C_GRACE_SECONDS)
         if processes.stop_popens([child]):
             print(
                 f"killed {command[0]}: it had not ended {processes.STOP_GRACE_SECONDS:g}s after "
