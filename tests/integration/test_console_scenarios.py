@@ -372,8 +372,7 @@ def test_a_canary_at_20_percent_is_shown_beside_stable_and_promoted(
     wait_for(d, "#traffic-canary", text="r/iris:3")
     wait_for(d, "#traffic-stable", text="80 %")
     wait_for(d, "#traffic-stable", text="r/iris:2")
-    bar = wait_for(d, "#traffic-bar")
-    assert bar.get_attribute("aria-label") == "stable 80 %, canary 20 %"
+    wait_for(d, "#traffic-bar", attributes={"aria-label": "stable 80 %, canary 20 %"})
     wait_for(d, "#traffic-canary", text="Ready\nyes", timeout=SLOW)
     wait_for(d, 'ol#revisions > li[data-revision="3"]')
     wait_for(d, "ol#changes > li", text="ready generation 3")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -177,22 +177,33 @@ def wait_for(
     css: str,
     *,
     text: str | None = None,
+    attributes: Mapping[str, str] | None = None,
     timeout: float = WAIT_SECONDS,
 ) -> WebElement:
     """The first element matching ``css`` that is displayed and, if ``text`` is
-    given, whose visible text contains it; waits up to ``timeout`` seconds.
+    given, whose visible text contains it, and if ``attributes`` are, that has
+    each with that value; waits up to ``timeout`` seconds. (Read an attribute
+    here rather than from the element returned: the console re-renders as its
+    stream updates, and a kept element can go stale.)
 
     Raises:
         TimeoutException: none came; the message quotes what ``css`` matched.
     """
+    wanted_attributes = dict(attributes or {})
 
     def found(d: webdriver.Chrome) -> WebElement | Literal[False]:
         for element in d.find_elements(_CSS, css):
-            if element.is_displayed() and (text is None or text in element.text):
+            if (
+                element.is_displayed()
+                and (text is None or text in element.text)
+                and all(element.get_attribute(k) == v for k, v in wanted_attributes.items())
+            ):
                 return element
         return False
 
     wanted = css if text is None else f"{css} containing {text!r}"
+    if wanted_attributes:
+        wanted += f" with {wanted_attributes}"
     return _wait(driver, found, wanted, css, timeout)
 
 
