@@ -384,20 +384,19 @@ def exposition(accept: str) -> tuple[bytes, str]:
 
     The client library writes its default registry; this module's families follow,
     written by ``writer.Writer`` in the formats it writes (the library's bytes;
-    measured: 54 µs against the library's 540 µs for the models function's
+    measured: 45 µs against the library's 530 µs for the models function's
     families, its default registry 150 µs), else by the library too. OpenMetrics
     ends once, with the last part's ``# EOF``.
     """
-    from prometheus_client import REGISTRY  # noqa: PLC0415
     from prometheus_client import exposition as client_exposition  # noqa: PLC0415
 
     from kserve_functions.telemetry import writer  # noqa: PLC0415
 
     encode, content_type = client_exposition.choose_encoder(accept)
-    ours, fast = _ours()
-    first = encode(REGISTRY)
+    theirs, ours = registries()
+    first = encode(theirs)
     form = writer.format_of(content_type)
-    last = encode(ours) if form is None else fast.write(form)
+    last = encode(ours) if form is None else _ours()[1].write(form)
     if first.endswith(_EOF) and last.endswith(_EOF):
         first = first[: -len(_EOF)]
     return first + last, content_type

@@ -214,6 +214,7 @@ class _Written(Protocol):
 
 
 AnyFamily = Family[CounterSeries] | Family[GaugeSeries] | Family[HistogramSeries]
+AnySeries = CounterSeries | GaugeSeries | HistogramSeries
 
 
 class Collector:
